@@ -1,0 +1,3 @@
+from wacket.cli.main import main
+
+main()

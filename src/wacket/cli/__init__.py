@@ -1,0 +1,1 @@
+"""Thin click wiring over the library modules; no logic of its own."""

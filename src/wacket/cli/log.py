@@ -1,0 +1,71 @@
+"""`wacket log`: the history of what wacket changed, on this machine or across the fleet."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from wacket.cli.context import connection_options, pass_app
+from wacket.errors import Exit
+from wacket.output import Renderer, output_options
+
+
+@click.command()
+@click.option("--since", metavar="WHEN", help="Only entries newer than this (1d, 2h, 2026-11-01).")
+@click.option("--host", "host", metavar="NAME", help="Only entries that touched this host.")
+@click.option("--command", "command", metavar="NAME", help="Only this command (run, sync, …).")
+@click.option("--from", "from_", metavar="HOSTSET", help="Merge the journals of these machines.")
+@connection_options
+@output_options
+@pass_app
+def log(app, since, host, command, from_, accept_new, connect_timeout, fmt) -> int:
+    """Show the journal: every wacket command that changed anything, when, where, outcome.
+
+    \b
+    Examples:
+      wacket log --since 1d
+      wacket log --host nas --command backup
+      wacket log --from all --since 7d --jsonl
+    """
+    from wacket import journal, timeparse
+    from wacket.transport.fanout import fan_out_ordered
+
+    start = timeparse.since(since) if since else 0
+    rows = [dict(r, machine_name="local") for r in journal.query(start, host, command)]
+    code = Exit.OK
+    if from_:
+        pool = app.pool(accept_new, connect_timeout)
+        remote = [h for h in app.fleet.select(from_) if not h.is_local]
+
+        def fetch(h):
+            return list(pool.session(h).helper().stream("journal.read", since=start))
+
+        for res in fan_out_ordered(remote, fetch):
+            if not res.ok:
+                click.echo(f"wacket: {res.error}", err=True)
+                code = Exit.UNREACHABLE if res.unreachable else Exit.PARTIAL
+                continue
+            rows += [
+                dict(r, machine_name=res.host)
+                for r in res.value
+                if journal.matches(r, host, command)
+            ]
+        rows.sort(key=lambda r: r["started"])
+    columns = ["time", "machine", "command", "hosts", "outcome", "seconds", "summary"]
+    with Renderer(fmt, None if fmt in ("json", "jsonl") else columns) as out:
+        for r in rows:
+            out.emit(
+                {
+                    "time": timeparse.iso(r["started"]),
+                    "machine": r["machine_name"] if r["machine_name"] != "local" else r["machine"],
+                    "user": r["user"],
+                    "command": r["command"],
+                    "hosts": json.loads(r["hosts"]),
+                    "outcome": r["outcome"],
+                    "exit_code": r["exit_code"],
+                    "seconds": r["seconds"],
+                    "summary": r["summary"],
+                }
+            )
+    return code

@@ -1,0 +1,103 @@
+"""`wacket run`: a command on many hosts at once."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from wacket.cli.context import connection_options, forks_option, pass_app
+from wacket.errors import Exit
+from wacket.output import dumps
+
+
+@click.command(context_settings={"ignore_unknown_options": True})
+@click.argument("hostset")
+@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
+@click.option("--timeout", "-t", type=float, metavar="SECONDS", help="Stop a command after this.")
+@click.option("--gather", "-b", is_flag=True, help="Merge hosts with identical output (clush -b).")
+@click.option("--jsonl", "fmt", flag_value="jsonl", help="One {host, rc, stdout, stderr, seconds}.")
+@click.option("--json", "fmt", flag_value="json", help="One JSON array of those records.")
+@connection_options
+@forks_option
+@pass_app
+def run(app, hostset, command, timeout, gather, fmt, accept_new, connect_timeout, forks) -> int:
+    """Run COMMAND on every host of HOSTSET in parallel.
+
+    One argument is a shell command line, as with ssh; several arguments are
+    quoted one by one, so file names with spaces or quotes arrive intact.
+    Output lines are prefixed with the host name. A summary goes to stderr.
+    Exit status: 0 all succeeded, 1 a command failed, 3 a host was unreachable.
+
+    \b
+    Examples:
+      wacket run all -- uptime
+      wacket run @pi -- 'df -h / | tail -1'
+      wacket run nas,pi[1-3] --gather -- cat /etc/debian_version
+      wacket run all --jsonl -- ls -- "-odd name.txt"
+    """
+    from wacket import journal, runner
+
+    targets = app.fleet.select(hostset)
+    argv: list[str] | str = command[0] if len(command) == 1 else list(command)
+    pool = app.pool(accept_new, connect_timeout)
+    width = max(len(h.name) for h in targets)
+    out, err = sys.stdout.buffer, sys.stderr.buffer
+
+    def on_line(host: str, stream: str, line: bytes) -> None:
+        target = out if stream == "stdout" else err
+        target.write(f"{host:<{width}}: ".encode() + line)
+        target.flush()
+
+    def on_result(res) -> None:
+        if not res.ok:
+            err.write(f"{res.host:<{width}}: wacket: {res.error}\n".encode())
+            err.flush()
+        elif fmt == "jsonl":
+            out.write(dumps(record(res)).encode() + b"\n")
+            out.flush()
+
+    live = on_line if not gather and not fmt else None
+    with journal.entry("run", [h.name for h in targets]) as entry:
+        results = runner.run(
+            pool, targets, argv, forks=forks, timeout=timeout, on_line=live, on_result=on_result
+        )
+        if fmt == "json":
+            out.write(
+                ("[" + ",\n".join(dumps(record(r)) for r in results if r.ok) + "]\n").encode()
+            )
+        elif gather:
+            for names, text in runner.gather(results):
+                bar = "-" * 15
+                out.write(f"{bar}\n{','.join(names)} ({len(names)})\n{bar}\n".encode() + text)
+        ok = [r.host for r in results if r.ok and r.value.ok]
+        failed = [r for r in results if r.ok and not r.value.ok]
+        down = [r for r in results if not r.ok]
+        summary = f"ok: {','.join(ok) or '-'}"
+        if failed:
+            summary += "; failed: " + ",".join(
+                f"{r.host}({'timeout' if r.value.timed_out else r.value.rc})" for r in failed
+            )
+        if down:
+            summary += "; unreachable: " + ",".join(
+                f"{r.host}({getattr(r.error, 'reason', 'error')})" for r in down
+            )
+        text = argv if isinstance(argv, str) else " ".join(argv)
+        entry.summary = f"{summary} :: {text[:200]}"
+        code = Exit.UNREACHABLE if down else Exit.PARTIAL if failed else Exit.OK
+        entry.outcome = "ok" if code == Exit.OK else "partial" if ok else "failed"
+        entry.exit_code = code
+    app.note(f"wacket run: {summary}")
+    return code
+
+
+def record(res) -> dict:
+    v = res.value
+    return {
+        "host": res.host,
+        "rc": v.rc,
+        "stdout": v.stdout,
+        "stderr": v.stderr,
+        "seconds": round(v.seconds, 3),
+        "timed_out": v.timed_out,
+    }

@@ -1,0 +1,48 @@
+"""One error type and the documented exit codes, so every failure is one line and a known status."""
+
+from __future__ import annotations
+
+import enum
+
+
+class Exit(enum.IntEnum):
+    """Exit statuses of every wacket command (documented in wacket(1))."""
+
+    OK = 0
+    PARTIAL = 1  # some host or item failed; the rest was done
+    USAGE = 2  # bad arguments or configuration
+    UNREACHABLE = 3  # a host could not be reached or refused authentication
+    LOCKED = 4  # another run holds the lock
+    INTERRUPTED = 130
+
+
+class WacketError(Exception):
+    """An expected failure: printed as one line on stderr, exits with `code`."""
+
+    code: Exit = Exit.PARTIAL
+
+    def __init__(self, message: str, code: Exit | None = None):
+        super().__init__(message)
+        if code is not None:
+            self.code = code
+
+
+class ConfigError(WacketError):
+    code = Exit.USAGE
+
+
+class UnreachableError(WacketError):
+    """A host could not be reached; `reason` is one of refused, timeout, auth, host key, dns, error."""
+
+    code = Exit.UNREACHABLE
+
+    def __init__(self, host: str, reason: str, detail: str = ""):
+        self.host = host
+        self.reason = reason
+        self.detail = detail
+        message = f"{host}: unreachable ({reason})" + (f": {detail}" if detail else "")
+        super().__init__(message)
+
+
+class LockedError(WacketError):
+    code = Exit.LOCKED

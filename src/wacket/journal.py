@@ -1,0 +1,137 @@
+"""The journal: every command that changes something appends a record (SQLite in the data dir).
+
+`wacket log` reads it; `wacket log --from HOSTS` merges other machines' journals into one timeline.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import socket
+import sqlite3
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+from wacket import paths
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS entries (
+    id INTEGER PRIMARY KEY,
+    started REAL NOT NULL,
+    seconds REAL NOT NULL,
+    machine TEXT NOT NULL,
+    user TEXT NOT NULL,
+    command TEXT NOT NULL,
+    hosts TEXT NOT NULL,
+    summary TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    exit_code INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS entries_started ON entries(started);
+"""
+
+
+def path() -> Path:
+    return paths.data_dir() / "journal.sqlite"
+
+
+def connect() -> sqlite3.Connection:
+    p = path()
+    new = not p.exists()
+    conn = sqlite3.connect(p, timeout=30, isolation_level=None)
+    if new:
+        p.chmod(0o600)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.executescript(SCHEMA)
+    return conn
+
+
+def record(
+    command: str,
+    hosts: list[str],
+    summary: str,
+    outcome: str,
+    exit_code: int = 0,
+    started: float | None = None,
+) -> None:
+    now = time.time()
+    started = started if started is not None else now
+    conn = connect()
+    try:
+        conn.execute(
+            "INSERT INTO entries (started, seconds, machine, user, command, hosts, summary,"
+            " outcome, exit_code) VALUES (?,?,?,?,?,?,?,?,?)",
+            (
+                started,
+                round(now - started, 3),
+                socket.gethostname(),
+                _user(),
+                command,
+                json.dumps(hosts),
+                summary,
+                outcome,
+                int(exit_code),
+            ),
+        )
+    finally:
+        conn.close()
+
+
+class Entry:
+    """What a running command fills in; recorded when the `entry` block ends."""
+
+    def __init__(self, command: str, hosts: list[str]):
+        self.command = command
+        self.hosts = hosts
+        self.summary = ""
+        self.outcome = "ok"
+        self.exit_code = 0
+
+
+@contextmanager
+def entry(command: str, hosts: list[str]):
+    """Record the command when it ends, with outcome `failed` if it raised."""
+    e = Entry(command, hosts)
+    started = time.time()
+    try:
+        yield e
+    except BaseException as exc:
+        from wacket.errors import WacketError
+
+        e.outcome = "failed"
+        e.exit_code = exc.code if isinstance(exc, WacketError) else 1
+        e.summary = (e.summary + "; " if e.summary else "") + (str(exc) or type(exc).__name__)
+        record(e.command, e.hosts, e.summary, e.outcome, e.exit_code, started)
+        raise
+    record(e.command, e.hosts, e.summary, e.outcome, e.exit_code, started)
+
+
+def query(since: float = 0, host: str | None = None, command: str | None = None) -> list[dict]:
+    if not path().exists():
+        return []
+    conn = connect()
+    conn.row_factory = sqlite3.Row
+    try:
+        rows = [
+            dict(r)
+            for r in conn.execute(
+                "SELECT * FROM entries WHERE started >= ? ORDER BY started, id", (since,)
+            )
+        ]
+    finally:
+        conn.close()
+    return [r for r in rows if matches(r, host, command)]
+
+
+def matches(row: dict, host: str | None, command: str | None) -> bool:
+    if host and host not in json.loads(row["hosts"]) and host != row["machine"]:
+        return False
+    return not (command and not row["command"].startswith(command))
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:
+        return "?"

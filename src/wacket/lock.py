@@ -1,0 +1,50 @@
+"""Job locks: two runs of the same job never overlap; the loser is told who holds the lock."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import socket
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+from wacket import paths
+from wacket.errors import LockedError
+
+
+def _describe(info: dict) -> str:
+    since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(info.get("started", 0)))
+    return f"pid {info.get('pid', '?')} on {info.get('host', '?')} since {since}"
+
+
+@contextmanager
+def job_lock(name: str, directory: Path | None = None):
+    """Hold an exclusive lock for job `name`; raises LockedError (exit 4) if another run has it.
+
+    flock is released by the kernel when the holder dies, so a crashed run never leaves it stale.
+    """
+    directory = directory or paths.private_dir(paths.data_dir() / "locks")
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+    lock_path = directory / f"{safe}.lock"
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            try:
+                info = json.loads(os.pread(fd, 4096, 0) or b"{}")
+            except ValueError:
+                info = {}
+            raise LockedError(
+                f"{name}: another wacket run holds the lock ({_describe(info)}); "
+                "try again when it has finished"
+            ) from None
+        info = {"host": socket.gethostname(), "pid": os.getpid(), "started": time.time()}
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(info).encode(), 0)
+        yield info
+        os.ftruncate(fd, 0)
+    finally:
+        os.close(fd)

@@ -1,0 +1,40 @@
+"""Where wacket keeps its config and data; env variables first so cron jobs and tests can steer it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def config_path() -> Path:
+    env = os.environ.get("WACKET_CONFIG")
+    if env:
+        return Path(env).expanduser()
+    from platformdirs import user_config_dir
+
+    return Path(user_config_dir("wacket", appauthor=False)) / "config.toml"
+
+
+def data_dir(create: bool = True) -> Path:
+    env = os.environ.get("WACKET_DATA")
+    if env:
+        path = Path(env).expanduser()
+    else:
+        from platformdirs import user_data_dir
+
+        path = Path(user_data_dir("wacket", appauthor=False))
+    if create:
+        private_dir(path)
+    return path
+
+
+def private_dir(path: Path) -> Path:
+    """Create `path` (and parents) as 0700: it holds personal data."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o700)
+    return path
+
+
+def ssh_dir() -> Path:
+    return Path(os.path.expanduser("~/.ssh"))

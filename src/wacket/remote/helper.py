@@ -1,0 +1,100 @@
+# wacket remote helper: stdlib only, Python >= 3.7 (checked by a test with vermin).
+# The client concatenates this file with the op modules in wacket/remote/ops/ and a call to main(),
+# sends it once per host (cached under ~/.cache/wacket by content hash) and speaks JSON lines with it:
+#   request  {"id": N, "op": NAME, "args": {...}}
+#   replies  {"id": N, "item": X}* then {"id": N, "ok": VALUE} or {"id": N, "error": TEXT, "kind": K}
+# Bytes that are not UTF-8 (file names) travel as str with surrogate escapes, which json encodes as
+# \udcXX escapes and the client turns back into the same bytes with os.fsencode.
+import json
+import os
+import sys
+import traceback
+
+OPS = {}
+
+
+def op(name):
+    """Register a function as the handler of a request."""
+
+    def deco(fn):
+        OPS[name] = fn
+        return fn
+
+    return deco
+
+
+class OpError(Exception):
+    """A failure to report to the client as data (kind names the class of problem)."""
+
+    def __init__(self, message, kind="error"):
+        Exception.__init__(self, message)
+        self.kind = kind
+
+
+_out = None
+
+
+def send(obj):
+    _out.write(json.dumps(obj, ensure_ascii=True, separators=(",", ":")).encode("ascii") + b"\n")
+    _out.flush()
+
+
+def data_dir():
+    """wacket's data dir on this machine, found the way the wacket command finds it."""
+    env = os.environ.get("WACKET_DATA")
+    if env:
+        return os.path.expanduser(env)
+    if sys.platform == "darwin":
+        return os.path.expanduser("~/Library/Application Support/wacket")
+    base = os.environ.get("XDG_DATA_HOME") or os.path.expanduser("~/.local/share")
+    return os.path.join(base, "wacket")
+
+
+@op("hello")
+def _hello(args):
+    return {
+        "python": "%d.%d.%d" % sys.version_info[:3],
+        "platform": sys.platform,
+        "pid": os.getpid(),
+        "ops": sorted(OPS),
+    }
+
+
+def main():
+    global _out
+    _out = sys.stdout.buffer
+    inp = sys.stdin.buffer
+    send({"id": 0, "ok": {"ready": True}})
+    while True:
+        line = inp.readline()
+        if not line:
+            return
+        try:
+            req = json.loads(line.decode("utf-8", "surrogateescape"))
+        except ValueError:
+            send({"id": None, "error": "malformed request", "kind": "protocol"})
+            continue
+        rid = req.get("id")
+        handler = OPS.get(req.get("op"))
+        if handler is None:
+            send({"id": rid, "error": "unknown op %r" % req.get("op"), "kind": "protocol"})
+            continue
+
+        def emit(item, _rid=rid):
+            send({"id": _rid, "item": item})
+
+        try:
+            args = dict(req.get("args") or {})
+            args["_emit"] = emit
+            send({"id": rid, "ok": handler(args)})
+        except OpError as exc:
+            send({"id": rid, "error": str(exc), "kind": exc.kind})
+        except Exception as exc:
+            send(
+                {
+                    "id": rid,
+                    "error": "%s: %s" % (type(exc).__name__, exc),
+                    "kind": "internal",
+                    "trace": traceback.format_exc(),
+                }
+            )

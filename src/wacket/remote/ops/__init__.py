@@ -1,0 +1,1 @@
+"""Op modules for the remote helper: each is stdlib-only Python >= 3.7 source, not imported here."""

@@ -1,0 +1,1 @@
+"""One transport for every capability: sessions to hosts (local or SSH), fan-out, rsync arguments."""

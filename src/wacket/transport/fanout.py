@@ -1,0 +1,43 @@
+"""Run one function per host in parallel threads; each host gets its value or its error back."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from typing import TypeVar
+
+from wacket.fleet import Host
+from wacket.transport.result import HostResult
+
+T = TypeVar("T")
+
+
+def fan_out(
+    hosts: Iterable[Host], work: Callable[[Host], T], forks: int = 32
+) -> Iterator[HostResult]:
+    """Yield a HostResult per host as each finishes (completion order)."""
+    hosts = list(hosts)
+    if not hosts:
+        return
+
+    def one(host: Host) -> HostResult:
+        start = time.monotonic()
+        try:
+            value = work(host)
+        except Exception as exc:  # the error is data: the caller reports it per host
+            return HostResult(host.name, error=exc, seconds=time.monotonic() - start)
+        return HostResult(host.name, value=value, seconds=time.monotonic() - start)
+
+    with ThreadPoolExecutor(max_workers=max(1, min(forks, len(hosts)))) as pool:
+        futures = [pool.submit(one, h) for h in hosts]
+        for fut in as_completed(futures):
+            yield fut.result()
+
+
+def fan_out_ordered(
+    hosts: Iterable[Host], work: Callable[[Host], T], forks: int = 32
+) -> list[HostResult]:
+    hosts = list(hosts)
+    order = {h.name: i for i, h in enumerate(hosts)}
+    return sorted(fan_out(hosts, work, forks), key=lambda r: order[r.host])

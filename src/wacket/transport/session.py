@@ -1,0 +1,464 @@
+"""Sessions: run commands, move small files and talk to the helper on one host, local or over SSH.
+
+One SSH connection per host is opened on first use and reused for all work in one command.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import shlex
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from wacket.errors import UnreachableError, WacketError
+from wacket.fleet import Host
+from wacket.transport.command import Argv, encode, to_shell
+from wacket.transport.result import Result
+
+OutputCallback = Callable[[str, bytes], None]  # (stream name "stdout"/"stderr", chunk)
+
+DEFAULT_CONNECT_TIMEOUT = 10.0
+
+
+class Session:
+    host: Host
+
+    def run(
+        self,
+        argv: Argv,
+        *,
+        input: bytes | None = None,
+        timeout: float | None = None,
+        on_output: OutputCallback | None = None,
+    ) -> Result:
+        raise NotImplementedError
+
+    def open_process(self, argv: Argv) -> Process:
+        raise NotImplementedError
+
+    def put_bytes(self, path: str, data: bytes, mode: int = 0o600) -> None:
+        raise NotImplementedError
+
+    def get_bytes(self, path: str) -> bytes:
+        raise NotImplementedError
+
+    def helper(self):
+        """The remote helper on this host, started on first use and kept for the session."""
+        with self._helper_lock:
+            if self._helper is None:
+                from wacket.remote.client import HelperClient
+
+                self._helper = HelperClient(self)
+            return self._helper
+
+    def close(self) -> None:
+        if self._helper is not None:
+            self._helper.close()
+            self._helper = None
+
+    def __init__(self, host: Host):
+        self.host = host
+        self._helper = None
+        self._helper_lock = threading.Lock()
+
+
+class Process:
+    """A long-running command with pipes: stdin writable, stdout readable (the helper's channel)."""
+
+    stdin = None
+    stdout = None
+
+    def stderr_text(self) -> str:
+        return ""
+
+    def wait(self) -> int | None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+
+class LocalSession(Session):
+    """The local machine: commands run directly, no SSH."""
+
+    def run(self, argv, *, input=None, timeout=None, on_output=None) -> Result:
+        start = time.monotonic()
+        args = ["/bin/sh", "-c", argv] if isinstance(argv, str) else [os.fsencode(a) for a in argv]
+        try:
+            proc = subprocess.Popen(
+                args,
+                stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            return Result(self.host.name, 127, b"", os.fsencode(f"{args[0]!r}: {exc.strerror}\n"))
+        out, err, timed_out = _pump_local(proc, input, timeout, on_output)
+        return Result(
+            self.host.name,
+            proc.returncode if not timed_out else None,
+            out,
+            err,
+            time.monotonic() - start,
+            timed_out,
+        )
+
+    def open_process(self, argv) -> Process:
+        args = ["/bin/sh", "-c", argv] if isinstance(argv, str) else [os.fsencode(a) for a in argv]
+        return _LocalProcess(args)
+
+    def put_bytes(self, path, data, mode=0o600):
+        from wacket.fsutil import atomic_write
+
+        atomic_write(Path(os.path.expanduser(path)), data, mode)
+
+    def get_bytes(self, path):
+        return Path(os.path.expanduser(path)).read_bytes()
+
+
+def _pump_local(proc, input, timeout, on_output):
+    """Feed stdin and collect both outputs without deadlock, honouring a timeout."""
+    chunks = {"stdout": [], "stderr": []}
+    streams = {proc.stdout.fileno(): "stdout", proc.stderr.fileno(): "stderr"}
+    deadline = time.monotonic() + timeout if timeout else None
+    if input is not None:
+        threading.Thread(target=_feed, args=(proc.stdin, input), daemon=True).start()
+    open_fds = set(streams)
+    timed_out = False
+    while open_fds:
+        wait = None if deadline is None else max(0.0, deadline - time.monotonic())
+        ready, _, _ = select.select(list(open_fds), [], [], wait)
+        if not ready:
+            timed_out = True
+            _kill_group(proc)
+            break
+        for fd in ready:
+            data = os.read(fd, 65536)
+            if not data:
+                open_fds.discard(fd)
+                continue
+            chunks[streams[fd]].append(data)
+            if on_output:
+                on_output(streams[fd], data)
+    if timed_out:
+        proc.wait()
+    else:
+        remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+        try:
+            proc.wait(remaining)
+        except subprocess.TimeoutExpired:
+            _kill_group(proc)
+            proc.wait()
+            timed_out = True
+    proc.stdout.close()
+    proc.stderr.close()
+    return b"".join(chunks["stdout"]), b"".join(chunks["stderr"]), timed_out
+
+
+def _feed(pipe, data: bytes) -> None:
+    try:
+        pipe.write(data)
+        pipe.close()
+    except (BrokenPipeError, ValueError):
+        pass
+
+
+def _kill_group(proc) -> None:
+    import signal
+
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        proc.kill()
+
+
+class _LocalProcess(Process):
+    def __init__(self, args):
+        self.proc = subprocess.Popen(
+            args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        self.stdin = self.proc.stdin
+        self.stdout = self.proc.stdout
+        self._err: list[bytes] = []
+        threading.Thread(target=self._drain, daemon=True).start()
+
+    def _drain(self):
+        for chunk in iter(lambda: self.proc.stderr.read1(65536), b""):
+            self._err.append(chunk)
+
+    def stderr_text(self):
+        return b"".join(self._err).decode("utf-8", "replace")
+
+    def wait(self):
+        return self.proc.wait()
+
+    def close(self):
+        try:
+            self.stdin.close()
+        except OSError:
+            pass
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+class SSHSession(Session):
+    """A paramiko connection to one host, opened lazily and reused."""
+
+    def __init__(
+        self, host: Host, *, accept_new: bool = False, connect_timeout: float | None = None
+    ):
+        super().__init__(host)
+        self.accept_new = accept_new or host.accept_new
+        self.connect_timeout = connect_timeout or DEFAULT_CONNECT_TIMEOUT
+        self._client = None
+        self._sftp = None
+        self._jump = None
+        self._lock = threading.Lock()
+
+    @property
+    def client(self):
+        with self._lock:
+            if self._client is None:
+                self._client = self._connect()
+            return self._client
+
+    def connect(self) -> None:
+        self.client  # noqa: B018 - opens the connection
+
+    def _connect(self):
+        import socket
+
+        import paramiko
+
+        from wacket.transport import hostkeys
+
+        host = self.host
+        client = paramiko.SSHClient()
+        kh = hostkeys.known_hosts_path()
+        if kh.exists():
+            try:
+                client.load_host_keys(str(kh))
+            except (OSError, paramiko.SSHException) as exc:
+                raise WacketError(f"{kh}: cannot read known_hosts: {exc}") from None
+        client.set_missing_host_key_policy(
+            hostkeys.AcceptNew() if self.accept_new else hostkeys.RefuseUnknown()
+        )
+        sock = self._jump_channel() if host.proxy_jump else None
+        agent = bool(os.environ.get("SSH_AUTH_SOCK"))
+        try:
+            client.connect(
+                host.address,
+                port=host.port,
+                username=host.user or None,
+                key_filename=host.identity or None,
+                timeout=self.connect_timeout,
+                banner_timeout=self.connect_timeout,
+                auth_timeout=self.connect_timeout,
+                channel_timeout=self.connect_timeout,
+                allow_agent=agent,
+                look_for_keys=not host.identity,
+                sock=sock,
+            )
+        except paramiko.BadHostKeyException as exc:
+            raise UnreachableError(
+                host.name,
+                "host key changed",
+                f"the key of {exc.hostname} is {hostkeys.fingerprint(exc.key)}, not the one in "
+                f"{kh}; if the change is expected, remove the old key with "
+                f"ssh-keygen -R {shlex.quote(hostkeys.host_id(host.address, host.port))}",
+            ) from None
+        except hostkeys.UnknownHostKey as exc:
+            raise UnreachableError(
+                host.name,
+                "host key unknown",
+                f"{exc.hostname} offered {exc.key.get_name()} {hostkeys.fingerprint(exc.key)}; "
+                "if that is right, run again with --accept-new (or set accept_new = true on the "
+                "host) to record it",
+            ) from None
+        except paramiko.AuthenticationException as exc:
+            raise UnreachableError(host.name, "auth", str(exc) or "authentication failed") from None
+        except TimeoutError:
+            raise UnreachableError(host.name, "timeout", f"no answer from {host.address}") from None
+        except paramiko.ssh_exception.NoValidConnectionsError as exc:
+            reason = "refused" if "refused" in str(exc).lower() else "error"
+            raise UnreachableError(host.name, reason, f"{host.address} port {host.port}") from None
+        except ConnectionRefusedError:
+            raise UnreachableError(
+                host.name, "refused", f"{host.address} port {host.port}"
+            ) from None
+        except socket.gaierror as exc:
+            raise UnreachableError(host.name, "dns", f"{host.address}: {exc.strerror}") from None
+        except paramiko.SSHException as exc:
+            text = str(exc)
+            reason = "timeout" if "banner" in text or "timed out" in text.lower() else "ssh"
+            raise UnreachableError(host.name, reason, text) from None
+        except OSError as exc:
+            raise UnreachableError(host.name, "error", exc.strerror or str(exc)) from None
+        transport = client.get_transport()
+        transport.set_keepalive(30)
+        return client
+
+    def _jump_channel(self):
+        """ProxyJump: reach the host through a channel opened on the jump host's session."""
+        from wacket.fleet import Host as FleetHost
+
+        spec = self.host.proxy_jump.split(",")[0]
+        user, _, rest = spec.rpartition("@")
+        address, _, port = rest.partition(":")
+        jump_host = FleetHost(
+            f"{self.host.name}-jump",
+            address,
+            user or self.host.user,
+            int(port or 22),
+            list(self.host.identity),
+            source="ssh_config",
+        )
+        from wacket.fleet import _merge_ssh
+        from wacket.sshconfig import SSHConfig
+
+        jump_host = _merge_ssh(jump_host, SSHConfig.load(self.host.ssh_config), {})
+        self._jump = SSHSession(
+            jump_host, accept_new=self.accept_new, connect_timeout=self.connect_timeout
+        )
+        transport = self._jump.client.get_transport()
+        return transport.open_channel(
+            "direct-tcpip",
+            (self.host.address, self.host.port),
+            ("127.0.0.1", 0),
+            timeout=self.connect_timeout,
+        )
+
+    def run(self, argv, *, input=None, timeout=None, on_output=None) -> Result:
+        start = time.monotonic()
+        chan = self.client.get_transport().open_session(timeout=self.connect_timeout)
+        chan.exec_command(encode(to_shell(argv)))
+        if input is not None:
+            threading.Thread(target=_feed_channel, args=(chan, input), daemon=True).start()
+        else:
+            chan.shutdown_write()
+        out, err, timed_out = _pump_channel(chan, timeout, on_output)
+        rc = None if timed_out else chan.recv_exit_status()
+        chan.close()
+        return Result(self.host.name, rc, out, err, time.monotonic() - start, timed_out)
+
+    def open_process(self, argv) -> Process:
+        chan = self.client.get_transport().open_session(timeout=self.connect_timeout)
+        chan.exec_command(encode(to_shell(argv)))
+        return _ChannelProcess(chan)
+
+    @property
+    def sftp(self):
+        client = self.client
+        with self._lock:
+            if self._sftp is None:
+                self._sftp = client.open_sftp()
+            return self._sftp
+
+    def put_bytes(self, path, data, mode=0o600):
+        """Write a small payload crash-safely: temporary name, then rename over the target."""
+        sftp = self.sftp
+        path = self._remote_path(path)
+        tmp = f"{path}.wacket-tmp-{os.getpid()}-{threading.get_ident()}"
+        with sftp.open(tmp, "wb") as fh:
+            fh.chmod(mode)
+            fh.write(data)
+        sftp.posix_rename(tmp, path)
+
+    def get_bytes(self, path):
+        with self.sftp.open(self._remote_path(path), "rb") as fh:
+            fh.prefetch()
+            return fh.read()
+
+    @staticmethod
+    def _remote_path(path: str) -> str:
+        # SFTP paths are relative to the login directory; "~/x" means that.
+        if path == "~":
+            return "."
+        return path[2:] if path.startswith("~/") else path
+
+    def close(self):
+        super().close()
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+        if self._jump is not None:
+            self._jump.close()
+
+
+def _feed_channel(chan, data: bytes) -> None:
+    try:
+        chan.sendall(data)
+        chan.shutdown_write()
+    except OSError:
+        pass
+
+
+def _pump_channel(chan, timeout, on_output):
+    chunks = {"stdout": [], "stderr": []}
+    deadline = time.monotonic() + timeout if timeout else None
+    timed_out = False
+    while True:
+        got = False
+        while chan.recv_ready():
+            data = chan.recv(65536)
+            if not data:
+                break
+            got = True
+            chunks["stdout"].append(data)
+            if on_output:
+                on_output("stdout", data)
+        while chan.recv_stderr_ready():
+            data = chan.recv_stderr(65536)
+            if not data:
+                break
+            got = True
+            chunks["stderr"].append(data)
+            if on_output:
+                on_output("stderr", data)
+        if chan.exit_status_ready() and not chan.recv_ready() and not chan.recv_stderr_ready():
+            if chan.eof_received or chan.closed:
+                break
+        if deadline is not None and time.monotonic() > deadline:
+            timed_out = True
+            break
+        if not got:
+            wait = 0.5 if deadline is None else max(0.0, min(0.5, deadline - time.monotonic()))
+            select.select([chan], [], [], wait)
+    return b"".join(chunks["stdout"]), b"".join(chunks["stderr"]), timed_out
+
+
+class _ChannelProcess(Process):
+    def __init__(self, chan):
+        self.chan = chan
+        self.stdin = chan.makefile_stdin("wb")
+        self.stdout = chan.makefile("rb")
+        self._err: list[bytes] = []
+        threading.Thread(target=self._drain, daemon=True).start()
+
+    def _drain(self):
+        try:
+            for chunk in iter(lambda: self.chan.recv_stderr(65536), b""):
+                self._err.append(chunk)
+        except OSError:
+            pass
+
+    def stderr_text(self):
+        return b"".join(self._err).decode("utf-8", "replace")
+
+    def wait(self):
+        return self.chan.recv_exit_status()
+
+    def close(self):
+        try:
+            self.chan.shutdown_write()
+        except OSError:
+            pass
+        self.chan.close()
