@@ -137,6 +137,13 @@ class SSHD:
         self.authorized_keys_path.write_text(text)
         self.authorized_keys_path.chmod(0o600)
 
+    @property
+    def home(self) -> Path:
+        """This host's $HOME for SSH sessions (its cache, data dir and files live here)."""
+        path = self.workdir / "home"
+        path.mkdir(mode=0o700, exist_ok=True)
+        return path
+
     def write_config(self) -> None:
         d = self.workdir
         self.config_path.write_text(
@@ -161,6 +168,8 @@ class SSHD:
                     "PrintMotd no",
                     "PrintLastLog no",
                     "UseDNS no",
+                    # Each host gets a home of its own, so hosts on one machine don't share state.
+                    f"SetEnv HOME={self.home}",
                     # INFO, not ERROR: the ready mark is logged at INFO.
                     "LogLevel INFO",
                     "",

@@ -40,11 +40,11 @@ else b=$(sysctl -n kern.boottime 2>/dev/null | sed 's/.*sec = \([0-9]*\).*/\1/')
 if [ -r /proc/loadavg ]; then read a b c rest < /proc/loadavg; echo "load=$a $b $c"
 else echo "load=$(sysctl -n vm.loadavg 2>/dev/null | tr -d '{}' | awk '{print $1, $2, $3}')"; fi
 if [ -r /proc/meminfo ]; then
-  awk '/^MemTotal:/{t=$2} /^MemAvailable:/{a=$2} END{print "mem_total=" t*1024; print "mem_avail=" a*1024}' /proc/meminfo
+  awk '/^MemTotal:/{t=$2} /^MemAvailable:/{a=$2} END{printf "mem_total=%.0f\nmem_avail=%.0f\n", t*1024, a*1024}' /proc/meminfo
 fi
 echo "cpus=$(getconf _NPROCESSORS_ONLN 2>/dev/null)"
-df -Pk / 2>/dev/null | awk 'NR==2{print "root_free=" $4*1024; print "root_size=" $2*1024}'
-df -Pk "$HOME" 2>/dev/null | awk 'NR==2{print "home_free=" $4*1024; print "home_size=" $2*1024}'
+df -Pk / 2>/dev/null | awk 'NR==2{printf "root_free=%.0f\nroot_size=%.0f\n", $4*1024, $2*1024}'
+df -Pk "$HOME" 2>/dev/null | awk 'NR==2{printf "home_free=%.0f\nhome_size=%.0f\n", $4*1024, $2*1024}'
 p=$(python3 -c 'import platform; print(platform.python_version())' 2>/dev/null) && echo "python=$p"
 printf 'tools='
 for t in TOOLS; do command -v "$t" >/dev/null 2>&1 && printf '%s,' "$t"; done

@@ -221,6 +221,7 @@ class SSHSession(Session):
         self._client = None
         self._sftp = None
         self._jump = None
+        self._home: str | None = None
         self._lock = threading.Lock()
 
     @property
@@ -377,12 +378,13 @@ class SSHSession(Session):
             fh.prefetch()
             return fh.read()
 
-    @staticmethod
-    def _remote_path(path: str) -> str:
-        # SFTP paths are relative to the login directory; "~/x" means that.
-        if path == "~":
-            return "."
-        return path[2:] if path.startswith("~/") else path
+    def _remote_path(self, path: str) -> str:
+        """SFTP knows no `~`: expand it with the remote $HOME (asked once per session)."""
+        if path == "~" or path.startswith("~/"):
+            if self._home is None:
+                self._home = self.run('printf %s "$HOME"').stdout.decode("utf-8", "surrogateescape")
+            return self._home + path[1:]
+        return path
 
     def close(self):
         super().close()
