@@ -1,0 +1,187 @@
+# Tree scanning for sync, backup verify and find: one remote process walks a tree and streams
+# batches of entries back; content hashes are reused from a per-tree cache on that machine when size
+# and mtime are unchanged, so a re-scan only hashes what changed.
+import fnmatch
+import hashlib
+import os
+import sqlite3
+import stat
+
+DEFAULT_BATCH = 2000
+
+
+def _compile_excludes(patterns):
+    """rsync-like patterns: `*.tmp` matches a name anywhere, `dir/` matches directories only,
+    `/top` anchors at the root, a pattern with `/` inside matches the relative path."""
+    rules = []
+    for pat in patterns or []:
+        dir_only = pat.endswith("/")
+        pat = pat.rstrip("/")
+        anchored = pat.startswith("/")
+        pat = pat.lstrip("/")
+        rules.append((pat, dir_only, anchored or "/" in pat))
+    return rules
+
+
+def _excluded(rules, rel, name, is_dir):
+    for pat, dir_only, by_path in rules:
+        if dir_only and not is_dir:
+            continue
+        if fnmatch.fnmatchcase(rel if by_path else name, pat):
+            return True
+    return False
+
+
+def file_hash(path, algo="sha256"):
+    h = hashlib.new(algo)
+    with open(path, "rb") as fh:
+        while True:
+            block = fh.read(1 << 20)
+            if not block:
+                break
+            h.update(block)
+    return h.hexdigest()
+
+
+class _HashCache(object):
+    """(path, size, mtime_ns) -> hash, kept in wacket's data dir on the scanned machine."""
+
+    def __init__(self, name):
+        self.conn = None
+        if not name:
+            return
+        d = os.path.join(data_dir(), "scan-cache")
+        if not os.path.isdir(d):
+            os.makedirs(d, 0o700)
+        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+        self.conn = sqlite3.connect(os.path.join(d, safe + ".sqlite"), timeout=30)
+        self.conn.execute(
+            "CREATE TABLE IF NOT EXISTS h (path BLOB PRIMARY KEY, size INT, mtime INT, hash TEXT)"
+        )
+        self.new = []
+
+    def get(self, rel, size, mtime):
+        if self.conn is None:
+            return None
+        row = self.conn.execute(
+            "SELECT size, mtime, hash FROM h WHERE path = ?", (os.fsencode(rel),)
+        ).fetchone()
+        if row and row[0] == size and row[1] == mtime:
+            return row[2]
+        return None
+
+    def put(self, rel, size, mtime, digest):
+        if self.conn is not None:
+            self.new.append((os.fsencode(rel), size, mtime, digest))
+
+    def close(self):
+        if self.conn is None:
+            return
+        with self.conn:
+            self.conn.executemany("INSERT OR REPLACE INTO h VALUES (?,?,?,?)", self.new)
+        self.conn.close()
+
+
+@op("tree.scan")
+def _tree_scan(args):
+    """Walk `root`; stream batches of [rel, type, size, mtime_ns, mode, hash, link].
+
+    type: f file, d dir, l symlink, o other. hash: hex digest for regular files when `hash` is true
+    and size >= `hash_min` (else null). Unreadable entries come back as errors, not failures:
+    {"errors": [[rel, message], ...]} in the final value.
+    """
+    root = os.path.expanduser(args["root"])
+    emit = args["_emit"]
+    rules = _compile_excludes(args.get("exclude"))
+    want_hash = args.get("hash", False)
+    hash_min = args.get("hash_min", 0)
+    algo = args.get("algo", "sha256")
+    batch_size = args.get("batch", DEFAULT_BATCH)
+    one_fs = args.get("one_file_system", False)
+    cache = _HashCache(args.get("cache") if want_hash else None)
+    try:
+        st = os.lstat(root)
+    except OSError as exc:
+        raise OpError("%s: %s" % (root, exc.strerror), "missing")
+    if not stat.S_ISDIR(st.st_mode):
+        raise OpError("%s: not a directory" % root, "notdir")
+    root_dev = st.st_dev
+    batch = []
+    errors = []
+    counts = {"files": 0, "dirs": 0, "bytes": 0, "hashed": 0, "hashed_bytes": 0}
+    stack = [""]
+    while stack:
+        rel_dir = stack.pop()
+        full_dir = os.path.join(root, rel_dir) if rel_dir else root
+        try:
+            with os.scandir(full_dir) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError as exc:
+            errors.append([rel_dir or ".", exc.strerror or str(exc)])
+            continue
+        subdirs = []
+        for entry in entries:
+            rel = os.path.join(rel_dir, entry.name) if rel_dir else entry.name
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except OSError as exc:
+                errors.append([rel, exc.strerror or str(exc)])
+                continue
+            mode = st.st_mode
+            is_dir = stat.S_ISDIR(mode)
+            if rules and _excluded(rules, rel, entry.name, is_dir):
+                continue
+            digest = None
+            link = None
+            if stat.S_ISREG(mode):
+                kind = "f"
+                counts["files"] += 1
+                counts["bytes"] += st.st_size
+                if want_hash and st.st_size >= hash_min:
+                    digest = cache.get(rel, st.st_size, st.st_mtime_ns)
+                    if digest is None:
+                        try:
+                            digest = file_hash(entry.path, algo)
+                        except OSError as exc:
+                            errors.append([rel, exc.strerror or str(exc)])
+                            continue
+                        counts["hashed"] += 1
+                        counts["hashed_bytes"] += st.st_size
+                        cache.put(rel, st.st_size, st.st_mtime_ns, digest)
+            elif is_dir:
+                kind = "d"
+                counts["dirs"] += 1
+                if not one_fs or st.st_dev == root_dev:
+                    subdirs.append(rel)
+            elif stat.S_ISLNK(mode):
+                kind = "l"
+                try:
+                    link = os.readlink(entry.path)
+                except OSError:
+                    link = ""
+            else:
+                kind = "o"
+            batch.append([rel, kind, st.st_size, st.st_mtime_ns, stat.S_IMODE(mode), digest, link])
+            if len(batch) >= batch_size:
+                emit(batch)
+                batch = []
+        stack.extend(reversed(subdirs))
+    if batch:
+        emit(batch)
+    cache.close()
+    counts["errors"] = errors
+    return counts
+
+
+@op("tree.hash")
+def _tree_hash(args):
+    """Hash the given relative paths under `root`: {rel: hex or null if missing/unreadable}."""
+    root = os.path.expanduser(args["root"])
+    algo = args.get("algo", "sha256")
+    out = {}
+    for rel in args["paths"]:
+        try:
+            out[rel] = file_hash(os.path.join(root, rel), algo)
+        except OSError:
+            out[rel] = None
+    return out
