@@ -1,13 +1,46 @@
 # Tree scanning for sync, backup verify and find: one remote process walks a tree and streams
 # batches of entries back; content hashes are reused from a per-tree cache on that machine when size
 # and mtime are unchanged, so a re-scan only hashes what changed.
+import base64
 import fnmatch
 import hashlib
+import json
 import os
+import re
 import sqlite3
 import stat
+import zlib
 
 DEFAULT_BATCH = 2000
+
+
+class _ExcludeRules(object):
+    """The exclude patterns compiled into at most four regular expressions (name or path, any
+    entry or directories only), so a walk of a million entries tests each name once, not once
+    per pattern."""
+
+    def __init__(self, rules):
+        self.rules = rules
+        groups = {}
+        for pat, dir_only, by_path in rules:
+            groups.setdefault((dir_only, by_path), []).append(fnmatch.translate(pat))
+        self.res = {}
+        for key, parts in groups.items():
+            self.res[key] = re.compile("|".join("(?:%s)" % p for p in parts))
+
+    def __len__(self):
+        return len(self.rules)
+
+    def __iter__(self):
+        return iter(self.rules)
+
+    def match(self, rel, name, is_dir):
+        for (dir_only, by_path), rx in self.res.items():
+            if dir_only and not is_dir:
+                continue
+            if rx.match(rel if by_path else name):
+                return True
+        return False
 
 
 def _compile_excludes(patterns):
@@ -20,16 +53,17 @@ def _compile_excludes(patterns):
         anchored = pat.startswith("/")
         pat = pat.lstrip("/")
         rules.append((pat, dir_only, anchored or "/" in pat))
-    return rules
+    return _ExcludeRules(rules)
 
 
 def _excluded(rules, rel, name, is_dir):
-    for pat, dir_only, by_path in rules:
-        if dir_only and not is_dir:
-            continue
-        if fnmatch.fnmatchcase(rel if by_path else name, pat):
-            return True
-    return False
+    return rules.match(rel, name, is_dir)
+
+
+def _pack_batch(batch):
+    """A batch as one zlib-compressed, base64 JSON text: {"z": ...} (tree.scan with compress)."""
+    raw = json.dumps(batch, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+    return {"z": base64.b64encode(zlib.compress(raw, 1)).decode("ascii")}
 
 
 def file_hash(path, algo="sha256"):
@@ -89,6 +123,7 @@ def _tree_scan(args):
     type: f file, d dir, l symlink, o other. hash: hex digest for regular files when `hash` is true
     and size >= `hash_min` (else null). Unreadable entries come back as errors, not failures:
     {"errors": [[rel, message], ...]} in the final value.
+    With `compress` true each batch travels as {"z": base64 of zlib(JSON batch)} (slow links).
     """
     root = os.path.expanduser(args["root"])
     emit = args["_emit"]
@@ -97,6 +132,12 @@ def _tree_scan(args):
     hash_min = args.get("hash_min", 0)
     algo = args.get("algo", "sha256")
     batch_size = args.get("batch", DEFAULT_BATCH)
+    if args.get("compress"):
+        plain_emit = emit
+
+        def emit(items):
+            plain_emit(_pack_batch(items))
+
     one_fs = args.get("one_file_system", False)
     cache = _HashCache(args.get("cache") if want_hash else None)
     try:
@@ -121,7 +162,7 @@ def _tree_scan(args):
             continue
         subdirs = []
         for entry in entries:
-            rel = os.path.join(rel_dir, entry.name) if rel_dir else entry.name
+            rel = rel_dir + "/" + entry.name if rel_dir else entry.name
             try:
                 st = entry.stat(follow_symlinks=False)
             except OSError as exc:
