@@ -16,7 +16,7 @@ from wacket.errors import ConfigError
 from wacket.sshconfig import SSHConfig
 
 LOCAL = "local"
-_HOST_KEYS = {"address", "user", "port", "identity", "tags", "accept_new", "proxy_jump"}
+_HOST_KEYS = {"address", "user", "port", "identity", "tags", "accept_new", "proxy_jump", "python"}
 _NAME_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 
@@ -32,6 +32,7 @@ class Host:
     accept_new: bool = False
     proxy_jump: str = ""
     ssh_config: Path | None = None
+    python: str = "python3"  # the interpreter that runs wacket's helper there
 
     @property
     def is_local(self) -> bool:
@@ -88,7 +89,7 @@ class Fleet:
             hosts[name] = _host_from_entry(config, name, entry, ssh)
         for alias in ssh.aliases():
             if alias not in hosts and _NAME_RE.match(alias):
-                hosts[alias] = _merge_ssh(Host(alias, alias, source="ssh_config"), ssh, {})
+                hosts[alias] = _merge_ssh(Host(alias, alias, port=0, source="ssh_config"), ssh, {})
         return cls(hosts)
 
     @property
@@ -200,6 +201,7 @@ def _host_from_entry(config: Config, name: str, entry: dict, ssh: SSHConfig) -> 
         "config",
         typed("accept_new", bool, False),
         typed("proxy_jump", str, ""),
+        python=typed("python", str, "python3"),
     )
     return _merge_ssh(host, ssh, entry)
 

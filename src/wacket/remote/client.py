@@ -65,7 +65,8 @@ class HelperClient:
 
             python = sys.executable
         else:
-            python = "python3"
+            python = session.host.python
+        self.python = python
         self.proc = session.open_process([python, "-c", BOOTSTRAP, helper_hash()])
         self._start()
 
@@ -86,8 +87,8 @@ class HelperClient:
             if rc == 127 or "not found" in err:
                 raise HelperError(
                     self.name,
-                    "python3 is not installed there; wacket needs python3 >= 3.7 on remote hosts "
-                    "for this command (install it with the system's package manager)",
+                    f"{self.python} is not installed there; wacket needs python3 >= 3.7 on remote "
+                    "hosts for this command (install it, or set `python = PATH` on the host)",
                     "no-python",
                 )
             if "SyntaxError" in err:

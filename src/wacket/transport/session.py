@@ -289,7 +289,10 @@ class SSHSession(Session):
         except TimeoutError:
             raise UnreachableError(host.name, "timeout", f"no answer from {host.address}") from None
         except paramiko.ssh_exception.NoValidConnectionsError as exc:
-            reason = "refused" if "refused" in str(exc).lower() else "error"
+            import errno
+
+            codes = {getattr(e, "errno", None) for e in exc.errors.values()}
+            reason = "refused" if errno.ECONNREFUSED in codes else "error"
             raise UnreachableError(host.name, reason, f"{host.address} port {host.port}") from None
         except ConnectionRefusedError:
             raise UnreachableError(
@@ -299,8 +302,13 @@ class SSHSession(Session):
             raise UnreachableError(host.name, "dns", f"{host.address}: {exc.strerror}") from None
         except paramiko.SSHException as exc:
             text = str(exc)
-            reason = "timeout" if "banner" in text or "timed out" in text.lower() else "ssh"
-            raise UnreachableError(host.name, reason, text) from None
+            transport = client.get_transport()
+            if transport is None or not transport.remote_version or "banner" in text:
+                # TCP was accepted but no SSH greeting ever came: a hung host or service.
+                raise UnreachableError(
+                    host.name, "timeout", f"{host.address} port {host.port} sent no SSH banner"
+                ) from None
+            raise UnreachableError(host.name, "ssh", text) from None
         except OSError as exc:
             raise UnreachableError(host.name, "error", exc.strerror or str(exc)) from None
         transport = client.get_transport()
