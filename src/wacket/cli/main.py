@@ -51,10 +51,12 @@ def cli(ctx: click.Context, config_path: str | None, quiet: bool, debug: bool) -
 
 def _register() -> None:
     from wacket.cli import hosts, log, run
+    from wacket.cli import sync as sync_cli
 
     cli.add_command(hosts.hosts)
     cli.add_command(run.run)
     cli.add_command(log.log)
+    cli.add_command(sync_cli.sync)
 
 
 _register()

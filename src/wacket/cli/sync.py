@@ -1,0 +1,183 @@
+"""`wacket sync`: one-way mirrors (rsync) and two-way synchronization, ad hoc or from profiles."""
+
+from __future__ import annotations
+
+import click
+
+from wacket.cli.context import connection_options, pass_app
+from wacket.errors import ConfigError, Exit
+from wacket.output import Renderer, output_options
+
+RECORD_COLUMNS = ["action", "kind", "size", "path"]
+
+
+@click.command(context_settings={"ignore_unknown_options": False})
+@click.argument("paths", nargs=-1, metavar="SRC DEST | PROFILE")
+@click.option(
+    "--two-way", "two_way", is_flag=True, help="Keep both sides the same (per-pair state)."
+)
+@click.option("--all", "all_", is_flag=True, help="Run every [sync.NAME] profile of the config.")
+@click.option("--dry-run", "-n", is_flag=True, help="Show what would change; change nothing.")
+@click.option("--delete", is_flag=True, help="One-way: delete files in DEST that SRC lacks.")
+@click.option(
+    "--exclude",
+    "excludes",
+    multiple=True,
+    metavar="PAT",
+    help="Skip paths matching PAT (rsync syntax); repeatable.",
+)
+@click.option(
+    "--exclude-from",
+    type=click.Path(exists=True, dir_okay=False),
+    metavar="FILE",
+    help="Read exclude patterns from FILE.",
+)
+@click.option("--checksum", "-c", is_flag=True, help="Compare file contents, not size and time.")
+@click.option("--bwlimit", metavar="RATE", help="Limit bandwidth (rsync units, e.g. 5M).")
+@click.option("--partial", is_flag=True, help="Keep partly transferred files to resume large ones.")
+@click.option("--compress", "-z", is_flag=True, help="Compress data in transit.")
+@click.option(
+    "--max-delete",
+    type=click.IntRange(0),
+    metavar="N",
+    help="Refuse a run that would delete more than N files (default: 50 or 10% of DEST, whichever is smaller).",
+)
+@click.option("--force", is_flag=True, help="Run even past the deletion guard.")
+@click.option(
+    "--conflict",
+    type=click.Choice(["keep-both", "newer", "a", "b"]),
+    help="Two-way: who wins a conflict (default keep-both: the loser is kept as NAME.conflict-HOST-TIME.EXT).",
+)
+@click.option(
+    "--plan",
+    "plan_file",
+    type=click.Path(dir_okay=False),
+    metavar="FILE",
+    help="Two-way: write the decided actions to FILE (JSON); change nothing.",
+)
+@click.option(
+    "--apply",
+    "apply_file",
+    type=click.Path(exists=True, dir_okay=False),
+    metavar="FILE",
+    help="Carry out a plan written by --plan, if neither side changed since.",
+)
+@click.option(
+    "--trash-days",
+    type=float,
+    metavar="DAYS",
+    help="Two-way: keep .wacket-trash entries this long (default 30).",
+)
+@connection_options
+@output_options
+@pass_app
+def sync(app, paths, two_way, all_, dry_run, delete, excludes, exclude_from, checksum, bwlimit,
+         partial, compress, max_delete, force, conflict, plan_file, apply_file, trash_days,
+         accept_new, connect_timeout, fmt) -> int:  # fmt: skip
+    """Mirror SRC to DEST (one-way, rsync), or keep two replicas the same (--two-way).
+
+    Each side is PATH (this machine) or HOST:PATH (a fleet host or ~/.ssh/config alias).
+    One argument runs the profile [sync.PROFILE] of the config; --all runs every profile.
+    Every change is one record (action create/update/delete/attrs/conflict, kind, size,
+    path): --jsonl streams them, the table shows a summary. Two-way never loses a file:
+    what it deletes or overwrites goes to .wacket-trash/TIME/ on that side, and a conflict
+    keeps both versions.
+
+    \b
+    Exit status: 0 ok, 1 some files failed or the deletion guard stopped the run,
+    2 bad arguments, 3 a host was unreachable, 4 the profile is already running.
+
+    \b
+    Examples:
+      wacket sync ~/Music/ nas:/srv/music/ --delete
+      wacket sync nas:/srv/photos/ ~/photos/ --dry-run --jsonl
+      wacket sync --two-way ~/Documents nas:/srv/docs
+      wacket sync --two-way --plan plan.json ~/Documents nas:/srv/docs
+      wacket sync --apply plan.json
+      wacket sync docs
+      wacket -q sync --all
+    """
+    from wacket.sync import profiles
+    from wacket.sync.job import Job
+
+    overrides = {
+        "dry_run": dry_run, "delete": delete, "excludes": list(excludes),
+        "exclude_from": exclude_from, "checksum": checksum, "bwlimit": bwlimit,
+        "partial": partial, "compress": compress, "max_delete": max_delete, "force": force,
+        "conflict": conflict, "trash_days": trash_days, "plan_file": plan_file,
+    }  # fmt: skip
+    if apply_file:
+        if paths or all_:
+            raise ConfigError("--apply FILE takes no SRC/DEST or profile: the plan names them")
+        return _apply(app, apply_file, fmt, accept_new, connect_timeout)
+    if all_:
+        if paths:
+            raise ConfigError("--all runs every profile; give no SRC/DEST or profile with it")
+        jobs = profiles.load_all(app.config, overrides)
+        if not jobs:
+            raise ConfigError(f"{app.config.path}: no [sync.NAME] profiles")
+    elif len(paths) == 1:
+        jobs = [profiles.load(app.config, paths[0], overrides)]
+    elif len(paths) == 2:
+        jobs = [Job(paths[0], paths[1], mode="two-way" if two_way else "one-way",
+                    **profiles.clean(overrides))]  # fmt: skip
+    else:
+        raise ConfigError("give SRC and DEST, one PROFILE name, or --all (see wacket sync --help)")
+    if plan_file and (len(jobs) != 1 or jobs[0].mode != "two-way"):
+        raise ConfigError(
+            "--plan works on one two-way pair (--two-way SRC DEST or a two-way profile)"
+        )
+    return _run(app, jobs, fmt, accept_new, connect_timeout)
+
+
+def _run(app, jobs, fmt, accept_new, connect_timeout) -> int:
+    from wacket.errors import WacketError
+    from wacket.output import resolve
+    from wacket.sync.job import run_job
+
+    fmt = resolve(fmt)
+    worst = Exit.OK
+    summary_rows = []
+    with Renderer(fmt if fmt != "table" else "plain", RECORD_COLUMNS) as out:
+        emit = out.emit if fmt != "table" else (lambda rec: None)
+        for job in jobs:
+            try:
+                code, summary, report = run_job(
+                    job, app.fleet, lambda: app.pool(accept_new, connect_timeout), emit,
+                    accept_new=accept_new, connect_timeout=connect_timeout, quiet=app.quiet,
+                )  # fmt: skip
+            except WacketError as exc:
+                if len(jobs) == 1:
+                    raise
+                # --all: one profile's failure does not stop the others.
+                from click import echo
+
+                echo(f"wacket: error: {job.title}: {exc}", err=True)
+                worst = max(worst, exc.code)
+                continue
+            worst = max(worst, code)
+            for note in getattr(report, "notes", []):
+                app.note(f"wacket sync: {job.title}: {note}")
+            if fmt == "table":
+                for row in report.totals.rows(report.seconds):
+                    summary_rows.append(dict(row, job=job.title) if len(jobs) > 1 else row)
+            else:
+                app.note(f"wacket sync: {job.title}: {summary}")
+    if fmt == "table":
+        cols = (["job"] if len(jobs) > 1 else []) + [
+            "action",
+            "files",
+            "bytes",
+            "seconds",
+            "throughput",
+        ]
+        with Renderer("table", cols) as table:
+            for row in summary_rows:
+                table.emit(row)
+    return int(worst)
+
+
+def _apply(app, plan_file, fmt, accept_new, connect_timeout) -> int:
+    from wacket.sync import plan
+
+    return plan.apply_cli(app, plan_file, fmt, accept_new, connect_timeout)

@@ -1,0 +1,102 @@
+"""A sync job (from the command line or a [sync.NAME] profile) and running it: lock, journal, report."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from wacket.errors import Exit
+from wacket.fleet import Fleet
+
+MODES = ("one-way", "two-way")
+CONFLICT_POLICIES = ("keep-both", "newer", "a", "b")
+
+
+@dataclass
+class Job:
+    a: str
+    b: str
+    mode: str = "one-way"
+    name: str | None = None  # the profile's name
+    excludes: list[str] = field(default_factory=list)
+    exclude_from: str | None = None
+    delete: bool = False
+    dry_run: bool = False
+    checksum: bool = False
+    bwlimit: str | None = None
+    partial: bool = False
+    compress: bool = False
+    max_delete: int | None = None
+    force: bool = False
+    conflict: str = "keep-both"
+    trash_days: float = 30.0
+    plan_file: str | None = None
+
+    @property
+    def title(self) -> str:
+        return self.name or f"{self.a} {self.b}"
+
+    def lock_name(self) -> str:
+        if self.name:
+            return f"sync-{self.name}"
+        digest = hashlib.sha256(f"{self.a}\0{self.b}".encode("utf-8", "surrogateescape"))
+        return f"sync-pair-{digest.hexdigest()[:16]}"
+
+
+def run_job(
+    job: Job,
+    fleet: Fleet,
+    pool_factory: Callable[[], object],
+    emit: Callable[[dict], None],
+    *,
+    accept_new: bool = False,
+    connect_timeout: float | None = None,
+    quiet: bool = False,
+) -> tuple[Exit, str, object]:
+    """Run one job under its lock and record it in the journal; returns (exit code, summary, report)."""
+    from wacket import journal
+    from wacket.lock import job_lock
+    from wacket.sync import endpoints
+
+    a = endpoints.parse(job.a, fleet)
+    b = endpoints.parse(job.b, fleet)
+    hosts = list(dict.fromkeys([a.host.name, b.host.name]))
+    with job_lock(job.lock_name()), journal.entry("sync", hosts) as entry:
+        entry.summary = f"{job.title}: "
+        if job.mode == "two-way":
+            from wacket.sync import twoway
+
+            report = twoway.sync_twoway(
+                a, b, job, pool_factory(), emit, accept_new=accept_new,
+                connect_timeout=connect_timeout, quiet=quiet,
+            )  # fmt: skip
+        else:
+            from wacket.sync.oneway import OneWayOptions, error_records, sync_oneway
+            from wacket.sync.progress import Progress
+
+            opts = OneWayOptions(
+                delete=job.delete, dry_run=job.dry_run, excludes=list(job.excludes),
+                exclude_from=job.exclude_from, checksum=job.checksum, bwlimit=job.bwlimit,
+                partial=job.partial, compress=job.compress, max_delete=job.max_delete,
+                force=job.force, accept_new=accept_new, connect_timeout=connect_timeout,
+            )  # fmt: skip
+            bar = Progress(f"{a.label} -> {b.label}", quiet=quiet)
+
+            def on_record(rec: dict) -> None:
+                bar.update(rec)
+                emit(rec)
+
+            try:
+                report = sync_oneway(a, b, opts, on_record)
+            finally:
+                bar.close()
+            for rec in error_records(report):
+                report.totals.add(rec)
+                emit(rec)
+        summary = ("dry run: " if job.dry_run else "") + report.totals.line(report.seconds)
+        entry.summary = f"{job.title}: {summary}"
+        code = report.code
+        entry.exit_code = code
+        entry.outcome = "ok" if code == Exit.OK else "partial"
+    return code, summary, report

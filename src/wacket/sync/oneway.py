@@ -1,0 +1,194 @@
+"""One-way mirror: rsync SRC to DEST, one record per itemized change, and the deletion guard.
+
+With `--delete`, the guard runs rsync first with `--max-delete=0`: everything is transferred, nothing
+deleted, and rsync counts the files it would have deleted. Over the limit, the run stops there (nothing
+deleted); under it, a second rsync (`--existing --ignore-existing --delete`) does only the deletions.
+A run without deletions pending costs one rsync, the same as a bare `rsync -a`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from wacket.errors import Exit, WacketError
+from wacket.sync import rsync
+from wacket.sync.endpoints import Endpoint, check_pair
+from wacket.sync.itemize import Totals
+
+DEFAULT_MAX_DELETE = 50
+
+
+class GuardError(WacketError):
+    """The deletion guard stopped a run before it deleted anything."""
+
+    code = Exit.PARTIAL
+
+    def __init__(self, count: int, limit: int, where: str):
+        self.count = count
+        self.limit = limit
+        super().__init__(
+            f"{where}: the run would delete {count} files or directories (limit {limit}); "
+            "nothing was deleted. Check the source (an empty or unmounted source wipes a mirror), "
+            f"then re-run with --force or --max-delete {count}"
+        )
+
+
+def default_limit(dest_entries: int) -> int:
+    """50 or 10% of the destination, whichever is smaller (at least 1)."""
+    return max(1, min(DEFAULT_MAX_DELETE, dest_entries // 10))
+
+
+@dataclass
+class OneWayOptions:
+    delete: bool = False
+    dry_run: bool = False
+    excludes: list[str] = field(default_factory=list)
+    exclude_from: str | None = None
+    checksum: bool = False
+    bwlimit: str | None = None
+    partial: bool = False
+    compress: bool = False
+    max_delete: int | None = None
+    force: bool = False
+    accept_new: bool = False
+    connect_timeout: float | None = None
+
+
+@dataclass
+class Report:
+    totals: Totals
+    seconds: float
+    errors: list[str] = field(default_factory=list)
+    would_delete: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def code(self) -> Exit:
+        return Exit.PARTIAL if self.errors else Exit.OK
+
+
+def build_args(src: Endpoint, dest: Endpoint, opts: OneWayOptions) -> list[str]:
+    remote = None if src.is_local and dest.is_local else (dest.host if src.is_local else src.host)
+    args = rsync.base_args(remote, accept_new=opts.accept_new, connect_timeout=opts.connect_timeout)
+    if opts.dry_run:
+        args.append("--dry-run")
+    if opts.checksum:
+        args.append("--checksum")
+    if opts.bwlimit:
+        args.append(f"--bwlimit={opts.bwlimit}")
+    if opts.partial:
+        args.append("--partial")
+    if opts.compress:
+        args.append("--compress")
+    for pat in opts.excludes:
+        args.append(f"--exclude={pat}")
+    if opts.exclude_from:
+        args.append(f"--exclude-from={opts.exclude_from}")
+    return args
+
+
+def _ends(src: Endpoint, dest: Endpoint) -> list[str]:
+    return ["--", src.rsync_spec(), dest.rsync_spec()]
+
+
+def sync_oneway(
+    src: Endpoint,
+    dest: Endpoint,
+    opts: OneWayOptions,
+    on_record: Callable[[dict], None],
+) -> Report:
+    """Mirror SRC to DEST like `rsync -a`; `on_record` gets every change as it happens."""
+    check_pair(src, dest)
+    remote = None if src.is_local and dest.is_local else (dest.host if src.is_local else src.host)
+    totals = Totals()
+    errors: list[str] = []
+    started = time.monotonic()
+
+    def record(rec: dict) -> None:
+        if rec["path"] == "." and rec["action"] == "attrs":
+            return  # the top directory's time: not a change anyone asked about
+        totals.add(rec)
+        on_record(rec)
+
+    args = build_args(src, dest, opts)
+    report = Report(totals, 0.0, errors)
+    if not opts.delete:
+        res = rsync.run(args + _ends(src, dest), record)
+        _finish(res, src, dest, remote, report)
+    elif opts.dry_run or opts.force:
+        extra = ["--delete"]
+        if opts.max_delete is not None and not opts.force:
+            extra.append(f"--max-delete={opts.max_delete}")
+        res = rsync.run(args + extra + _ends(src, dest), record)
+        _finish(res, src, dest, remote, report)
+        report.would_delete = totals.files["delete"]
+    else:
+        # Pass 1: transfer everything, delete nothing, count what would go.
+        res = rsync.run(args + ["--delete", "--max-delete=0"] + _ends(src, dest), record)
+        _finish(res, src, dest, remote, report, allow=(25,))
+        pending = res.stats.get("skipped_deletes", 0)
+        report.would_delete = pending
+        if pending:
+            dest_entries = res.stats.get("files", 0) - res.stats.get("created", 0) + pending
+            limit = opts.max_delete if opts.max_delete is not None else default_limit(dest_entries)
+            if pending > limit:
+                report.seconds = time.monotonic() - started
+                raise GuardError(pending, limit, dest.label)
+            # Pass 2: deletions only, capped at what pass 1 counted.
+            res2 = rsync.run(
+                args + ["--existing", "--ignore-existing", "--delete", f"--max-delete={pending}"]
+                + _ends(src, dest),
+                record,
+            )  # fmt: skip
+            _finish(res2, src, dest, remote, report, allow=(25,))
+    report.seconds = time.monotonic() - started
+    return report
+
+
+_PERM_RE = re.compile(r"Permission denied|Operation not permitted|Read-only file system")
+
+
+def _finish(res, src, dest, remote, report: Report, allow=()) -> None:
+    if res.rc == 23 and _missing_source(res, src):
+        raise WacketError(f"{src.label}: source does not exist", Exit.USAGE)
+    if res.rc == 3 and any(
+        "change_dir" in line and "No such file" in line for line in res.error_lines
+    ):
+        where = src.label if _mentions(res, src) else dest.label
+        raise WacketError(f"{where}: no such directory", Exit.USAGE)
+    if res.rc == 23:
+        # Some files failed (permission denied, ...): the rest was done; report each one.
+        for line in res.error_lines:
+            if line.startswith("rsync error:"):
+                continue
+            report.errors.append(line)
+        return
+    if res.rc == 24:
+        report.notes.append("some source files vanished while rsync ran")
+        return
+    rsync.check(res, remote, allow=allow)
+
+
+def _mentions(res, ep: Endpoint) -> bool:
+    path = ep.path.rstrip("/")
+    return any(path and path in line for line in res.error_lines)
+
+
+def _missing_source(res, src: Endpoint) -> bool:
+    return res.records == 0 and any(
+        "link_stat" in line and "No such file" in line for line in res.error_lines
+    ) and _mentions(res, src)  # fmt: skip
+
+
+def error_records(report: Report) -> list[dict]:
+    """rsync's per-file failures as records (action `error`)."""
+    out = []
+    for line in report.errors:
+        m = re.search(r'"([^"]*)"', line)
+        out.append({"action": "error", "kind": None, "path": os.fsdecode(m.group(1)) if m else "",
+                    "size": None, "message": line})  # fmt: skip
+    return out
