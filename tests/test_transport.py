@@ -215,3 +215,23 @@ def test_rsync_uses_the_same_settings(fleet, tmp_path):
     )
     assert res.returncode == 0, res.stderr
     assert set(os.listdir(os.fsencode(dest))) == set(os.listdir(os.fsencode(src)))
+
+
+def test_put_and_get_file_keep_bytes_mode_and_time(fleet, tmp_path):
+    src = os.path.join(os.fsencode(tmp_path), NON_UTF8 + b" big")
+    data = os.urandom(3 * 1024 * 1024) + b"\x00end"
+    with open(src, "wb") as fh:
+        fh.write(data)
+    os.chmod(src, 0o640)
+    os.utime(src, (1_600_000_000, 1_600_000_000))
+    remote = os.fsencode(fleet.hosts[1].home) + b"/" + NON_UTF8 + b"-copy"
+    back = os.fsencode(tmp_path) + b"/back"
+    with Pool() as pool:
+        sess = pool.session(host(fleet, "h2"))
+        sess.put_file(src, remote)
+        sess.get_file(remote, back)
+    for path in (remote, back):
+        st = os.stat(path)
+        assert (st.st_mode & 0o777, int(st.st_mtime)) == (0o640, 1_600_000_000)
+        with open(path, "rb") as fh:
+            assert fh.read() == data

@@ -46,6 +46,14 @@ class Session:
     def get_bytes(self, path: str) -> bytes:
         raise NotImplementedError
 
+    def put_file(self, local: str | bytes, remote: str | bytes) -> None:
+        """Copy a local file of any size to `remote` (streamed; times and mode kept)."""
+        raise NotImplementedError
+
+    def get_file(self, remote: str | bytes, local: str | bytes) -> None:
+        """Copy a remote file of any size to `local`, crash-safely (temporary name, rename)."""
+        raise NotImplementedError
+
     def helper(self):
         """The remote helper on this host, started on first use and kept for the session."""
         with self._helper_lock:
@@ -119,6 +127,20 @@ class LocalSession(Session):
 
     def get_bytes(self, path):
         return Path(os.path.expanduser(path)).read_bytes()
+
+    def put_file(self, local, remote):
+        _copy_local(local, remote)
+
+    def get_file(self, remote, local):
+        _copy_local(remote, local)
+
+
+def _copy_local(src, dst) -> None:
+    import shutil
+
+    tmp = os.fsencode(dst) + b".wacket-tmp"
+    shutil.copy2(os.fsencode(src), tmp)
+    os.replace(tmp, os.fsencode(dst))
 
 
 def _pump_local(proc, input, timeout, on_output):
@@ -221,7 +243,7 @@ class SSHSession(Session):
         self._client = None
         self._sftp = None
         self._jump = None
-        self._home: str | None = None
+        self._home: bytes | None = None
         self._lock = threading.Lock()
 
     @property
@@ -375,7 +397,7 @@ class SSHSession(Session):
         """Write a small payload crash-safely: temporary name, then rename over the target."""
         sftp = self.sftp
         path = self._remote_path(path)
-        tmp = f"{path}.wacket-tmp-{os.getpid()}-{threading.get_ident()}"
+        tmp = path + b".wacket-tmp-%d-%d" % (os.getpid(), threading.get_ident())
         with sftp.open(tmp, "wb") as fh:
             fh.chmod(mode)
             fh.write(data)
@@ -386,11 +408,33 @@ class SSHSession(Session):
             fh.prefetch()
             return fh.read()
 
-    def _remote_path(self, path: str) -> str:
-        """SFTP knows no `~`: expand it with the remote $HOME (asked once per session)."""
-        if path == "~" or path.startswith("~/"):
+    def put_file(self, local, remote):
+        remote = self._remote_path(remote)
+        tmp = remote + b".wacket-tmp-%d-%d" % (os.getpid(), threading.get_ident())
+        st = os.stat(local)
+        with open(local, "rb") as fh:
+            self.sftp.putfo(fh, tmp, st.st_size, confirm=True)
+        self.sftp.chmod(tmp, st.st_mode & 0o7777)
+        self.sftp.utime(tmp, (st.st_atime, st.st_mtime))
+        self.sftp.posix_rename(tmp, remote)
+
+    def get_file(self, remote, local):
+        local = os.fsencode(local)
+        tmp = local + b".wacket-tmp"
+        remote = self._remote_path(remote)
+        with open(tmp, "wb") as fh:
+            self.sftp.getfo(remote, fh)
+        st = self.sftp.stat(remote)
+        os.chmod(tmp, st.st_mode & 0o7777)
+        os.utime(tmp, (st.st_atime, st.st_mtime))
+        os.replace(tmp, local)
+
+    def _remote_path(self, path: str | bytes) -> bytes:
+        """SFTP paths as bytes (any file name survives); `~` is the remote $HOME, asked once."""
+        path = os.fsencode(path)
+        if path == b"~" or path.startswith(b"~/"):
             if self._home is None:
-                self._home = self.run('printf %s "$HOME"').stdout.decode("utf-8", "surrogateescape")
+                self._home = self.run('printf %s "$HOME"').stdout
             return self._home + path[1:]
         return path
 
