@@ -56,6 +56,11 @@ def _register() -> None:
     cli.add_command(hosts.hosts)
     cli.add_command(run.run)
     cli.add_command(log.log)
+    from wacket.cli import clip as clip_cli
+    from wacket.cli import msg as msg_cli
+
+    cli.add_command(clip_cli.clip)
+    cli.add_command(msg_cli.msg)
     cli.add_command(sync_cli.sync)
 
 

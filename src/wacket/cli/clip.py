@@ -1,0 +1,476 @@
+"""`wacket clip`: a clipboard ring on the hub, shared by every machine; system clipboards anywhere."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from wacket.cli.context import connection_options, pass_app
+from wacket.errors import Exit, UnreachableError, WacketError
+from wacket.output import Renderer, output_options
+
+LIST_COLUMNS = ["n", "kind", "size_h", "preview", "source", "age"]
+LIST_HEADERS = ["N", "KIND", "SIZE", "PREVIEW", "SOURCE", "AGE"]
+
+
+class Ctx:
+    """What every clip command needs: settings, a lazily opened pool, places by host name."""
+
+    def __init__(self, app, accept_new: bool, connect_timeout: float):
+        from wacket.clip.settings import ClipSettings
+
+        self.app = app
+        self.settings = ClipSettings.load(app.config)
+        self._pool = None
+        self._accept_new = accept_new
+        self._connect_timeout = connect_timeout
+
+    def pool(self):
+        if self._pool is None:
+            self._pool = self.app.pool(self._accept_new, self._connect_timeout)
+        return self._pool
+
+    def place(self, name: str):
+        from wacket.clip.settings import Place
+
+        return Place(self.app.fleet.get(name), self.pool)
+
+    def ring(self, hub: str | None = None):
+        from wacket.clip.ring import Ring
+
+        return Ring(self.place(hub or self.settings.hub), self.settings)
+
+    def board(self, name: str = "local", primary: bool = False):
+        from wacket.clip.backends import SystemClipboard
+
+        return SystemClipboard(self.place(name), self.settings, primary)
+
+
+def _hub_call(ring, fn, *args, **kwargs):
+    """Call the ring; an unreachable hub says it is the clipboard hub."""
+    try:
+        return fn(*args, **kwargs)
+    except UnreachableError as exc:
+        raise UnreachableError(
+            f"clipboard hub {exc.host}", exc.reason, exc.detail + " ([clip] hub in the config)"
+        ) from None
+
+
+def hub_option(fn):
+    return click.option(
+        "--hub",
+        metavar="HOST",
+        help="The machine holding the ring (default: [clip] hub, else local).",
+    )(fn)
+
+
+@click.group()
+def clip() -> None:
+    """Cut and paste between machines: a clipboard ring on the hub, system clipboards anywhere.
+
+    The ring lives on one machine, the hub ([clip] hub = "nas"; default: this machine), and
+    every machine reaches it over SSH. Entries are numbered from 1, the newest.
+
+    \b
+    Examples:
+      wacket clip copy < notes.txt
+      wacket clip copy photo.png --to laptop
+      wacket clip paste > notes.txt
+      wacket clip paste 3 --system
+      wacket clip list
+      wacket clip share desk,laptop
+
+    \b
+    Exit status: 0 ok, 1 failed (no backend, empty input, a host failed),
+    2 usage (entry out of range), 3 hub or host unreachable, 4 ring locked.
+    """
+
+
+@clip.command()
+@click.argument("files", nargs=-1, type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("--to", "to", metavar="HOSTS", help="Also put it on these machines' clipboards.")
+@click.option(
+    "--from-system", is_flag=True, help="Take what is on this machine's system clipboard now."
+)
+@click.option(
+    "--system-of",
+    metavar="HOST",
+    help="Take what is on HOST's system clipboard now (implies --from-system).",
+)
+@click.option("--primary", is_flag=True, help="X11 PRIMARY selection instead of CLIPBOARD.")
+@click.option(
+    "--secret", is_flag=True, help="A password: kept out of the history file, gone after --ttl."
+)
+@click.option(
+    "--ttl", type=float, metavar="SECONDS", help="Lifetime of a --secret entry (default 60)."
+)
+@hub_option
+@connection_options
+@output_options
+@pass_app
+def copy(
+    app,
+    files,
+    to,
+    from_system,
+    system_of,
+    primary,
+    secret,
+    ttl,
+    hub,
+    accept_new,
+    connect_timeout,
+    fmt,
+) -> int:
+    """Store stdin, FILEs or the system clipboard as a new entry in the ring.
+
+    With no FILE, stdin is read (also for `-`); stdin must not be a terminal.
+    The kind is detected: text, link, html, image, binary; a FILE keeps its name and mode.
+
+    \b
+    Examples:
+      echo 'https://example.org/x' | wacket clip copy
+      wacket clip copy report.pdf --to laptop,desk
+      wacket clip copy --from-system
+      pass show mail | head -1 | wacket clip copy --secret --ttl 30
+    """
+    from wacket import journal
+    from wacket.clip import kinds
+
+    c = Ctx(app, accept_new, connect_timeout)
+    ring = c.ring(hub)
+    if (from_system or system_of) and files:
+        raise click.UsageError("give FILEs or --from-system, not both")
+    items: list[dict] = []
+    if from_system or system_of:
+        board = c.board(system_of or "local", primary)
+        got = board.get()
+        if got.get("sensitive"):
+            raise WacketError(
+                f"{board.host}: the clipboard holds something a password manager marked as "
+                "sensitive: it is never stored in the ring (pipe it in with --secret if you must)"
+            )
+        if not got["size"]:
+            raise WacketError(f"{board.host}: the system clipboard is empty: nothing copied")
+        items.append({"data": got["data"], "mime": got.get("mime"), "source": None})
+    elif not files:
+        files = ("-",)
+        if sys.stdin.isatty():
+            raise click.UsageError(
+                "nothing to copy: pipe data in (cmd | wacket clip copy), name a FILE, "
+                "or use --from-system"
+            )
+    for path in files:
+        if path == "-":
+            data = sys.stdin.buffer.read()
+            if not data:
+                raise WacketError("stdin was empty: nothing copied")
+            items.append({"data": data})
+        else:
+            try:
+                with open(path, "rb") as fh:
+                    data = fh.read()
+                    mode = os.fstat(fh.fileno()).st_mode & 0o7777
+            except OSError as exc:
+                raise WacketError(f"{path}: {exc.strerror}") from None
+            items.append({"data": data, "name": os.path.basename(path), "mode": mode})
+    targets = app.fleet.select(to) if to else []
+    code = Exit.OK
+    with journal.entry("clip copy", [ring.hub, *[h.name for h in targets]]) as j:
+        added = []
+        for item in items:
+            entry = _hub_call(
+                ring,
+                ring.add,
+                item["data"],
+                mime=item.get("mime"),
+                name=item.get("name"),
+                mode=item.get("mode"),
+                secret=secret,
+                ttl=ttl,
+            )
+            added.append((entry, item["data"]))
+        placed, failed = [], []
+        if targets:
+            entry, data = added[-1]
+            placed, failed = _place_on(c, targets, entry, data, primary)
+            if failed:
+                code = Exit.UNREACHABLE if all(u for _, u in failed) else Exit.PARTIAL
+        j.summary = "; ".join(
+            f"#{e['id']} {e['kind']} {e['size']} B on {ring.hub}" for e, _ in added
+        ) + (f"; placed on {','.join(placed)}" if placed else "")
+        j.outcome = "ok" if code == Exit.OK else "partial"
+        j.exit_code = code
+    if not app.quiet or fmt:
+        with Renderer(fmt, None if fmt in ("json", "jsonl") else LIST_COLUMNS) as out:
+            for entry, _ in added:
+                rec = kinds.record(entry, ring.hub)
+                rec["placed_on"] = placed
+                out.emit(rec)
+    return code
+
+
+def _place_on(c: Ctx, targets, entry: dict, data: bytes, primary: bool):
+    from wacket.clip.backends import SystemClipboard, mime_for
+    from wacket.transport.fanout import fan_out_ordered
+
+    mime = mime_for(entry, data)
+
+    def put(host):
+        return SystemClipboard(c.place(host.name), c.settings, primary).set(data, mime)
+
+    placed, failed = [], []
+    for res in fan_out_ordered(targets, put):
+        if res.ok:
+            placed.append(res.host)
+        else:
+            click.echo(f"wacket: {res.error}", err=True)
+            failed.append((res.host, res.unreachable))
+    return placed, failed
+
+
+@clip.command()
+@click.argument("n", type=int, default=1, required=False)
+@click.option("--from", "from_", metavar="HUB", help="Read the ring on this machine instead.")
+@click.option("--system", is_flag=True, help="Put the entry on this machine's system clipboard.")
+@click.option(
+    "--system-of",
+    metavar="HOST",
+    help="Print HOST's current system clipboard instead of a ring entry.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    metavar="DIR",
+    help="Write the entry as a file in DIR (a copied file gets its own name and mode).",
+)
+@click.option("--force", is_flag=True, help="With --out: replace a file of the same name.")
+@click.option("--primary", is_flag=True, help="X11 PRIMARY selection instead of CLIPBOARD.")
+@connection_options
+@pass_app
+def paste(
+    app, n, from_, system, system_of, out_dir, force, primary, accept_new, connect_timeout
+) -> int:
+    """Write entry N (default 1, the newest) to stdout byte-exact, a clipboard or a file.
+
+    \b
+    Examples:
+      wacket clip paste > notes.txt
+      wacket clip paste 2 --system
+      wacket clip paste --out ~/Downloads
+      wacket clip paste --system-of laptop | less
+    """
+    from wacket import journal
+    from wacket.clip.backends import mime_for
+    from wacket.clip.ring import safe_name
+
+    c = Ctx(app, accept_new, connect_timeout)
+    if system_of:
+        got = c.board(system_of, primary).get()
+        if got.get("sensitive"):
+            raise WacketError(
+                f"{system_of}: the clipboard holds something a password manager marked as "
+                "sensitive: not shown"
+            )
+        entry, data = {"kind": got["kind"], "mime": got.get("mime"), "id": 0}, got["data"]
+    else:
+        ring = c.ring(from_)
+        entry, data = _hub_call(ring, ring.get, n)
+    if system:
+        with journal.entry("clip paste", ["local"]) as j:
+            backend = c.board("local", primary).set(data, mime_for(entry, data))["backend"]
+            j.summary = f"#{entry['id']} {entry['kind']} {len(data)} B onto the clipboard"
+        app.note(f"entry {n} ({entry['kind']}, {len(data)} B) is on the clipboard ({backend})")
+        return Exit.OK
+    if out_dir:
+        from wacket.fsutil import atomic_write
+
+        os.makedirs(out_dir, exist_ok=True)
+        target = os.path.join(out_dir, safe_name(entry.get("name"), entry))
+        if os.path.exists(target) and not force:
+            raise WacketError(f"{target} exists (use --force to replace it)")
+        mode = entry.get("mode") if entry.get("kind") == "file" and entry.get("mode") else 0o644
+        atomic_write(target, data, mode & 0o777)
+        click.echo(target)
+        return Exit.OK
+    if sys.stdout.isatty() and entry["kind"] in ("binary", "image", "file"):
+        from wacket.clip.kinds import is_text
+
+        if not is_text(data):
+            raise click.UsageError(
+                f"entry {n} is {entry['kind']} data: redirect it (> FILE) or use --out DIR"
+            )
+    sys.stdout.flush()
+    out = sys.stdout.buffer
+    out.write(data)
+    out.flush()
+    return Exit.OK
+
+
+@clip.command(name="list")
+@hub_option
+@connection_options
+@output_options
+@pass_app
+def list_(app, hub, accept_new, connect_timeout, fmt) -> int:
+    """Show the ring: number, kind, size, preview, source machine, age (newest first).
+
+    \b
+    Examples:
+      wacket clip list
+      wacket clip list --jsonl | jq -r 'select(.kind == "link") | .preview'
+    """
+    from wacket.clip import kinds
+
+    c = Ctx(app, accept_new, connect_timeout)
+    ring = c.ring(hub)
+    entries = _hub_call(ring, ring.entries)
+    cols = None if fmt in ("json", "jsonl") else LIST_COLUMNS
+    with Renderer(fmt, cols, headers=LIST_HEADERS if cols else None) as out:
+        for entry in entries:
+            out.emit(kinds.record(entry, ring.hub))
+    return Exit.OK
+
+
+@clip.command()
+@click.argument("n", type=int)
+@hub_option
+@connection_options
+@pass_app
+def rm(app, n, hub, accept_new, connect_timeout) -> int:
+    """Remove entry N from the ring.
+
+    \b
+    Example:
+      wacket clip rm 2
+    """
+    from wacket import journal
+
+    c = Ctx(app, accept_new, connect_timeout)
+    ring = c.ring(hub)
+    with journal.entry("clip rm", [ring.hub]) as j:
+        entry = _hub_call(ring, ring.remove, n)
+        j.summary = f"#{entry['id']} {entry['kind']} {entry['size']} B"
+    app.note(f"removed entry {n} ({entry['kind']}, {entry['size']} B)")
+    return Exit.OK
+
+
+@clip.command()
+@hub_option
+@connection_options
+@pass_app
+def clear(app, hub, accept_new, connect_timeout) -> int:
+    """Remove every entry, secrets included.
+
+    \b
+    Example:
+      wacket clip clear
+    """
+    from wacket import journal
+
+    c = Ctx(app, accept_new, connect_timeout)
+    ring = c.ring(hub)
+    with journal.entry("clip clear", [ring.hub]) as j:
+        count = _hub_call(ring, ring.clear)
+        j.summary = f"{count} entries removed"
+    app.note(f"removed {count} entries")
+    return Exit.OK
+
+
+@clip.command()
+@click.argument("hosts")
+@click.option("--primary", is_flag=True, help="X11 PRIMARY selection instead of CLIPBOARD.")
+@click.option(
+    "--interval",
+    type=float,
+    metavar="SECONDS",
+    help="How often to look at each clipboard (default: [clip] interval, else 0.5).",
+)
+@click.option("--count", type=int, metavar="N", help="Stop after N transfers.")
+@click.option("--for", "duration", type=float, metavar="SECONDS", help="Stop after this long.")
+@connection_options
+@output_options
+@pass_app
+def share(app, hosts, primary, interval, count, duration, accept_new, connect_timeout, fmt) -> int:
+    """Keep the system clipboards of HOSTS in step while this runs (Ctrl-C ends it).
+
+    A change on one machine is copied to the others once; our own writes are never taken for
+    changes. What a password manager marks as sensitive is never copied. One line per transfer.
+
+    \b
+    Examples:
+      wacket clip share local,laptop
+      wacket clip share desk,laptop --jsonl
+    """
+    from wacket import journal
+    from wacket.clip.share import share as run_share
+
+    c = Ctx(app, accept_new, connect_timeout)
+    chosen = app.fleet.select(hosts)
+    if len(chosen) < 2:
+        raise click.UsageError("clip share needs at least two machines")
+    boards = [c.board(h.name, primary) for h in chosen]
+    for board in boards:
+        app.note(f"{board.host}: clipboard via {board.probe()}")
+    errors: dict[str, str] = {}
+
+    def on_error(host, exc):
+        if errors.get(host) != str(exc):
+            click.echo(f"wacket: {exc}", err=True)
+        errors[host] = str(exc)
+
+    fmt = fmt if fmt in ("json", "jsonl", "plain") else "plain"
+    columns = None if fmt in ("json", "jsonl") else ["from", "to", "kind", "size"]
+    transfers = 0
+    with (
+        journal.entry("clip share", [h.name for h in chosen]) as j,
+        Renderer(fmt, columns) as out,
+    ):
+        try:
+            transfers = run_share(
+                boards,
+                interval=interval or c.settings.interval,
+                on_transfer=out.emit,
+                on_error=on_error,
+                max_transfers=count,
+                duration=duration,
+            )
+        except KeyboardInterrupt:
+            transfers = out.count
+        j.summary = f"{transfers} transfers"
+        j.outcome = "ok" if not errors else "partial"
+        j.exit_code = Exit.OK if not errors else Exit.PARTIAL
+    return Exit.OK if not errors else Exit.PARTIAL
+
+
+@clip.command()
+@click.argument("hosts", default="local")
+@click.option("--primary", is_flag=True, help="X11 PRIMARY selection instead of CLIPBOARD.")
+@connection_options
+@output_options
+@pass_app
+def backends(app, hosts, primary, accept_new, connect_timeout, fmt) -> int:
+    """Show which system clipboard backend each machine would use, or what it lacks.
+
+    \b
+    Example:
+      wacket clip backends all
+    """
+    from wacket.transport.fanout import fan_out_ordered
+
+    c = Ctx(app, accept_new, connect_timeout)
+    code = Exit.OK
+    with Renderer(fmt, ["host", "backend", "problem"]) as out:
+        for res in fan_out_ordered(
+            app.fleet.select(hosts), lambda h: c.board(h.name, primary).probe()
+        ):
+            if res.ok:
+                out.emit({"host": res.host, "backend": res.value, "problem": ""})
+            else:
+                code = Exit.UNREACHABLE if res.unreachable else Exit.PARTIAL
+                problem = str(res.error).removeprefix(f"{res.host}: ")
+                out.emit({"host": res.host, "backend": None, "problem": problem})
+    return code

@@ -1,0 +1,117 @@
+"""Real Xvfb X servers for the clipboard tests (xclip and xsel talk to them).
+
+Each server is our direct child on a free display number and is reaped when stopped (PID 1 on the
+test machines reaps nothing). Display numbers are claimed with X's own lock files, so parallel
+pytest-xdist workers (and other users of the machine) never share one.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from pathlib import Path
+
+SOCKET_DIR = Path("/tmp/.X11-unix")
+
+
+class Xvfb:
+    def __init__(self, first: int = 140) -> None:
+        self.first = first
+        self.display_number: int | None = None
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def display(self) -> str:
+        return f":{self.display_number}"
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {"DISPLAY": self.display}
+
+    def start(self, timeout: float = 15.0) -> Xvfb:
+        # Spread workers apart so they rarely race for the same number.
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+        offset = int("".join(c for c in worker if c.isdigit()) or 0) * 40
+        for number in range(self.first + offset, self.first + offset + 400):
+            if Path(f"/tmp/.X{number}-lock").exists() or (SOCKET_DIR / f"X{number}").exists():
+                continue
+            if self._try(number, timeout):
+                return self
+        raise RuntimeError("no free X display number for Xvfb")
+
+    def _try(self, number: int, timeout: float) -> bool:
+        proc = subprocess.Popen(
+            ["Xvfb", f":{number}", "-nolisten", "tcp", "-screen", "0", "640x480x24"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        sock = SOCKET_DIR / f"X{number}"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:  # lost the race for this number
+                proc.wait()
+                return False
+            if sock.exists() and self._answers(number):
+                self.display_number, self.proc = number, proc
+                return True
+            time.sleep(0.05)
+        proc.kill()
+        proc.wait()
+        raise RuntimeError(f"Xvfb :{number} did not come up within {timeout}s")
+
+    @staticmethod
+    def _answers(number: int) -> bool:
+        r = subprocess.run(
+            ["xclip", "-selection", "clipboard", "-o", "-t", "TARGETS"],
+            env={**os.environ, "DISPLAY": f":{number}"},
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=10,
+        )
+        return b"Can't open display" not in r.stderr
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                self.proc.terminate()
+                try:
+                    self.proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    self.proc.kill()
+                    self.proc.wait()
+            self.proc = None
+
+    # Reading and writing the clipboard directly, to check wacket from the outside.
+    def xclip_get(self, target: str | None = None, selection: str = "clipboard") -> bytes:
+        argv = ["xclip", "-selection", selection, "-o"] + (["-t", target] if target else [])
+        return subprocess.run(
+            argv,
+            env={**os.environ, **self.env},
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=20,
+        ).stdout
+
+    def xclip_set(self, data: bytes, target: str | None = None) -> None:
+        argv = ["xclip", "-selection", "clipboard", "-i"] + (["-t", target] if target else [])
+        # xclip stays to own the selection: give it no pipe of ours but stdin.
+        proc = subprocess.Popen(
+            argv,
+            env={**os.environ, **self.env},
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        proc.communicate(data, timeout=20)
+
+    def targets(self) -> list[str]:
+        return self.xclip_get("TARGETS").decode().split()
+
+    def __enter__(self) -> Xvfb:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
