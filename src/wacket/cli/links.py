@@ -1,0 +1,418 @@
+"""`wacket links`: one master database of bookmarks and browsing history from every browser."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from wacket.cli.context import connection_options, pass_app
+from wacket.errors import Exit
+from wacket.output import Renderer, output_options
+
+
+def db_option(fn):
+    return click.option(
+        "--into",
+        "--db",
+        "db",
+        type=click.Path(dir_okay=False),
+        metavar="FILE",
+        help="The master database (default: links.sqlite in the data dir).",
+    )(fn)
+
+
+def _master(db):
+    from wacket.links.master import Master
+
+    return Master(db)
+
+
+def _iso_us(us):
+    from wacket import timeparse
+
+    return timeparse.iso(us / 1e6) if us else ""
+
+
+@click.group()
+def links() -> None:
+    """Merge bookmarks and history of every browser on every machine into one database.
+
+    \b
+    Examples:
+      wacket links merge ~/.mozilla/firefox ~/.config/chromium
+      wacket links merge --discover all
+      wacket links merge laptop:~/.mozilla/firefox bookmarks.html
+      wacket links search rust --since 30d
+      wacket links search rust --jsonl | jq -r .url
+      wacket links export --html > bookmarks.html
+    """
+
+
+@links.command()
+@click.argument("sources", nargs=-1)
+@click.option(
+    "--discover", "discover", metavar="HOSTSET", help="Find browser profiles on these hosts."
+)
+@click.option("--full", is_flag=True, help="Read every visit again (still adds nothing twice).")
+@click.option(
+    "--name", default="stdin", show_default=True, help="Source name for `-` (JSON lines)."
+)
+@db_option
+@connection_options
+@output_options
+@pass_app
+def merge(app, sources, discover, full, name, db, accept_new, connect_timeout, fmt) -> int:
+    """Merge SOURCES into the master database.
+
+    A SOURCE is a Firefox places.sqlite, a Chromium History or Bookmarks file,
+    a Netscape bookmark HTML export, a profile directory (or a directory of
+    profiles), `HOST:PATH` for any of these on a fleet host, or `-` for JSON
+    lines on stdin ({"url", "title", "time", "folder", "tags"}). Databases of a
+    running browser are read from a consistent copy; browser files are never
+    written. Merging the same source again adds nothing; a newer copy adds only
+    its new visits. A source that cannot be read is reported and skipped; the
+    others are merged (exit 1; 3 when a host was unreachable).
+
+    \b
+    Examples:
+      wacket links merge ~/.mozilla/firefox/abcd.default-release
+      wacket links merge --discover all
+      wacket links merge nas:backups/bookmarks.html ~/.config/chromium/Default
+      wacket links search rust --jsonl | wacket links merge --name copy -
+    """
+    from wacket import journal
+    from wacket.links import sources as lib
+    from wacket.lock import job_lock
+
+    if not sources and not discover:
+        raise click.UsageError("give at least one SOURCE or --discover HOSTSET")
+    pool = None
+
+    def session_for(host):
+        nonlocal pool
+        if pool is None:
+            pool = app.pool(accept_new, connect_timeout)
+        return pool.session(host)
+
+    located = []
+    stdin_records = None
+    for spec in sources:
+        if spec == "-":
+            from wacket.output import read_jsonl
+
+            stdin_records = list(read_jsonl(sys.stdin))
+            continue
+        host, path = lib.parse_spec(spec, app.fleet.get)
+        located.append(lib.Located(host, path, spec))
+    failures: list = []
+    unreachable = False
+    if discover:
+        from wacket.links.discover import discover as find
+        from wacket.transport.fanout import fan_out_ordered
+
+        def scan(h):
+            return find(session_for(h))
+
+        for res in fan_out_ordered(app.fleet.select(discover), scan):
+            if not res.ok:
+                click.echo(f"wacket: links: {res.error}", err=True)
+                failures.append((res.host, str(res.error)))
+                unreachable = unreachable or res.unreachable
+                continue
+            host = app.fleet.get(res.host)
+            if not res.value:
+                app.note(f"{res.host}: no browser profiles found")
+            located += [lib.Located(host, p, f"{res.host}:{p}") for p in res.value]
+    hosts = sorted({loc.host.name for loc in located} | ({"local"} if stdin_records else set()))
+    columns = [
+        "host",
+        "browser",
+        "profile",
+        "kind",
+        "new_visits",
+        "new_links",
+        "bookmarks",
+        "skipped",
+        "seconds",
+    ]
+    totals = {"new_visits": 0, "new_links": 0, "merged": 0}
+    with job_lock("links-merge"), journal.entry("links merge", hosts) as entry:
+        with _master(db) as master, Renderer(fmt, columns) as out:
+
+            def on_result(res, label, error):
+                if error:
+                    click.echo(f"wacket: links: {error}", err=True)
+                    return
+                totals["new_visits"] += res.new_visits
+                totals["new_links"] += res.new_links
+                totals["merged"] += 1
+                out.emit(res.record())
+
+            if stdin_records is not None:
+                from wacket.fleet import LOCAL
+                from wacket.links.master import SourceInfo
+
+                info = SourceInfo(f"{LOCAL}:-:{name}", LOCAL, "jsonl", name, "-", "jsonl")
+                on_result(master.merge_records(info, stdin_records), "-", "")
+            failed = lib.merge_all(master, located, session_for, full=full, on_result=on_result)
+            failures += failed
+            unreachable = unreachable or any("unreachable" in e for _, e in failed)
+        entry.summary = (
+            f"{totals['merged']} sources merged, {totals['new_visits']} new visits, "
+            f"{totals['new_links']} new links" + (f", {len(failures)} failed" if failures else "")
+        )
+        code = Exit.OK
+        if failures:
+            only_unreachable = unreachable and all("unreachable" in e for _, e in failures)
+            code = Exit.UNREACHABLE if only_unreachable else Exit.PARTIAL
+        entry.outcome = "ok" if not failures else ("partial" if totals["merged"] else "failed")
+        entry.exit_code = int(code)
+    return code
+
+
+@links.command("sources")
+@click.option(
+    "--discover", "discover", metavar="HOSTSET", help="Also list profiles found on these hosts."
+)
+@db_option
+@connection_options
+@output_options
+@pass_app
+def sources_(app, discover, db, accept_new, connect_timeout, fmt) -> int:
+    """List the sources merged so far (and with --discover, the ones found), with last merge time.
+
+    \b
+    Examples:
+      wacket links sources
+      wacket links sources --discover all
+    """
+    from wacket import timeparse
+
+    code = Exit.OK
+    with _master(db) as master:
+        known = master.sources()
+    seen = {s["key"] for s in known}
+    rows = [
+        {
+            "host": s["host"],
+            "browser": s["browser"],
+            "profile": s["profile"],
+            "kind": s["kind"],
+            "path": s["path"],
+            "last_merged": timeparse.iso(s["last_merged"]) if s["last_merged"] else "never",
+            "outcome": s["last_outcome"] or "",
+            "visits": s["visits"],
+            "bookmarks": s["bookmarks"],
+            "error": s["last_error"] or "",
+        }
+        for s in known
+    ]
+    if discover:
+        from wacket.links.discover import browser_of
+        from wacket.links.discover import discover as find
+        from wacket.transport.fanout import fan_out_ordered
+
+        pool = app.pool(accept_new, connect_timeout)
+        for res in fan_out_ordered(app.fleet.select(discover), lambda h: find(pool.session(h))):
+            if not res.ok:
+                click.echo(f"wacket: links: {res.error}", err=True)
+                code = Exit.UNREACHABLE if res.unreachable else Exit.PARTIAL
+                continue
+            for p in res.value:
+                if f"{res.host}:{p}" in seen:
+                    continue
+                kind = "firefox" if p.endswith("places.sqlite") else "chromium"
+                rows.append(
+                    {"host": res.host, "browser": browser_of(p, kind), "path": p, "kind": kind,
+                     "profile": p.rsplit("/", 2)[-2], "last_merged": "never", "outcome": "found",
+                     "visits": 0, "bookmarks": 0, "error": ""}
+                )  # fmt: skip
+    columns = [
+        "host",
+        "browser",
+        "profile",
+        "kind",
+        "last_merged",
+        "outcome",
+        "visits",
+        "bookmarks",
+        "path",
+    ]
+    with Renderer(fmt, None if fmt in ("json", "jsonl") else columns) as out:
+        for r in rows:
+            out.emit(r)
+    return code
+
+
+@links.command()
+@click.argument("terms", nargs=-1)
+@click.option("--since", metavar="WHEN", help="Only links visited since (30d, 2026-11-01).")
+@click.option("--host", metavar="NAME", help="Only links visited or bookmarked on this machine.")
+@click.option("--bookmarked", is_flag=True, help="Only bookmarked links.")
+@click.option(
+    "--limit", "-n", type=int, default=50, show_default=True, help="At most this many (0: all)."
+)
+@db_option
+@output_options
+@pass_app
+def search(app, terms, since, host, bookmarked, limit, db, fmt) -> int:
+    """Find links whose URL or title contain all TERMS (prefix match), best first.
+
+    Ranking is frecency-like: visits, how recent the last visit is, and whether
+    the link is bookmarked. Without TERMS, the best links overall.
+
+    \b
+    Examples:
+      wacket links search rust async
+      wacket links search --bookmarked --host laptop
+      wacket links search rust --since 30d --jsonl | wacket clip copy
+    """
+    from wacket import timeparse
+
+    since_us = int(timeparse.since(since) * 1e6) if since else None
+    with _master(db) as master:
+        rows = master.search(
+            list(terms), since_us=since_us, host=host, bookmarked=bookmarked, limit=limit or None
+        )
+        marks: dict[int, list] = {}
+        if rows and fmt in ("json", "jsonl"):
+            for p in master.placements([r["id"] for r in rows]):
+                marks.setdefault(p["link_id"], []).append(p)
+    columns = ["last_visit", "visits", "bookmarked", "title", "url"]
+    with Renderer(fmt, None if fmt in ("json", "jsonl") else columns) as out:
+        for r in rows:
+            rec = {
+                "url": r["url"],
+                "title": r["title"],
+                "site": r["site"],
+                "visits": r["visit_count"],
+                "first_visit": _iso_us(r["first_visit"]),
+                "last_visit": _iso_us(r["last_visit"]),
+                "bookmarked": r["bookmarks"] > 0,
+                "score": r["score"],
+            }
+            if fmt in ("json", "jsonl"):
+                ps = marks.get(r["id"], [])
+                rec["folders"] = sorted({p["folder"] for p in ps})
+                rec["tags"] = sorted({t for p in ps for t in p["tags"].split(",") if t})
+            out.emit(rec)
+    return Exit.OK
+
+
+@links.command()
+@db_option
+@output_options
+@pass_app
+def stats(app, db, fmt) -> int:
+    """Counts: links, visits, bookmarks, sources and hosts; the database file and its size.
+
+    \b
+    Example:
+      wacket links stats
+    """
+    from wacket.output import human_bytes
+
+    with _master(db) as master:
+        s = master.stats()
+        per_source = master.sources()
+    s["first_visit"] = _iso_us(s["first_visit"])
+    s["last_visit"] = _iso_us(s["last_visit"])
+    if fmt in ("json", "jsonl"):
+        s["per_source"] = [
+            {
+                k: v
+                for k, v in p.items()
+                if k in ("host", "browser", "profile", "kind", "visits", "bookmarks")
+            }
+            for p in per_source
+        ]
+        with Renderer(fmt) as out:
+            out.emit(s)
+        return Exit.OK
+    s["size"] = human_bytes(s.pop("bytes"))
+    with Renderer(fmt, ["item", "value"]) as out:
+        for k, v in s.items():
+            out.emit({"item": k, "value": v})
+    return Exit.OK
+
+
+@links.command()
+@click.option(
+    "--html", "form", flag_value="html", help="Netscape bookmark HTML (imports into any browser)."
+)
+@click.option("--json", "form", flag_value="json", help="One JSON array of links.")
+@click.option(
+    "--jsonl", "form", flag_value="jsonl", help="JSON lines (`wacket links merge -` reads them)."
+)
+@click.option("--csv", "form", flag_value="csv", help="CSV with a header line.")
+@click.option("--bookmarked", is_flag=True, help="Only bookmarked links (always so for --html).")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False),
+    help="Write to FILE (0600) instead of stdout.",
+)
+@db_option
+@pass_app
+def export(app, form, bookmarked, output, db) -> int:
+    """Write the master database out: bookmarks as HTML, or links as JSON, JSON lines or CSV.
+
+    \b
+    Examples:
+      wacket links export --html -o bookmarks.html
+      wacket links export --csv --bookmarked > links.csv
+      wacket links export --jsonl | gzip > links.jsonl.gz
+    """
+    import io
+
+    from wacket.links import export as lib
+
+    form = form or "html"
+    buf = io.StringIO()
+    with _master(db) as master:
+        if form == "html":
+            count = lib.html(master, buf)
+        else:
+            count = lib.records(master, buf, form, bookmarked)
+    data = buf.getvalue().encode("utf-8", "surrogateescape")
+    if output:
+        from pathlib import Path
+
+        from wacket.fsutil import atomic_write
+
+        atomic_write(Path(output), data)
+        app.note(f"wrote {count} links to {output}")
+    else:
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    return Exit.OK
+
+
+@links.command()
+@click.option("--timeout", type=float, default=10.0, show_default=True, metavar="SECONDS")
+@click.option("--jobs", "-j", type=click.IntRange(1, 64), default=8, show_default=True)
+@click.option("--all", "show_all", is_flag=True, help="List live links too.")
+@db_option
+@output_options
+@pass_app
+def dead(app, timeout, jobs, show_all, db, fmt) -> int:
+    """Check bookmarked http(s) URLs and list the ones that no longer answer.
+
+    Nothing is checked unless you run this command: it contacts every
+    bookmarked site. Exit 0 even when dead links are found.
+
+    \b
+    Example:
+      wacket links dead --jsonl > dead.jsonl
+    """
+    from wacket.links import dead as lib
+
+    with _master(db) as master:
+        urls = [r["url"] for r in master.search([], bookmarked=True, limit=None)]
+    urls = [u for u in urls if u.startswith(("http://", "https://"))]
+    with Renderer(fmt, ["status", "error", "url"]) as out:
+        for r in lib.check_all(urls, timeout, jobs):
+            if r["dead"] or show_all:
+                out.emit(r)
+    return Exit.OK
