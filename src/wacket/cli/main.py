@@ -56,19 +56,12 @@ def _register() -> None:
     cli.add_command(hosts.hosts)
     cli.add_command(run.run)
     cli.add_command(log.log)
-
-    from wacket.cli import mail
-
-    cli.add_command(mail.mail)
     from wacket.cli import clip as clip_cli
     from wacket.cli import msg as msg_cli
 
     cli.add_command(clip_cli.clip)
     cli.add_command(msg_cli.msg)
     cli.add_command(sync_cli.sync)
-    from wacket.cli import backup as backup_cli
-
-    cli.add_command(backup_cli.backup)
     from wacket.cli import links as links_cli
 
     cli.add_command(links_cli.links)
