@@ -214,6 +214,22 @@ namespace inbox {{
         _LIVE.discard(self)
         shutil.rmtree(self.dir, ignore_errors=True)
 
+    def add_user(self, user: str, password: str) -> None:
+        """A new mailbox user while running (Dovecot rereads the passwd-file when it changes)."""
+        self.users[user] = password
+        home = self.home(user)
+        home.mkdir(parents=True, exist_ok=True)
+        os.chown(home, self.pw.pw_uid, self.pw.pw_gid)
+        passwd = self.dir / "users.passwd"
+        lines = [f"{u}:{{PLAIN}}{p}::::{self.home(u)}::" for u, p in self.users.items()]
+        tmp = passwd.with_suffix(".tmp")
+        tmp.write_text("\n".join(lines) + "\n")
+        os.chown(tmp, self.pw.pw_uid, self.pw.pw_gid)
+        os.replace(tmp, passwd)
+        # mtime granularity: make sure the change is seen even within the same second.
+        st = passwd.stat()
+        os.utime(passwd, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+
     # -- client helpers for tests ----------------------------------------------------------------
     def client(self, user: str = "alice"):
         """A logged-in imapclient (plain IMAP on loopback)."""

@@ -1,0 +1,543 @@
+"""`wacket mail`: archive every mailbox of every account, verify it, search it, bring it back."""
+
+from __future__ import annotations
+
+import re
+import sys
+
+import click
+
+from wacket.cli.context import connection_options, pass_app
+from wacket.errors import ConfigError, Exit, WacketError
+from wacket.output import Renderer, output_options
+
+
+@click.group()
+def mail() -> None:
+    """A local, incremental, verified and searchable archive of your IMAP mail.
+
+    Accounts are [mail.NAME] tables in the config; passwords live in the OS
+    keyring (`wacket mail login NAME`) or come from `password_command`.
+
+    \b
+    Examples:
+      wacket mail login work
+      wacket mail archive --all
+      wacket mail verify work
+      wacket mail search invoice --from acme --since 2025-01-01
+    """
+
+
+def _accounts(app, names, all_=False):
+    from wacket.mail import accounts
+
+    return accounts.select(accounts.load(app.config), list(names), all_)
+
+
+def _account(app, name):
+    return _accounts(app, [name])[0]
+
+
+def _connect(app, account):
+    from wacket.mail import accounts, imap
+
+    return imap.connect(account, accounts.password(account), warn=app.note)
+
+
+def _progress(app):
+    from wacket import output
+
+    if app.quiet or not sys.stderr.isatty():
+        return None
+
+    def make(length, label):
+        bar = output.progress(length=length, label=label)
+        bar.__enter__()
+        return bar
+
+    return make
+
+
+def _split(spec: str) -> tuple[str, str]:
+    if "/" not in spec:
+        raise ConfigError(f"{spec!r}: expected ACCOUNT/FOLDER")
+    account, folder = spec.split("/", 1)
+    return account, folder
+
+
+@mail.command()
+@click.argument("account")
+@click.option("--password-stdin", is_flag=True, help="Read the password from stdin (first line).")
+@click.option("--no-check", is_flag=True, help="Store it without trying to log in.")
+@pass_app
+def login(app, account, password_stdin, no_check) -> int:
+    """Store ACCOUNT's password (or app password) in the OS keyring.
+
+    It is read from the terminal without echo, or from stdin with
+    --password-stdin; it never appears in argv, logs, the journal or output.
+    Then a test login checks it (skip with --no-check).
+
+    \b
+    Examples:
+      wacket mail login work
+      pass show mail/work | wacket mail login work --password-stdin
+    """
+    from wacket import journal
+    from wacket.mail import accounts, imap
+
+    acct = _account(app, account)
+    if password_stdin:
+        line = sys.stdin.readline()
+        secret = line.rstrip("\r\n")
+    else:
+        secret = click.prompt(f"Password for {acct.user} on {acct.host}", hide_input=True)
+    if not secret:
+        raise ConfigError("empty password")
+    with journal.entry("mail login", [acct.name]) as e:
+        if not no_check:
+            imap.logout(imap.connect(acct, secret, warn=app.note))
+        accounts.store_password(acct, secret)
+        e.summary = f"password stored in the keyring for {acct.name}" + (
+            "" if no_check else " (login checked)"
+        )
+    del secret
+    app.note(f"wacket mail: password for {acct.name} stored in the keyring")
+    return Exit.OK
+
+
+@mail.command()
+@click.argument("account")
+@pass_app
+def logout(app, account) -> int:
+    """Remove ACCOUNT's password from the keyring."""
+    from wacket.mail import accounts
+
+    acct = _account(app, account)
+    found = accounts.forget_password(acct)
+    app.note(f"wacket mail: {'removed' if found else 'no'} password for {acct.name}")
+    return Exit.OK
+
+
+@mail.command()
+@click.argument("account")
+@output_options
+@pass_app
+def folders(app, account, fmt) -> int:
+    """List ACCOUNT's folders on the server, with counts and whether they are selected."""
+    from wacket.mail import imap
+
+    acct = _account(app, account)
+    client = _connect(app, acct)
+    try:
+        with Renderer(fmt, ["folder", "messages", "archived"]) as out:
+            for f in imap.list_folders(client):
+                out.emit({"folder": f.name, "messages": f.messages, "archived": acct.wants(f.name),
+                          "uidvalidity": f.uidvalidity})  # fmt: skip
+    finally:
+        imap.logout(client)
+    return Exit.OK
+
+
+ARCHIVE_COLUMNS = ["account", "folder", "server", "new", "linked", "flags", "bytes", "status"]
+
+
+@mail.command()
+@click.argument("account", nargs=-1)
+@click.option("--all", "all_", is_flag=True, help="Every configured account.")
+@click.option("--batch", type=click.IntRange(1, 10000), default=500, show_default=True,
+              help="UIDs per FETCH.")  # fmt: skip
+@output_options
+@pass_app
+def archive(app, account, all_, batch, fmt) -> int:
+    """Copy every message of every selected folder into the local archive.
+
+    Incremental (per folder: UIDVALIDITY + highest UID archived), read-only on
+    the server (EXAMINE), crash-safe: kill it anywhere, run it again, and
+    nothing is missing or stored twice. A message in several folders is stored
+    once and hard-linked. One Maildir per folder under $WACKET_DATA/mail.
+
+    \b
+    Examples:
+      wacket mail archive work
+      wacket mail archive --all --jsonl
+      wacket -q mail archive --all     # for cron
+    """
+    from wacket import journal
+    from wacket.lock import job_lock
+    from wacket.mail import archive as arch
+    from wacket.mail import imap
+    from wacket.mail.store import Store
+
+    accts = _accounts(app, account, all_)
+    code = Exit.OK
+    totals = {"new": 0, "linked": 0, "bytes": 0, "folders": 0}
+    failed = []
+    with journal.entry("mail archive", [a.name for a in accts]) as entry:
+        store = Store()
+        with Renderer(fmt, ARCHIVE_COLUMNS) as out:
+            for acct in accts:
+                try:
+                    with job_lock(f"mail-{acct.name}"):
+                        client = _connect(app, acct)
+                        try:
+                            recs = arch.archive_account(store, acct, client, _progress(app), batch)
+                        finally:
+                            imap.logout(client)
+                except WacketError as exc:
+                    if len(accts) == 1:
+                        raise
+                    click.echo(f"wacket: error: {exc}", err=True)
+                    failed.append(acct.name)
+                    code = max(code, exc.code) if code != Exit.OK else exc.code
+                    continue
+                for r in recs:
+                    totals["folders"] += 1
+                    for k in ("new", "linked", "bytes"):
+                        totals[k] += r[k]
+                    out.emit(r)
+        store.close()
+        entry.summary = (
+            f"{totals['new']} new, {totals['linked']} linked, {totals['bytes']} bytes in "
+            f"{totals['folders']} folders" + (f"; failed: {', '.join(failed)}" if failed else "")
+        )
+        if failed:
+            entry.outcome, entry.exit_code = "partial", int(code)
+    return code
+
+
+@mail.command()
+@click.argument("account", nargs=-1)
+@click.option("--all", "all_", is_flag=True, help="Every configured account.")
+@click.option("--missing-only", is_flag=True, help="List only missing messages, no folder summary.")
+@output_options
+@pass_app
+def verify(app, account, all_, missing_only, fmt) -> int:
+    """Prove the archive holds every message on the server (UID, size, file).
+
+    Lists each missing message and a summary per folder. Exit status 1 if
+    anything is missing.
+
+    \b
+    Examples:
+      wacket mail verify work
+      wacket mail verify --all --missing-only --jsonl
+    """
+    from wacket.mail import imap
+    from wacket.mail.store import Store
+    from wacket.mail.verify import verify_account
+
+    accts = _accounts(app, account, all_)
+    store = Store()
+    missing = 0
+    cols = ["account", "folder", "server", "archived", "missing", "problem", "uid"]
+    with Renderer(fmt, cols) as out:
+        for acct in accts:
+            client = _connect(app, acct)
+            try:
+                for kind, rec in verify_account(store, acct, client):
+                    if kind == "missing":
+                        missing += 1
+                        out.emit(rec)
+                    elif not missing_only:
+                        out.emit(rec)
+            finally:
+                imap.logout(client)
+    store.close()
+    if missing:
+        click.echo(f"wacket mail verify: {missing} message(s) missing from the archive", err=True)
+        return Exit.PARTIAL
+    app.note("wacket mail verify: every message on the server is in the archive")
+    return Exit.OK
+
+
+@mail.command()
+@click.argument("words", nargs=-1)
+@click.option("--from", "sender", metavar="TEXT", help="Sender contains these words.")
+@click.option("--to", "recipient", metavar="TEXT", help="To/Cc/Bcc contain these words.")
+@click.option("--subject", metavar="TEXT", help="Subject contains these words.")
+@click.option("--since", metavar="WHEN", help="Sent at or after (2025-01-01, 30d).")
+@click.option("--until", metavar="WHEN", help="Sent before (2025-02-01, 7d).")
+@click.option("--account", metavar="NAME", help="Only this account.")
+@click.option("--folder", metavar="NAME", help="Only this folder (and its subfolders).")
+@click.option("--limit", "-n", type=int, default=100, show_default=True)
+@output_options
+@pass_app
+def search(app, words, sender, recipient, subject, since, until, account, folder, limit,
+           fmt) -> int:  # fmt: skip
+    """Search the whole archive (all accounts), newest first.
+
+    WORDS match the body and headers; --from, --to, --subject, --since,
+    --until, --account and --folder narrow it down.
+
+    \b
+    Examples:
+      wacket mail search invoice march
+      wacket mail search --from alice --since 30d
+      wacket mail search contract --folder Work --jsonl | jq -r .path
+      wacket mail show "$(wacket mail search -n1 --plain --subject Offer | cut -f1)"
+    """
+    from wacket import timeparse
+    from wacket.mail import search as s
+    from wacket.mail.store import Store
+
+    store = Store()
+    rows = s.search(
+        store, list(words), sender=sender, recipient=recipient, subject=subject,
+        since=timeparse.since(since) if since else None,
+        until=timeparse.since(until) if until else None,
+        account=account, folder=folder, limit=limit,
+    )  # fmt: skip
+    with Renderer(fmt, ["id", "date", "account", "folder", "from", "subject"]) as out:
+        for r in rows:
+            r["date"] = timeparse.iso(r["date"]) if r["date"] else ""
+            out.emit(r)
+    store.close()
+    return Exit.OK if rows else Exit.PARTIAL
+
+
+@mail.command()
+@click.argument("message")
+@click.option("--raw", is_flag=True, help="The message exactly as archived (for piping).")
+@pass_app
+def show(app, message, raw) -> int:
+    """Print one archived message, by search id or path (headers and text, or --raw).
+
+    \b
+    Examples:
+      wacket mail show 42
+      wacket mail show 42 --raw | ripmime -i - -d /tmp/parts
+    """
+    from pathlib import Path
+
+    from wacket.mail.store import Store
+
+    store = Store()
+    path = None
+    if message.isdigit():
+        path = store.file_of(int(message))
+    else:
+        p = Path(message)
+        if p.exists():
+            path = p
+    store.close()
+    if path is None:
+        raise WacketError(f"no archived message {message!r}")
+    data = path.read_bytes()
+    out = sys.stdout.buffer
+    if raw:
+        out.write(data)
+        out.flush()
+        return Exit.OK
+    from wacket.mail.search import extract
+
+    meta = extract(data)
+    from wacket import timeparse
+
+    for label, key in (("From", "sender"), ("To", "recipients"), ("Subject", "subject")):
+        out.write(f"{label}: {meta.get(key) or ''}\n".encode("utf-8", "replace"))
+    out.write(f"Date: {timeparse.iso(meta.get('date'))}\n".encode())
+    out.write(f"Path: {path}\n\n".encode("utf-8", "surrogateescape"))
+    out.write((meta.get("body") or "").encode("utf-8", "replace"))
+    out.write(b"\n")
+    out.flush()
+    return Exit.OK
+
+
+@mail.command()
+@click.argument("account", required=False)
+@output_options
+@pass_app
+def stats(app, account, fmt) -> int:
+    """Per account and folder: messages, bytes, oldest, newest, last archived.
+
+    \b
+    Examples:
+      wacket mail stats
+      wacket mail stats work --json
+    """
+    from wacket import output, timeparse
+    from wacket.mail.store import Store
+
+    store = Store()
+    sql = (
+        "SELECT f.account, f.folder, COUNT(m.id), COALESCE(SUM(m.size),0), MIN(m.date),"
+        " MAX(m.date), fo.last_archived FROM folders fo LEFT JOIN files f"
+        " ON f.account=fo.account AND f.folder=fo.folder LEFT JOIN messages m ON m.id=f.msg"
+        + (" WHERE fo.account=?" if account else "")
+        + " GROUP BY fo.account, fo.folder ORDER BY fo.account, fo.folder"
+    )
+    cols = ["account", "folder", "messages", "size", "oldest", "newest", "last_archived"]
+    with Renderer(fmt, cols) as out:
+        for acct, folder, n, size, oldest, newest, last in store.db.execute(
+            sql.replace("f.account, f.folder", "fo.account, fo.folder", 1),
+            (account,) if account else (),
+        ):
+            out.emit({"account": acct, "folder": folder, "messages": n,
+                      "bytes": size, "size": output.human_bytes(size),
+                      "oldest": timeparse.iso(oldest), "newest": timeparse.iso(newest),
+                      "last_archived": timeparse.iso(last)})  # fmt: skip
+    store.close()
+    return Exit.OK
+
+
+@mail.command()
+@click.argument("source", metavar="ACCOUNT/FOLDER")
+@click.option("--mbox", "mbox", required=True, type=click.Path(dir_okay=False), help="Write here.")
+@pass_app
+def export(app, source, mbox) -> int:
+    """Write one archived folder as an mbox file (mboxrd quoting).
+
+    \b
+    Examples:
+      wacket mail export work/INBOX --mbox inbox.mbox
+    """
+    from pathlib import Path
+
+    from wacket.mail.export import export_mbox
+    from wacket.mail.store import Store
+
+    account, folder = _split(source)
+    store = Store()
+    count, size = export_mbox(store, account, folder, Path(mbox))
+    store.close()
+    if not count:
+        raise WacketError(f"{source}: no archived messages")
+    app.note(f"wacket mail export: {count} messages to {mbox}")
+    return Exit.OK
+
+
+_REMOTE = re.compile(r"^([A-Za-z0-9_.\[\]-]+):(.+)$")
+
+
+@mail.command(name="import")
+@click.argument("path")
+@click.option("--account", default="local", show_default=True,
+              help="Archive account name to import into.")  # fmt: skip
+@click.option("--folder", metavar="NAME", help="Put everything into this folder.")
+@connection_options
+@output_options
+@pass_app
+def import_(app, path, account, folder, accept_new, connect_timeout, fmt) -> int:
+    """Bring in mbox files and Maildirs from this machine or HOST:PATH.
+
+    PATH may be one mbox file, one Maildir, or a tree of them (a Thunderbird
+    profile's Mail folder). Messages already archived are not stored twice.
+
+    \b
+    Examples:
+      wacket mail import ~/.thunderbird/abcd.default/Mail/Local\\ Folders
+      wacket mail import old.mbox --folder Old
+      wacket mail import nas:/srv/mail/me/Maildir --account nas
+    """
+    import os
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from wacket import journal
+    from wacket.lock import job_lock
+    from wacket.mail.importer import import_path
+    from wacket.mail.store import Store
+
+    if not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", account):
+        raise ConfigError(f"account name {account!r}: use letters, digits, . _ -")
+    tmp = None
+    m = _REMOTE.match(path)
+    src = Path(os.path.expanduser(path))
+    host_name = None
+    with journal.entry("mail import", [account]) as entry:
+        store = Store()
+        if m and not src.exists():
+            host = app.fleet.get(m.group(1))
+            host_name = host.name
+            tmp = Path(tempfile.mkdtemp(prefix=".import-", dir=store.root))
+            src = _fetch_remote(host, m.group(2), tmp, accept_new, connect_timeout)
+        if not src.exists():
+            raise WacketError(f"{path}: no such file or directory", Exit.USAGE)
+        try:
+            with job_lock(f"mail-{account}"):
+                recs = import_path(store, account, src, folder)
+        finally:
+            store.close()
+            if tmp:
+                shutil.rmtree(tmp, ignore_errors=True)
+        cols = ["folder", "kind", "messages", "new", "linked", "duplicates", "source"]
+        with Renderer(fmt, cols) as out:
+            for r in recs:
+                if tmp:
+                    r["source"] = f"{host_name}:{r['source'][len(str(tmp)) + 1 :]}"
+                out.emit(r)
+        n = sum(r["new"] for r in recs)
+        d = sum(r["duplicates"] for r in recs)
+        entry.summary = f"{path}: {n} new, {d} duplicates, {len(recs)} folders"
+        if not recs:
+            raise WacketError(f"{path}: no mbox file or Maildir found")
+    return Exit.OK
+
+
+def _fetch_remote(host, path, tmp, accept_new, connect_timeout):
+    import subprocess
+    from pathlib import Path
+
+    from wacket.errors import UnreachableError
+    from wacket.transport.rsync import remote_spec, rsh
+
+    dest = tmp / "src"
+    argv = ["rsync", "-a", "--protect-args", "-e",
+            rsh(host, accept_new=accept_new, connect_timeout=int(connect_timeout)),
+            remote_spec(host, path.rstrip("/")), str(dest)]  # fmt: skip
+    proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True)
+    if proc.returncode == 255:
+        raise UnreachableError(host.name, "ssh", proc.stderr.decode("utf-8", "replace").strip())
+    if proc.returncode != 0:
+        raise WacketError(
+            f"{host.name}:{path}: copy failed: "
+            + proc.stderr.decode("utf-8", "replace").strip().splitlines()[-1:][0]
+            if proc.stderr.strip()
+            else f"{host.name}:{path}: copy failed (rsync exit {proc.returncode})"
+        )
+    return Path(dest)
+
+
+@mail.command()
+@click.argument("source", metavar="ACCOUNT/FOLDER")
+@click.option("--to", "to", required=True, metavar="ACCOUNT2[/FOLDER]",
+              help="Upload into this account (and folder; default the same name).")  # fmt: skip
+@output_options
+@pass_app
+def restore(app, source, to, fmt) -> int:
+    """Upload archived messages back to a server (APPEND with original flags and
+    internal date), skipping those already there: the way back after a disaster.
+
+    \b
+    Examples:
+      wacket mail restore work/INBOX --to work
+      wacket mail restore work/Projects --to newhost/Archive/Projects
+    """
+    from wacket import journal
+    from wacket.mail import imap
+    from wacket.mail import restore as r
+    from wacket.mail.store import Store
+
+    account, folder = _split(source)
+    target_account, _, target_folder = to.partition("/")
+    acct = _account(app, target_account)
+    with journal.entry("mail restore", [acct.name]) as entry:
+        store = Store()
+        if not store.db.execute(
+            "SELECT 1 FROM files WHERE account=? AND folder=? LIMIT 1", (account, folder)
+        ).fetchone():
+            raise WacketError(f"{source}: no archived messages")
+        client = _connect(app, acct)
+        try:
+            rec = r.restore(store, account, folder, client, target_folder or folder)
+        finally:
+            imap.logout(client)
+            store.close()
+        rec["to"] = f"{acct.name}/{rec['to']}"
+        entry.summary = (
+            f"{source} -> {rec['to']}: {rec['uploaded']} uploaded, {rec['skipped']} skipped"
+        )
+        with Renderer(fmt, ["from", "to", "uploaded", "skipped", "missing"]) as out:
+            out.emit(rec)
+    return Exit.OK

@@ -1,0 +1,217 @@
+"""`wacket mail archive`: incremental, crash-safe copy of every selected folder into the store.
+
+Per folder: one LIST-STATUS answer tells whether anything changed (UIDVALIDITY, UIDNEXT,
+HIGHESTMODSEQ); only changed folders are EXAMINEd (read-only). New UIDs are fetched in batches
+(bounded by count and bytes), each batch made durable before the folder's highest UID advances.
+Messages larger than BIG are fetched in partial chunks straight to disk, so memory stays bounded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections.abc import Callable
+
+from wacket.mail import imap
+from wacket.mail.store import Batch, Store, maildir_flags
+
+BATCH_COUNT = 500
+BATCH_BYTES = 16 * 1024 * 1024
+BIG = 16 * 1024 * 1024  # fetched alone, in CHUNK-sized partial fetches
+CHUNK = 8 * 1024 * 1024
+META_CHUNK = 5000
+
+
+class NormHash:
+    """Incremental `store.content_hash` (CRLF -> LF, trailing newlines ignored) over chunks."""
+
+    def __init__(self):
+        self.h = hashlib.sha256()
+        self.carry = b""
+
+    def update(self, chunk: bytes) -> None:
+        data = self.carry + chunk
+        cr = data.endswith(b"\r")
+        if cr:
+            data = data[:-1]
+        data = data.replace(b"\r\n", b"\n")
+        stripped = data.rstrip(b"\n")
+        self.h.update(stripped)
+        self.carry = data[len(stripped) :] + (b"\r" if cr else b"")
+
+    def hexdigest(self) -> str:
+        if self.carry.endswith(b"\r"):
+            self.h.update(self.carry)
+        return self.h.hexdigest()
+
+
+def _chunks(seq, n):
+    for i in range(0, len(seq), n):
+        yield seq[i : i + n]
+
+
+def _ts(value) -> float | None:
+    try:
+        return value.timestamp()
+    except Exception:
+        return None
+
+
+def archive_account(store: Store, account, client, progress: Callable | None = None,
+                    batch_count: int = BATCH_COUNT) -> list[dict]:  # fmt: skip
+    condstore = client.has_capability("CONDSTORE")
+    out = []
+    for f in imap.list_folders(client):
+        if not account.wants(f.name):
+            continue
+        out.append(archive_folder(store, account, client, f, condstore, progress, batch_count))
+    return out
+
+
+def archive_folder(store: Store, account, client, f: imap.Folder, condstore: bool,
+                   progress=None, batch_count=BATCH_COUNT) -> dict:  # fmt: skip
+    started = time.monotonic()
+    st = store.folder(account.name, f.name, f.delimiter)
+    rec = {"account": account.name, "folder": f.name, "server": f.messages, "new": 0,
+           "linked": 0, "flags": 0, "bytes": 0, "status": "unchanged"}  # fmt: skip
+    same_uv = st["uidvalidity"] == f.uidvalidity
+    if (
+        same_uv
+        and st["uidnext"] == f.uidnext
+        and condstore
+        and st["modseq"] == f.highestmodseq
+        and st["highest_uid"] >= f.uidnext - 1
+    ):
+        return rec
+    if not same_uv:
+        if st["uidvalidity"]:
+            rec["status"] = "uidvalidity changed: rescanned"
+        # The new numbering starts at 0, recorded before anything is fetched under it.
+        store.update_folder(account.name, f.name, uidvalidity=f.uidvalidity, highest_uid=0,
+                            modseq=0, uidnext=0)  # fmt: skip
+        st.update(uidvalidity=f.uidvalidity, highest_uid=0, modseq=0, uidnext=0)
+    client.select_folder(f.name, readonly=True)  # EXAMINE: nothing on the server changes
+    batch = store.batch(account.name, f.name, f.delimiter)
+    highest = st["highest_uid"]
+
+    # Flag changes of messages already archived.
+    if highest and (not condstore or st["modseq"] != f.highestmodseq):
+        mods = [f"CHANGEDSINCE {st['modseq']}"] if condstore and st["modseq"] else None
+        changed = client.fetch(f"1:{highest}", ["FLAGS"], modifiers=mods)
+        if changed:
+            by_uid = dict(
+                store.db.execute(
+                    "SELECT uids.uid, messages.hash FROM uids JOIN messages ON messages.id=uids.msg"
+                    " WHERE account=? AND folder=? AND uidvalidity=?",
+                    (account.name, f.name, f.uidvalidity),
+                )
+            )
+            for uid, data in changed.items():
+                h = by_uid.get(uid)
+                if h and batch.set_flags(h, maildir_flags(data.get(b"FLAGS"))):
+                    rec["flags"] += 1
+            batch.commit()
+
+    # New messages.
+    uids = []
+    if f.messages:
+        uids = sorted(u for u in client.search(["UID", f"{highest + 1}:*"]) if u > highest)
+    meta = {}
+    for part in _chunks(uids, META_CHUNK):
+        meta.update(client.fetch(part, ["RFC822.SIZE", "FLAGS", "INTERNALDATE"]))
+    uids = [u for u in uids if u in meta]
+    bar = progress(len(uids), f"{account.name}/{f.name}") if progress and uids else None
+    try:
+        for group in _groups(uids, meta, batch_count):
+            if len(group) == 1 and meta[group[0]].get(b"RFC822.SIZE", 0) > BIG:
+                _fetch_big(client, batch, group[0], meta[group[0]], f.uidvalidity)
+            else:
+                bodies = client.fetch(group, ["BODY.PEEK[]"])
+                for uid in group:
+                    data = bodies.get(uid, {}).get(b"BODY[]")
+                    if data is None:
+                        continue  # expunged meanwhile
+                    m = meta[uid]
+                    batch.add(data, maildir_flags(m.get(b"FLAGS")), _ts(m.get(b"INTERNALDATE")),
+                              uid, f.uidvalidity)  # fmt: skip
+                del bodies
+            batch.commit(highest_uid=group[-1])
+            if bar:
+                bar.update(len(group))
+    finally:
+        if bar:
+            bar.__exit__(None, None, None)
+    batch.commit(uidnext=f.uidnext, modseq=f.highestmodseq, last_archived=time.time())
+    rec.update(new=batch.added, linked=batch.linked, bytes=batch.bytes)
+    if rec["status"] == "unchanged":
+        rec["status"] = "ok"
+    rec["seconds"] = round(time.monotonic() - started, 3)
+    return rec
+
+
+def _groups(uids, meta, batch_count):
+    group, size = [], 0
+    for uid in uids:
+        n = meta[uid].get(b"RFC822.SIZE", 0)
+        if n > BIG:
+            if group:
+                yield group
+            yield [uid]
+            group, size = [], 0
+            continue
+        if group and (len(group) >= batch_count or size + n > BATCH_BYTES):
+            yield group
+            group, size = [], 0
+        group.append(uid)
+        size += n
+    if group:
+        yield group
+
+
+def _fetch_big(client, batch: Batch, uid: int, m: dict, uidvalidity: int) -> None:
+    """A large message in partial fetches, streamed to tmp/: memory stays at about CHUNK."""
+    from wacket.mail.search import extract
+
+    size = m.get(b"RFC822.SIZE", 0)
+    tmp = batch.tmpdir / f"big-{uid}.{os.getpid()}"
+    hasher = NormHash()
+    first = b""
+    offset = 0
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        while True:
+            resp = client.fetch([uid], [f"BODY.PEEK[]<{offset}.{CHUNK}>"])
+            item = resp.get(uid, {})
+            data = None
+            for k, v in item.items():
+                if k.startswith(b"BODY[]"):
+                    data = v
+            if data is None:
+                if offset == 0:
+                    os.close(fd)
+                    fd = -1
+                    tmp.unlink()
+                    return
+                break
+            if not first:
+                first = data[: 256 * 1024]
+            view = memoryview(data)
+            while view:
+                n = os.write(fd, view)
+                view = view[n:]
+            hasher.update(data)
+            offset += len(data)
+            if len(data) < CHUNK:
+                break
+    finally:
+        if fd >= 0:
+            os.close(fd)
+    idate = _ts(m.get(b"INTERNALDATE"))
+    if idate:
+        os.utime(tmp, (idate, idate))
+    meta = extract(first, idate)
+    meta["size"] = offset
+    batch.add_file(tmp, hasher.hexdigest(), offset, maildir_flags(m.get(b"FLAGS")), idate, uid,
+                   uidvalidity, meta)  # fmt: skip
+    del size

@@ -1,0 +1,68 @@
+"""`wacket mail verify`: every message on the server is in the archive (UID, size, file on disk)."""
+
+from __future__ import annotations
+
+import os
+
+from wacket.mail import imap
+from wacket.mail.store import Store
+
+CHUNK = 5000
+
+
+def verify_account(store: Store, account, client):
+    """Yield ("folder", record) per folder and ("missing", record) per message not archived."""
+    for f in imap.list_folders(client):
+        if not account.wants(f.name):
+            continue
+        st = store.folder(account.name, f.name, f.delimiter)
+        archived = {}
+        for uid, size, d, name in store.db.execute(
+            "SELECT uids.uid, uids.size, folders.dir, files.name FROM uids"
+            " JOIN folders ON folders.account=uids.account AND folders.folder=uids.folder"
+            " LEFT JOIN files ON files.account=uids.account AND files.folder=uids.folder"
+            " AND files.msg=uids.msg"
+            " WHERE uids.account=? AND uids.folder=? AND uids.uidvalidity=?",
+            (account.name, f.name, f.uidvalidity),
+        ):
+            archived[uid] = (size, d, name)
+        server = {}
+        if f.messages:
+            client.select_folder(f.name, readonly=True)
+            uids = client.search("ALL")
+            for i in range(0, len(uids), CHUNK):
+                for uid, data in client.fetch(uids[i : i + CHUNK], ["RFC822.SIZE"]).items():
+                    server[uid] = data.get(b"RFC822.SIZE")
+        missing = 0
+        for uid in sorted(server):
+            reason = None
+            if uid not in archived:
+                reason = "not archived"
+            else:
+                size, d, name = archived[uid]
+                if not name:
+                    reason = "no file recorded"
+                else:
+                    try:
+                        os.stat(store.root / d / "cur" / name)
+                    except FileNotFoundError:
+                        reason = "file missing from the archive"
+                    else:
+                        if size is not None and server[uid] is not None and size != server[uid]:
+                            reason = f"size differs (server {server[uid]}, archive {size})"
+            if reason:
+                missing += 1
+                yield "missing", {"account": account.name, "folder": f.name, "uid": uid,
+                                  "size": server[uid], "problem": reason}  # fmt: skip
+        yield (
+            "folder",
+            {
+                "account": account.name,
+                "folder": f.name,
+                "server": len(server),
+                "archived": len(server) - missing,
+                "missing": missing,
+                "archive_only": len(set(archived) - set(server)),
+                "last_archived": st["last_archived"],
+            },
+        )
