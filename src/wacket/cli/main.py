@@ -56,6 +56,10 @@ def _register() -> None:
     cli.add_command(hosts.hosts)
     cli.add_command(run.run)
     cli.add_command(log.log)
+
+    from wacket.cli import mail
+
+    cli.add_command(mail.mail)
     from wacket.cli import clip as clip_cli
     from wacket.cli import msg as msg_cli
 
