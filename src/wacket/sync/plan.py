@@ -1,0 +1,360 @@
+"""The decided actions of a two-way sync: report them, write them (--plan), carry them out.
+
+Carrying out, in order: conflict renames, moves into the trash, one rsync per direction for every
+file to copy (`--files-from`, NUL-separated; what it overwrites goes to .wacket-trash/<time>/ via
+`--backup-dir`), removal of emptied directories; then both sides are stat'ed for the paths touched,
+and the state is written (atomically) with what really arrived. A run killed at any point leaves the
+old state, from which the next run finishes the job without loss or duplicates.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field
+
+from wacket.errors import ConfigError, Exit, WacketError
+from wacket.fsutil import atomic_write
+from wacket.sync.itemize import Totals
+from wacket.sync.trash import TRASH, TRASH_TMP
+
+PLAN_VERSION = 1
+
+
+@dataclass
+class Plan:
+    a: dict
+    b: dict
+    stamp: str
+    ops: list[dict] = field(default_factory=list)
+    same: list[str] = field(default_factory=list)
+    drop: list[str] = field(default_factory=list)
+    first_run: bool = False
+    state_digest: str = ""
+    errors: dict = field(default_factory=dict)
+    options: dict = field(default_factory=dict)
+    version: int = PLAN_VERSION
+
+    def deletes(self, side: str) -> int:
+        return sum(1 for op in self.ops if op["op"] == "delete" and op["on"] == side)
+
+
+@dataclass
+class Report:
+    totals: Totals
+    seconds: float
+    errors: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def code(self) -> Exit:
+        return Exit.PARTIAL if self.errors else Exit.OK
+
+
+def write(plan: Plan, path: str) -> None:
+    data = json.dumps(asdict(plan), ensure_ascii=True, indent=1).encode() + b"\n"
+    atomic_write(os.path.abspath(os.path.expanduser(path)), data, 0o600)
+
+
+def read(path: str) -> Plan:
+    try:
+        with open(os.path.expanduser(path), "rb") as fh:
+            data = json.loads(fh.read())
+        if data.get("version") != PLAN_VERSION:
+            raise ValueError(f"plan version {data.get('version')!r}, expected {PLAN_VERSION}")
+        return Plan(**data)
+    except (OSError, ValueError, TypeError) as exc:
+        raise ConfigError(f"{path}: not a wacket sync plan ({exc})") from None
+
+
+def _kind(sig) -> str:
+    return {"f": "file", "d": "dir", "l": "symlink"}.get(sig[0], "other")
+
+
+def _size(sig):
+    return sig[1] if sig[0] == "f" else None
+
+
+def records(plan: Plan) -> list[dict]:
+    """What the plan does, one record per path (the same records a run emits)."""
+    out = []
+    for op in plan.ops:
+        kind = op["op"]
+        if kind == "copy":
+            if op.get("conflict"):
+                continue  # shown as the conflict record
+            sig = op["sig"]
+            arrow = "a->b" if op["from"] == "a" else "b->a"
+            out.append({"action": op["action"], "kind": _kind(sig), "size": _size(sig),
+                        "path": op["path"], "side": arrow})  # fmt: skip
+        elif kind == "delete":
+            out.append({"action": "delete", "kind": _kind(op["sig"]), "size": _size(op["sig"]),
+                        "path": op["path"], "side": op["on"]})  # fmt: skip
+        elif kind == "conflict":
+            rec = {"action": "conflict", "kind": _kind(op["sig_" + op["winner"]]), "size": None,
+                   "path": op["path"], "side": op["winner"], "policy": op["policy"]}  # fmt: skip
+            if op.get("kept_as"):
+                rec["kept_as"] = op["kept_as"]
+            out.append(rec)
+    for side in ("a", "b"):
+        for rel, message in plan.errors.get(side, []):
+            out.append({"action": "error", "kind": None, "size": None, "path": rel, "side": side,
+                        "message": message})  # fmt: skip
+    return out
+
+
+def report_only(plan: Plan, a, b, emit, started: float, job) -> Report:
+    """Dry run or --plan: the records, a note on the deletion guard, nothing changed."""
+    totals = Totals()
+    report = Report(totals, 0.0)
+    recs = records(plan)
+    for rec in recs:
+        totals.add(rec)
+        emit(rec)
+    report.errors = [r["message"] for r in recs if r["action"] == "error"]
+    for side in (a, b):
+        n = plan.deletes(side.name)
+        limit = _limit(job, side)
+        if n > limit and not job.force:
+            report.notes.append(
+                f"{side.label}: would delete {n} (limit {limit}): a real run stops before deleting"
+            )
+    if job.plan_file:
+        report.notes.append(f"plan written to {job.plan_file}; carry it out with --apply")
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def _limit(job, side) -> int:
+    from wacket.sync.oneway import default_limit
+
+    return job.max_delete if job.max_delete is not None else default_limit(len(side.entries))
+
+
+def guard(plan: Plan, a, b, job) -> None:
+    from wacket.sync.oneway import GuardError
+
+    if job.force:
+        return
+    for side in (a, b):
+        n = plan.deletes(side.name)
+        limit = _limit(job, side)
+        if n > limit:
+            raise GuardError(n, limit, side.label)
+
+
+def execute(plan: Plan, a, b, state, job, emit, started, *, accept_new=False,
+            connect_timeout=None, quiet=False) -> Report:  # fmt: skip
+    from wacket.sync.state import sig_of
+    from wacket.sync.twoway import _call, parallel, same
+
+    sides = {"a": a, "b": b}
+    other = {"a": "b", "b": "a"}
+    totals = Totals()
+    report = Report(totals, 0.0)
+    guard(plan, a, b, job)
+
+    def out(rec: dict) -> None:
+        totals.add(rec)
+        emit(rec)
+
+    def fail(path: str, side: str, message: str) -> None:
+        report.errors.append(f"{path}: {message}")
+        out({"action": "error", "kind": None, "size": None, "path": path, "side": side,
+             "message": message})  # fmt: skip
+
+    for side in ("a", "b"):
+        for rel, message in plan.errors.get(side, []):
+            fail(rel, side, f"not synced: {message}")
+
+    renames = {"a": [], "b": []}
+    trash_items = {"a": [], "b": []}
+    rmdirs = {"a": [], "b": []}
+    copies: list[dict] = []
+    skip: set[str] = set()
+    conflict_of: dict[str, dict] = {}
+    for op in plan.ops:
+        kind = op["op"]
+        if kind == "rename":
+            renames[op["on"]].append([op["path"], op["to"], op["sig"]])
+        elif kind == "delete":
+            if op["sig"][0] == "d":
+                rmdirs[op["on"]].append(op["path"])
+            else:
+                trash_items[op["on"]].append([op["path"], op["sig"]])
+        elif kind == "copy":
+            copies.append(op)
+            if op.get("replace"):
+                trash_items[other[op["from"]]].append([op["path"], op["replace"]])
+        elif kind == "conflict":
+            conflict_of[op["path"]] = op
+
+    # 1. conflict renames (the loser steps aside under its conflict name)
+    done = parallel([lambda s=s: _call(sides[s], "sync.rename", root=sides[s].root,
+                                       items=renames[s]) if renames[s] else None
+                     for s in ("a", "b")])  # fmt: skip
+    for s, res in zip(("a", "b"), done, strict=True):
+        for rel, why in (res or {}).get("skipped", []):
+            fail(rel, s, f"conflict left for the next run: {why}")
+            skip.add(rel)
+            if rel in conflict_of and conflict_of[rel].get("kept_as"):
+                skip.add(conflict_of[rel]["kept_as"])
+    # 2. deleted files and replaced kinds go to the trash
+    moved = parallel([lambda s=s: _call(sides[s], "sync.trash", root=sides[s].root,
+                                        stamp=plan.stamp, items=trash_items[s])
+                      if trash_items[s] else None for s in ("a", "b")])  # fmt: skip
+    for s, res in zip(("a", "b"), moved, strict=True):
+        for rel, why in (res or {}).get("skipped", []):
+            if why != "gone":
+                fail(rel, s, f"kept: {why}")
+                skip.add(rel)
+    # 3. one rsync per direction
+    for rec in records(plan):
+        if rec["action"] == "conflict" and rec["path"] not in skip:
+            out(rec)
+    by_dir = {"a": [], "b": []}
+    for op in copies:
+        if op["path"] not in skip:
+            by_dir[op["from"]].append(op)
+    from wacket.sync.progress import Progress
+
+    bar = Progress(f"{a.label} <-> {b.label}", total=len(by_dir["a"]) + len(by_dir["b"]),
+                   quiet=quiet)  # fmt: skip
+    try:
+        results = parallel([
+            lambda s=s: _transfer(sides[s], sides[other[s]], [op["path"] for op in by_dir[s]],
+                                  plan.stamp, job, bar.update, accept_new, connect_timeout)
+            if by_dir[s] else None
+            for s in ("a", "b")
+        ])  # fmt: skip
+    finally:
+        bar.close()
+    rsync_errors = {}
+    for s, res in zip(("a", "b"), results, strict=True):
+        if res is not None:
+            for line in res.error_lines:
+                if not line.startswith("rsync error:"):
+                    rsync_errors.setdefault(s, []).append(line)
+    # 4. directories deleted on the other side, if empty now
+    parallel([lambda s=s: _call(sides[s], "sync.rmdirs", root=sides[s].root, paths=rmdirs[s])
+              if rmdirs[s] else None for s in ("a", "b")])  # fmt: skip
+
+    # 5. what really arrived becomes the new state
+    touched = sorted({op["path"] for op in plan.ops if op["op"] in ("copy", "delete")})
+    posts = parallel([lambda s=s: _call(sides[s], "sync.stat", root=sides[s].root, paths=touched)
+                      if touched else [] for s in ("a", "b")])  # fmt: skip
+    post = {s: dict(zip(touched, [sig_of(x) for x in posts[i]], strict=True))
+            for i, s in enumerate(("a", "b"))}  # fmt: skip
+    entries = dict(state.entries)
+    for p in plan.same:
+        entries[p] = (a.entries[p], b.entries[p])
+    for p in plan.drop:
+        entries.pop(p, None)
+    for op in plan.ops:
+        p = op["path"]
+        if op["op"] == "copy":
+            if p in skip:
+                continue
+            src, dst = op["from"], other[op["from"]]
+            expect, got = tuple(op["sig"]), post[dst][p]
+            if got is not None and same(got, expect):
+                entries[p] = (expect, got) if src == "a" else (got, expect)
+                if not op.get("conflict"):
+                    sig = op["sig"]
+                    out({"action": op["action"], "kind": _kind(sig), "size": _size(sig),
+                         "path": p, "side": f"{src}->{dst}"})  # fmt: skip
+            else:
+                why = "; ".join(rsync_errors.get(src, [])[:1]) or "changed while copying"
+                fail(p, dst, f"not copied: {why}")
+        elif op["op"] == "delete":
+            on = op["on"]
+            if post[on][p] is None:
+                if post[other[on]][p] is None:
+                    entries.pop(p, None)
+                out({"action": "delete", "kind": _kind(op["sig"]), "size": _size(op["sig"]),
+                     "path": p, "side": on})  # fmt: skip
+            elif op["sig"][0] == "d":
+                report.notes.append(f"{sides[on].label}: kept directory {p}: it holds new files")
+    changed = plan.ops or plan.same or plan.drop or not state.exists
+    if changed:
+        state.entries = entries
+        state.save()
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def _transfer(src, dst, paths, stamp, job, on_record, accept_new, connect_timeout):
+    """One rsync copying `paths` (relative to both roots) from src to dst."""
+    from wacket.sync import rsync
+
+    remote = None
+    if not src.ep.is_local:
+        remote = src.ep.host
+    elif not dst.ep.is_local:
+        remote = dst.ep.host
+    args = rsync.base_args(remote, accept_new=accept_new, connect_timeout=connect_timeout,
+                           secluded=True)  # fmt: skip
+    args += ["--files-from=-", "--from0", "--ignore-times", "--backup",
+             f"--backup-dir={TRASH}/{stamp}", f"--temp-dir={TRASH_TMP}"]  # fmt: skip
+    if job.compress:
+        args.append("--compress")
+    if job.bwlimit:
+        args.append(f"--bwlimit={job.bwlimit}")
+    args += ["--", src.spec(), dst.spec()]
+    data = b"".join(os.fsencode(p) + b"\0" for p in paths)
+    res = rsync.run(args, on_record, input=data)
+    if res.rc not in (0, 23, 24):
+        rsync.check(res, remote)
+    return res
+
+
+def apply_cli(app, plan_file, fmt, accept_new, connect_timeout) -> int:
+    """`wacket sync --apply FILE`: exactly that plan, refused if either side changed since."""
+    from wacket import journal
+    from wacket.lock import job_lock
+    from wacket.output import Renderer, resolve
+    from wacket.sync import endpoints
+    from wacket.sync.job import Job
+    from wacket.sync.state import State, pair_id
+    from wacket.sync.twoway import Side, scan_sides
+
+    plan = read(plan_file)
+    started = time.monotonic()
+    a_ep = endpoints.parse(f"{plan.a['host']}:{plan.a['root']}", app.fleet)
+    b_ep = endpoints.parse(f"{plan.b['host']}:{plan.b['root']}", app.fleet)
+    opts = plan.options or {}
+    job = Job(a_ep.label, b_ep.label, mode="two-way", excludes=opts.get("excludes", []),
+              conflict=opts.get("conflict", "keep-both"), force=opts.get("force", False),
+              max_delete=opts.get("max_delete"))  # fmt: skip
+    fmt = resolve(fmt)
+    hosts = list(dict.fromkeys([a_ep.host.name, b_ep.host.name]))
+    pool = app.pool(accept_new, connect_timeout)
+    with job_lock(job.lock_name()), journal.entry("sync", hosts) as entry:
+        entry.summary = f"apply {plan_file}: "
+        a, b = Side("a", a_ep), Side("b", b_ep)
+        scan_sides(a, b, pool, job)
+        state = State.load(pair_id(a.ep.host.name, a.root, b.ep.host.name, b.root),
+                           a.label, b.label)  # fmt: skip
+        for side, saved in ((a, plan.a), (b, plan.b)):
+            if side.fingerprint != saved["fingerprint"]:
+                raise WacketError(f"{side.label} changed since the plan was made; nothing done "
+                                  "(make a new plan)")  # fmt: skip
+        if state.digest != plan.state_digest:
+            raise WacketError("the pair was synced since the plan was made; nothing done "
+                              "(make a new plan)")  # fmt: skip
+        with Renderer(fmt if fmt != "table" else "plain", ["action", "kind", "size", "path"]) as r:
+            emit = r.emit if fmt != "table" else (lambda rec: None)
+            report = execute(plan, a, b, state, job, emit, started, accept_new=accept_new,
+                             connect_timeout=connect_timeout, quiet=app.quiet)  # fmt: skip
+        summary = report.totals.line(report.seconds)
+        entry.summary += summary
+        entry.exit_code = report.code
+        entry.outcome = "ok" if report.code == Exit.OK else "partial"
+    if fmt == "table":
+        with Renderer("table", ["action", "files", "bytes", "seconds", "throughput"]) as t:
+            for row in report.totals.rows(report.seconds):
+                t.emit(row)
+    else:
+        app.note(f"wacket sync: applied {plan_file}: {summary}")
+    return int(report.code)

@@ -1,0 +1,85 @@
+"""The per-pair state of a two-way sync: every path as both sides had it after the last good sync.
+
+One JSON file per pair in wacket's data dir (`sync/<pair id>.json`), replaced atomically, and only
+after the transfers it describes succeeded: a run killed at any point leaves the previous state,
+which the next run reconciles without loss or duplicates.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from wacket import paths
+from wacket.errors import WacketError
+from wacket.fsutil import atomic_write
+
+VERSION = 1
+
+# A side's signature of a path: ("f", size, mtime_ns) | ("l", target) | ("d",)
+Sig = tuple
+
+
+def sig_of(entry) -> Sig | None:
+    """The comparable part of a scan/stat entry [kind, size, mtime_ns, mode, link]."""
+    if entry is None:
+        return None
+    kind = entry[0]
+    if kind == "f":
+        return ("f", entry[1], entry[2])
+    if kind == "l":
+        return ("l", entry[4] or "")
+    if kind == "d":
+        return ("d",)
+    return ("o",)
+
+
+def pair_id(a_host: str, a_root: str, b_host: str, b_root: str) -> str:
+    key = "\0".join([a_host, a_root, b_host, b_root]).encode("utf-8", "surrogateescape")
+    return hashlib.sha256(key).hexdigest()[:24]
+
+
+def state_dir() -> Path:
+    return paths.private_dir(paths.data_dir() / "sync")
+
+
+@dataclass
+class State:
+    path: Path
+    a: str = ""
+    b: str = ""
+    entries: dict[str, tuple[Sig, Sig]] = field(default_factory=dict)
+    exists: bool = False
+    digest: str = ""
+
+    @classmethod
+    def load(cls, pid: str, a: str, b: str) -> State:
+        path = state_dir() / f"{pid}.json"
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            return cls(path, a, b)
+        try:
+            data = json.loads(raw)
+            entries = {e[0]: (tuple(e[1]), tuple(e[2])) for e in data["entries"]}
+        except (ValueError, KeyError, TypeError, IndexError) as exc:
+            raise WacketError(
+                f"{path}: the sync state is damaged ({exc}); move it away to start this pair "
+                "afresh (the first run merges both sides without deleting anything)"
+            ) from None
+        return cls(path, data.get("a", a), data.get("b", b), entries, True,
+                   hashlib.sha256(raw).hexdigest())  # fmt: skip
+
+    def save(self) -> None:
+        data = {
+            "version": VERSION,
+            "a": self.a,
+            "b": self.b,
+            "entries": [[p, list(sa), list(sb)] for p, (sa, sb) in sorted(self.entries.items())],
+        }
+        raw = json.dumps(data, ensure_ascii=True, separators=(",", ":")).encode()
+        atomic_write(self.path, raw)
+        self.digest = hashlib.sha256(raw).hexdigest()
+        self.exists = True

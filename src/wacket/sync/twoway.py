@@ -1,0 +1,345 @@
+"""Two-way sync: scan both sides (one streamed remote command each), decide per path from the state.
+
+Per path, against the state of the last good sync:
+  changed on one side            -> propagate (the other side's old version goes to the trash)
+  deleted on one side, unchanged -> delete on the other (moved to .wacket-trash/<time>/)
+  deleted on one side, edited    -> the edit wins (copied back)
+  changed on both, same content  -> nothing to do
+  changed on both, different     -> conflict: both versions survive (NAME.conflict-HOST-TIME.EXT)
+The first run of a pair (no state) only adds: what one side lacks is copied, differing files are
+conflicts kept on both sides, nothing is deleted or replaced.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from wacket.errors import Exit, WacketError
+from wacket.sync.endpoints import Endpoint, check_pair
+from wacket.sync.state import Sig, State, pair_id
+from wacket.sync.trash import TRASH, conflict_name, stamp
+
+KIND_NAMES = {"f": "file", "d": "dir", "l": "symlink"}
+
+
+@dataclass
+class Side:
+    name: str  # "a" or "b"
+    ep: Endpoint
+    session: object = None
+    root: str = ""
+    hostname: str = ""
+    entries: dict[str, Sig] = field(default_factory=dict)
+    errors: list = field(default_factory=list)
+    fingerprint: str = ""
+
+    @property
+    def label(self) -> str:
+        return self.ep.label
+
+    @property
+    def conflict_host(self) -> str:
+        return self.hostname if self.ep.is_local else self.ep.host.name
+
+    def helper(self):
+        return self.session.helper()
+
+    def spec(self) -> str:
+        from wacket.transport.rsync import remote_spec
+
+        root = self.root.rstrip("/") + "/"
+        return root if self.ep.is_local else remote_spec(self.ep.host, root)
+
+
+def _entry_sig(e: list) -> Sig | None:
+    kind = e[1]
+    if kind == "f":
+        return ("f", e[2], e[3])
+    if kind == "l":
+        return ("l", e[6] or "")
+    if kind == "d":
+        return ("d",)
+    return None  # sockets, fifos, devices: not synchronized
+
+
+def _call(side: Side, op: str, **args):
+    from wacket.remote.client import HelperError
+
+    try:
+        return side.helper().call(op, **args)
+    except HelperError as exc:
+        if exc.kind in ("missing", "notdir", "create"):
+            raise WacketError(str(exc), Exit.USAGE) from None
+        if exc.kind == "lost":
+            from wacket.errors import UnreachableError
+
+            raise UnreachableError(side.ep.host.name, "lost", str(exc)) from None
+        raise
+
+
+def prepare_and_scan(side: Side, pool, *, create: bool, excludes: list[str], trash_days, dry_run):
+    """Resolve the root, prune the trash, then one streamed walk of the whole tree."""
+    import hashlib
+
+    from wacket.remote.client import HelperError
+
+    side.session = pool.session(side.ep.host)
+    info = _call(side, "sync.prepare", root=side.ep.path, create=create and not dry_run,
+                 trash_days=trash_days, dry_run=dry_run)  # fmt: skip
+    side.root = info["root"]
+    side.hostname = info["host"]
+    done: dict = {}
+    entries: dict[str, Sig] = {}
+    fp = hashlib.sha256()
+    try:
+        for batch in side.helper().stream(
+            "tree.scan", on_done=done.update, root=side.root,
+            exclude=["/" + TRASH] + list(excludes), hash=False,
+        ):  # fmt: skip
+            for e in batch:
+                sig = _entry_sig(e)
+                if sig is not None:
+                    entries[e[0]] = sig
+                    fp.update(repr((e[0], sig)).encode("utf-8", "surrogateescape"))
+    except HelperError as exc:
+        if exc.kind in ("missing", "notdir"):
+            raise WacketError(str(exc), Exit.USAGE) from None
+        if exc.kind == "lost":
+            from wacket.errors import UnreachableError
+
+            raise UnreachableError(side.ep.host.name, "lost", str(exc)) from None
+        raise
+    side.entries = entries
+    side.errors = done.get("errors", [])
+    side.fingerprint = fp.hexdigest()
+
+
+def parallel(fns: list[Callable[[], object]]) -> list:
+    """Run callables in threads; re-raise the first error (in order) after all finished."""
+    results: list = [None] * len(fns)
+    errors: list = [None] * len(fns)
+
+    def wrap(i, fn):
+        try:
+            results[i] = fn()
+        except BaseException as exc:  # noqa: BLE001 - re-raised below
+            errors[i] = exc
+
+    threads = [threading.Thread(target=wrap, args=(i, fn), daemon=True) for i, fn in enumerate(fns)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for exc in errors:
+        if exc is not None:
+            raise exc
+    return results
+
+
+def same(sa: Sig, sb: Sig) -> bool:
+    return sa == sb or (sa[0] == sb[0] == "f" and sa[1] == sb[1] and sa[2] == sb[2])
+
+
+def _blocked_fn(errors: list):
+    """Paths under an unreadable directory are unknown on that side: decide nothing about them."""
+    if not errors:
+        return None
+    bad = {e[0] for e in errors}
+    if "." in bad:
+        return lambda p: True
+
+    def blocked(p: str) -> bool:
+        while p:
+            if p in bad:
+                return True
+            p = p.rpartition("/")[0]
+        return False
+
+    return blocked
+
+
+@dataclass
+class Decisions:
+    ops: list[dict] = field(default_factory=list)
+    same: list[str] = field(default_factory=list)
+    drop: list[str] = field(default_factory=list)
+    check: list[str] = field(default_factory=list)  # both files, same size: compare hashes
+
+
+def decide(A: dict, B: dict, S: dict, *, first_run: bool, policy: str, a_errors=(), b_errors=(),
+           when: str, hosts: dict[str, str]) -> Decisions:  # fmt: skip
+    d = Decisions()
+    ba, bb = _blocked_fn(list(a_errors)), _blocked_fn(list(b_errors))
+    taken = set(A) | set(B)
+    keys = taken | set(S) if S else taken
+    for p in sorted(keys):
+        if (ba and ba(p)) or (bb and bb(p)):
+            continue
+        sa, sb = A.get(p), B.get(p)
+        st = S.get(p) if S else None
+        if st is None:
+            if sa is not None and sb is not None:
+                _both(d, p, sa, sb, first_run or policy, when, hosts, taken)
+            elif sa is not None:
+                _copy(d, p, "a", sa, None)
+            elif sb is not None:
+                _copy(d, p, "b", sb, None)
+            continue
+        ca = sa != st[0] and not (sa is not None and same(sa, st[0]))
+        cb = sb != st[1] and not (sb is not None and same(sb, st[1]))
+        if not ca and not cb:
+            continue
+        if ca and not cb:
+            if sa is None:
+                if sb is not None:
+                    d.ops.append(_delete(p, "b", sb))
+                else:
+                    d.drop.append(p)
+            else:
+                _copy(d, p, "a", sa, sb)
+        elif cb and not ca:
+            if sb is None:
+                if sa is not None:
+                    d.ops.append(_delete(p, "a", sa))
+                else:
+                    d.drop.append(p)
+            else:
+                _copy(d, p, "b", sb, sa)
+        elif sa is None and sb is None:
+            d.drop.append(p)
+        elif sa is None:
+            _copy(d, p, "b", sb, None)  # deleted on A, edited on B: the edit wins
+        elif sb is None:
+            _copy(d, p, "a", sa, None)
+        else:
+            _both(d, p, sa, sb, policy, when, hosts, taken)
+    return d
+
+
+def _both(d: Decisions, p, sa, sb, policy, when, hosts, taken) -> None:
+    """Both sides have p (first run, or both changed since the last sync)."""
+    if same(sa, sb):
+        d.same.append(p)
+    elif sa[0] == sb[0] == "f" and sa[1] == sb[1]:
+        d.check.append(p)
+    else:
+        conflict(d, p, sa, sb, policy if policy is not True else "keep-both", when, hosts, taken)
+
+
+def _copy(d: Decisions, p, frm, sig, replaced) -> None:
+    op = {"op": "copy", "path": p, "from": frm, "sig": list(sig),
+          "action": "create" if replaced is None else "update"}  # fmt: skip
+    if replaced is not None and replaced[0] != sig[0]:
+        op["replace"] = list(replaced)  # a different kind is in the way: trash it first
+    d.ops.append(op)
+
+
+def _delete(p, on, sig) -> dict:
+    return {"op": "delete", "path": p, "on": on, "sig": list(sig)}
+
+
+def conflict(d: Decisions, p, sa, sb, policy, when, hosts, taken) -> None:
+    """Both versions survive: keep-both renames the loser beside the winner on both sides;
+    newer/a/b replace the loser, whose version goes to that side's trash."""
+    if sa[0] == "d" or sb[0] == "d":
+        policy = "keep-both"  # a directory against a file: never replace either
+        win = "a" if sa[0] == "d" else "b"
+    elif policy == "a" or policy == "b":
+        win = policy
+    else:
+        ma = sa[2] if sa[0] == "f" else 0
+        mb = sb[2] if sb[0] == "f" else 0
+        win = "b" if mb > ma else "a"
+    lose = "b" if win == "a" else "a"
+    wsig, lsig = (sa, sb) if win == "a" else (sb, sa)
+    rec = {"op": "conflict", "path": p, "winner": win, "policy": policy,
+           "sig_a": list(sa), "sig_b": list(sb)}  # fmt: skip
+    if policy == "keep-both":
+        cname = conflict_name(p, hosts[lose], when, taken)
+        taken.add(cname)
+        rec["kept_as"] = cname
+        d.ops.append(rec)
+        d.ops.append({"op": "rename", "path": p, "to": cname, "on": lose, "sig": list(lsig)})
+        d.ops.append({"op": "copy", "path": p, "from": win, "sig": list(wsig), "action": "update",
+                      "conflict": True})  # fmt: skip
+        d.ops.append({"op": "copy", "path": cname, "from": lose, "sig": list(lsig),
+                      "action": "create", "conflict": True})  # fmt: skip
+    else:
+        d.ops.append(rec)
+        d.ops.append({"op": "copy", "path": p, "from": win, "sig": list(wsig), "action": "update",
+                      "conflict": True})  # fmt: skip
+
+
+def resolve_checks(d: Decisions, a: Side, b: Side, policy, when, hosts, taken) -> None:
+    """Files of equal size changed on both sides: equal content is no conflict."""
+    if not d.check:
+        return
+    ha, hb = parallel([
+        lambda: _call(a, "tree.hash", root=a.root, paths=d.check),
+        lambda: _call(b, "tree.hash", root=b.root, paths=d.check),
+    ])  # fmt: skip
+    for p in d.check:
+        if ha.get(p) is not None and ha.get(p) == hb.get(p):
+            d.same.append(p)
+        else:
+            conflict(d, p, a.entries[p], b.entries[p], policy, when, hosts, taken)
+    d.check = []
+
+
+def sync_twoway(a_ep: Endpoint, b_ep: Endpoint, job, pool, emit, *, accept_new=False,
+                connect_timeout=None, quiet=False):  # fmt: skip
+    """Scan, decide, then (unless dry run or --plan) carry the plan out and save the state."""
+    from wacket.sync import plan as planmod
+
+    check_pair(a_ep, b_ep, two_way=True)
+    started = time.monotonic()
+    a, b = Side("a", a_ep), Side("b", b_ep)
+    scan_sides(a, b, pool, job)
+    state = State.load(pair_id(a.ep.host.name, a.root, b.ep.host.name, b.root), a.label, b.label)
+    plan = make_plan(a, b, state, job)
+    if job.plan_file:
+        planmod.write(plan, job.plan_file)
+    if job.dry_run or job.plan_file:
+        return planmod.report_only(plan, a, b, emit, started, job)
+    return planmod.execute(plan, a, b, state, job, emit, started, accept_new=accept_new,
+                           connect_timeout=connect_timeout, quiet=quiet)  # fmt: skip
+
+
+def scan_sides(a: Side, b: Side, pool, job) -> None:
+    kw = {"excludes": list(job.excludes) + _read_excludes(job.exclude_from),
+          "trash_days": job.trash_days, "dry_run": job.dry_run or bool(job.plan_file)}  # fmt: skip
+    parallel([
+        lambda: prepare_and_scan(a, pool, create=False, **kw),
+        lambda: prepare_and_scan(b, pool, create=True, **kw),
+    ])  # fmt: skip
+
+
+def _read_excludes(path) -> list[str]:
+    if not path:
+        return []
+    with open(path, encoding="utf-8", errors="surrogateescape") as fh:
+        return [ln.strip() for ln in fh if ln.strip() and not ln.lstrip().startswith(("#", ";"))]
+
+
+def make_plan(a: Side, b: Side, state: State, job):
+    from wacket.sync.plan import Plan
+
+    when = stamp()
+    hosts = {"a": a.conflict_host, "b": b.conflict_host}
+    first = not state.exists
+    policy = job.conflict or "keep-both"
+    d = decide(a.entries, b.entries, state.entries, first_run=first, policy=policy,
+               a_errors=a.errors, b_errors=b.errors, when=when, hosts=hosts)  # fmt: skip
+    taken = set(a.entries) | set(b.entries)
+    resolve_checks(d, a, b, "keep-both" if first else policy, when, hosts, taken)
+    return Plan(
+        a={"host": a.ep.host.name, "root": a.root, "label": a.label, "fingerprint": a.fingerprint},
+        b={"host": b.ep.host.name, "root": b.root, "label": b.label, "fingerprint": b.fingerprint},
+        stamp=when, ops=d.ops, same=d.same, drop=d.drop, first_run=first,
+        state_digest=state.digest, errors={"a": a.errors, "b": b.errors},
+        options={"excludes": list(job.excludes) + _read_excludes(job.exclude_from),
+                 "conflict": policy, "force": job.force, "max_delete": job.max_delete},
+    )  # fmt: skip
