@@ -115,3 +115,44 @@ class Xvfb:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+# --------------------------------------------------------------------------------------------
+# Running wacket as another machine of the test bed: over real SSH, with that machine's own HOME,
+# config and data dir (each test gets fresh ones, so tests never share state through a host).
+
+
+def make_machine(bed, root: Path, name: str, extra_toml: str = "") -> dict[str, Path]:
+    """A HOME with known_hosts and a wacket config (the test bed's fleet + extra_toml)."""
+    home = Path(root) / f"{name}-home"
+    home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    config = home / ".config" / "wacket" / "config.toml"
+    bed.write_fleet(home, config, extra_toml)
+    return {"home": home, "config": config, "data": home / ".local" / "share" / "wacket"}
+
+
+def remote_wacket(
+    bed, local_home: Path, host, machine: dict, *args: str, input: bytes | None = None,
+    timeout: float = 120,
+) -> subprocess.CompletedProcess:
+    """Run `python -m wacket ARGS` on sshd `host` (a real SSH login), as `machine`."""
+    import shlex
+    import sys
+
+    remote = [
+        "env",
+        "-u",
+        "DISPLAY",
+        f"HOME={machine['home']}",
+        f"WACKET_CONFIG={machine['config']}",
+        f"WACKET_DATA={machine['data']}",
+        "XDG_CACHE_HOME=" + str(machine["home"] / ".cache"),
+        sys.executable, "-m", "wacket", *args,
+    ]
+    argv = [
+        *bed.ssh_base(Path(local_home) / ".ssh" / "known_hosts"),
+        "-p", str(host.port), f"root@{host.address}",
+        " ".join(shlex.quote(a) for a in remote),
+    ]
+    kwargs = {"input": input} if input is not None else {"stdin": subprocess.DEVNULL}
+    return subprocess.run(argv, capture_output=True, timeout=timeout, **kwargs)

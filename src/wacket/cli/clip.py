@@ -437,6 +437,9 @@ def share(app, hosts, primary, interval, count, duration, accept_new, connect_ti
                 on_error=on_error,
                 max_transfers=count,
                 duration=duration,
+                on_ready=lambda: app.note(
+                    f"sharing the clipboards of {', '.join(b.host for b in boards)} (Ctrl-C ends)"
+                ),
             )
         except KeyboardInterrupt:
             transfers = out.count

@@ -63,7 +63,8 @@ def send(app, hosts, text, no_notify, hub, accept_new, connect_timeout, fmt) -> 
         raise WacketError("empty message: nothing sent")
     feed = Feed(c.place(hub or c.settings.hub), c.settings)
     code = Exit.OK
-    with journal.entry("msg send", [feed.place.name, *[h.name for h in targets]]) as j:
+    touched = list(dict.fromkeys([feed.place.name, *[h.name for h in targets]]))
+    with journal.entry("msg send", touched) as j:
         posted = _hub_call(feed, feed.post, text, [h.name for h in targets])
         rows = []
         if not no_notify:

@@ -23,12 +23,15 @@ def share(
     on_error: Callable[[str, WacketError], None] | None = None,
     max_transfers: int | None = None,
     duration: float | None = None,
+    on_ready: Callable[[], None] | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> int:
     """Poll until stopped (KeyboardInterrupt), `max_transfers` or `duration`; return transfers."""
     last: dict[str, str | None] = {}
     for board in boards:
         last[board.host] = _state(board, None, on_error)
+    if on_ready:
+        on_ready()
     transfers = 0
     deadline = time.monotonic() + duration if duration is not None else None
     while True:

@@ -251,7 +251,7 @@ class ClipRing(object):
         items = self.entries()
         if not items:
             raise OpError("the clipboard ring is empty", "range")
-        n = int(n or 1)
+        n = 1 if n is None else int(n)
         if n < 1 or n > len(items):
             raise OpError(
                 "no entry %d: the ring holds %d (1 is the newest)" % (n, len(items)), "range"
@@ -375,7 +375,7 @@ def _clip_ring_list(args):
 
 @op("clip.ring.get")
 def _clip_ring_get(args):
-    entry, data = _clip_ring(args).read(args.get("n") or 1)
+    entry, data = _clip_ring(args).read(args.get("n", 1))
     return {"entry": entry, "data_b64": base64.b64encode(data).decode("ascii")}
 
 
