@@ -1,0 +1,528 @@
+"""`wacket find`: find any file on any machine from catalogs kept here, even when it is off."""
+
+from __future__ import annotations
+
+import click
+
+from wacket.cli.context import connection_options, forks_option, pass_app
+from wacket.errors import Exit, WacketError
+from wacket.output import Renderer, output_options
+
+SUBCOMMANDS = ("index", "dupes", "where", "missing", "get", "query")
+
+
+class FindGroup(click.Group):
+    """A group whose first argument may be a pattern: `wacket find report.pdf` runs `query`."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("-h", "--help"):
+            args = ["query", *args]
+        return super().parse_args(ctx, args)
+
+    def format_usage(self, ctx, formatter) -> None:
+        formatter.write_usage(ctx.command_path, "[PATTERN] [OPTIONS] | COMMAND [ARGS]...")
+
+
+@click.group(cls=FindGroup, invoke_without_command=True)
+@click.pass_context
+def find(ctx: click.Context) -> None:
+    """Find files on every machine from catalogs kept on this one.
+
+    `wacket find index` walks each host's roots (default: the home directory;
+    [find] roots and exclude in the config) and stores a catalog here.
+    `wacket find PATTERN` then answers from the catalogs alone, so machines
+    that are switched off are still searched (and their results marked down).
+    PATTERN is a substring or a glob (* ? [...], matched against the whole
+    path, as locate does), case-insensitive; see `wacket find query --help`
+    for filters. A PATTERN that is also a command name: `wacket find query NAME`.
+
+    \b
+    Examples:
+      wacket find index                      # all hosts, in parallel
+      wacket find report.pdf
+      wacket find '*.jpg' --host nas --larger 5M --newer 30d
+      wacket find --text "quarterly invoice"
+      wacket find dupes --min-size 10M
+      wacket find missing laptop nas         # on laptop, not on nas
+      wacket find get nas:/srv/docs/report.pdf ~/Downloads/
+    """
+    if ctx.invoked_subcommand is None:
+        click.echo(ctx.get_help())
+
+
+def _hosts(app, hostset: str | None) -> list | None:
+    """Host names to search: a host set from the fleet, or every catalog (None)."""
+    if not hostset:
+        return None
+    from wacket.find import catalog
+
+    known = set(catalog.catalog_hosts())
+    names = []
+    for part in hostset.split(","):
+        if part in known and part not in app.fleet.hosts:  # a host since removed from the fleet
+            names.append(part)
+            continue
+        names.extend(h.name for h in app.fleet.select(part))
+    return names
+
+
+@find.command("query")
+@click.argument("pattern", required=False)
+@click.option("--host", "-H", "hostset", metavar="HOSTS", help="Only these hosts (a host set).")
+@click.option("--ext", "exts", multiple=True, metavar="EXT", help="File extension (repeatable).")
+@click.option("--larger", metavar="SIZE", help="Larger than SIZE (e.g. 10M).")
+@click.option("--smaller", metavar="SIZE", help="Smaller than SIZE.")
+@click.option("--newer", metavar="AGE", help="Modified within AGE (7d) or since a date.")
+@click.option("--older", metavar="AGE", help="Modified more than AGE ago (1y) or before a date.")
+@click.option(
+    "--type",
+    "types",
+    type=click.Choice(["f", "d", "l"]),
+    multiple=True,
+    help="Entry type: f file, d directory, l symlink.",
+)
+@click.option("--regex", "-r", is_flag=True, help="PATTERN is a regular expression.")
+@click.option("--case-sensitive", "-c", is_flag=True, help="Match case exactly.")
+@click.option("--basename", "-b", is_flag=True, help="Match the file name only, not the path.")
+@click.option("--text", "-t", "text", metavar="WORDS", help="Documents containing WORDS.")
+@click.option("--online-only", is_flag=True, help="Only hosts that answer now.")
+@click.option("--no-check", is_flag=True, help="Do not check which hosts are up (faster).")
+@click.option("--stale", is_flag=True, help="Show each host's catalog age (no PATTERN: only that).")
+@click.option("--limit", "-l", type=click.IntRange(1), metavar="N", help="At most N results.")
+@click.option("--count", is_flag=True, help="Print only the number of results.")
+@click.option("--null", "-0", "null", is_flag=True, help="Paths only, NUL-terminated (xargs -0).")
+@output_options
+@pass_app
+def query_cmd(
+    app,
+    pattern,
+    hostset,
+    exts,
+    larger,
+    smaller,
+    newer,
+    older,
+    types,
+    regex,
+    case_sensitive,
+    basename,
+    text,
+    online_only,
+    no_check,
+    stale,
+    limit,
+    count,
+    null,
+    fmt,
+) -> int:
+    """Search the catalogs for PATTERN (a substring, a glob, or with --regex a regex).
+
+    Results show host, path, size, mtime and whether the host is up now.
+    The catalogs answer even when hosts are off; `wacket find index` refreshes
+    them. Exit status: 0 found, 1 nothing found, 2 bad arguments.
+
+    \b
+    Examples:
+      wacket find query index                # a pattern that is a command name
+      wacket find report --ext pdf --newer 90d
+      wacket find '*/photos/*.jpg' --larger 2M --online-only
+      wacket find -r 'invoice-20(24|25)' --jsonl | jq -r .path
+      wacket find --stale
+    """
+    import sys
+
+    from wacket import timeparse
+    from wacket.find import catalog, query
+
+    if pattern is None and not (exts or larger or smaller or newer or older or types or text):
+        if stale:
+            return _stale(app, hostset, fmt)
+        raise click.UsageError("give a PATTERN, a filter (--ext, --larger, ...) or --text")
+    hosts = _hosts(app, hostset)
+    catalogs = catalog.open_catalogs(hosts)
+    if not catalogs:
+        raise WacketError(
+            "no catalog yet" + (f" for {hostset}" if hostset else "") + ": run `wacket find index`"
+        )
+    fleet_hosts = [app.fleet.hosts[c.host] for c in catalogs if c.host in app.fleet.hosts]
+    probe = None if no_check else query.Probe(fleet_hosts)
+    if online_only and probe is not None:
+        catalogs = [c for c in catalogs if probe.get(c.host)]
+    q = query.Query(
+        pattern,
+        regex=regex,
+        case_sensitive=case_sensitive,
+        basename=basename,
+        exts=list(exts),
+        larger=timeparse.size(larger) if larger else None,
+        smaller=timeparse.size(smaller) if smaller else None,
+        newer=timeparse.since(newer) if newer else None,
+        older=timeparse.since(older) if older else None,
+        types="".join(types) or None,
+        limit=limit,
+    )
+    if text:
+        results = ((hit, snip) for hit, snip in query.text_search(text, catalogs, limit))
+        if pattern is not None or exts:
+            matcher = query.Matcher(q)
+            results = (
+                (h, s)
+                for h, s in results
+                if (pattern is None or _matches_pattern(matcher, h.path))
+                and matcher.verify(h.path, h.path.rsplit("/", 1)[-1])
+            )
+    else:
+        results = ((hit, None) for hit in query.search(q, catalogs))
+    ages = {c.host: c.indexed_at for c in catalogs}
+    found = 0
+    if count or null:
+        out = sys.stdout.buffer
+        for hit, _snip in results:
+            found += 1
+            if null:
+                out.write(catalog.fs(hit.host + ":" + hit.path) + b"\0")
+        if count:
+            out.write(b"%d\n" % found)
+        out.flush()
+    else:
+        from wacket.output import human_bytes, resolve
+
+        fmt = resolve(fmt)
+        columns = ["host", "path", "size", "mtime", "up"]
+        if stale:
+            columns.append("indexed")
+        if text:
+            columns.append("snippet")
+        with Renderer(fmt, columns) as out:
+            for hit, snip in results:
+                found += 1
+                up = None if probe is None else probe.get(hit.host)
+                rec = {
+                    "host": hit.host,
+                    "path": hit.path,
+                    "size": human_bytes(hit.size) if fmt == "table" else hit.size,
+                    "mtime": timeparse.iso(hit.mtime_ns / 1e9),
+                    "up": "?" if up is None else ("up" if up else "down"),
+                    "type": hit.type,
+                    "hash": hit.hash,
+                    "indexed": timeparse.iso(ages[hit.host]),
+                }
+                if hit.link is not None:
+                    rec["link"] = hit.link
+                if snip is not None:
+                    rec["snippet"] = snip
+                out.emit(rec)
+    for c in catalogs:
+        c.close()
+    return Exit.OK if found else Exit.PARTIAL
+
+
+def _matches_pattern(matcher, path: str) -> bool:
+    """Check a path against the query's pattern without a names file (for --text results)."""
+    from wacket.find import catalog
+
+    q = matcher.q
+    if matcher.kind == "substring":
+        if q.case_sensitive:
+            return q.pattern in path
+        return catalog.search_key(q.pattern) in catalog.search_key(path)
+    target = path.rsplit("/", 1)[-1] if q.basename else path
+    return (
+        matcher.rx.search(target) is not None
+        if matcher.kind == "regex"
+        else bool(matcher.rx.match(target))
+    )
+
+
+def _stale(app, hostset, fmt) -> int:
+    import time
+
+    from wacket import timeparse
+    from wacket.find import catalog
+
+    status = catalog.load_status()
+    names = _hosts(app, hostset)
+    catalogs = {c.host: c for c in catalog.open_catalogs(names)}
+    wanted = names if names is not None else sorted(set(catalogs) | set(status))
+    now = time.time()
+    columns = ["host", "entries", "indexed", "age", "last_attempt", "last_error"]
+    with Renderer(fmt, columns) as out:
+        for name in wanted:
+            c = catalogs.get(name)
+            st = status.get(name, {})
+            out.emit(
+                {
+                    "host": name,
+                    "entries": c.count if c else 0,
+                    "indexed": timeparse.iso(c.indexed_at) if c else "never",
+                    "age": timeparse.age(now - c.indexed_at) if c else "",
+                    "last_attempt": timeparse.iso(st.get("last_attempt")),
+                    "last_error": st.get("last_error") or "",
+                    "errors": c.meta.get("error_count", 0) if c else None,
+                    "roots": c.meta.get("roots") if c else None,
+                }
+            )
+            if c:
+                c.close()
+    return Exit.OK
+
+
+@find.command("index")
+@click.argument("hostset", required=False, default="all")
+@click.option("--root", "roots", multiple=True, metavar="PATH", help="Walk PATH (repeatable).")
+@click.option("--exclude", multiple=True, metavar="PATTERN", help="Also skip these (repeatable).")
+@click.option(
+    "--content/--no-content",
+    default=None,
+    help="Also index the words of documents (text, Markdown, HTML, PDF, office).",
+)
+@connection_options
+@forks_option
+@output_options
+@pass_app
+def index_cmd(app, hostset, roots, exclude, content, accept_new, connect_timeout, forks, fmt):
+    """Walk the roots of each host of HOSTSET (default: all) and refresh its catalog.
+
+    Hosts are walked in parallel, each by one remote process that streams
+    entries back; content hashes (files of [find] hash_min bytes or more,
+    default 4096) are cached on each host, so only new or changed files are
+    read again. A host that cannot be reached keeps its previous catalog.
+    Exit status: 0 all indexed, 1 some entries were unreadable, 3 a host was
+    unreachable, 4 another index run is going on.
+
+    \b
+    Examples:
+      wacket find index
+      wacket find index nas --root /srv/photos --root /srv/docs
+      wacket find index laptop --content
+      15 3 * * * wacket -q find index     # crontab: every night at 03:15
+    """
+    from wacket import journal
+    from wacket.find import index as lib
+    from wacket.lock import job_lock
+
+    targets = app.fleet.select(hostset)
+    settings = {
+        h.name: lib.settings_for(app.config, h.name, roots, exclude, content) for h in targets
+    }
+    pool = app.pool(accept_new, connect_timeout)
+    columns = ["host", "state", "entries", "files", "dirs", "hashed", "errors", "seconds"]
+    with job_lock("find-index"), journal.entry("find index", [h.name for h in targets]) as entry:
+        with Renderer(fmt, columns) as out:
+
+            def on_result(res) -> None:
+                if res.ok:
+                    v = res.value
+                    out.emit(
+                        {
+                            "host": res.host,
+                            "state": "indexed",
+                            "entries": v["entries"],
+                            "files": v["files"],
+                            "dirs": v["dirs"],
+                            "hashed": v["hashed_now"],
+                            "errors": v["error_count"],
+                            "seconds": round(res.seconds, 2),
+                            "roots": v["roots"],
+                            "docs": v.get("docs"),
+                            "problems": v["errors"][:20],
+                        }
+                    )
+                    for path, message in v["errors"][:5]:
+                        app.note(f"wacket find: {res.host}: {_show(path)}: {message}")
+                    if v["error_count"] > 5:
+                        app.note(f"wacket find: {res.host}: {v['error_count'] - 5} more unreadable")
+                else:
+                    state = "down" if res.unreachable else "failed"
+                    out.emit({"host": res.host, "state": state, "error": str(res.error)})
+                    app.note(f"wacket find: {res.error}; its previous catalog is kept")
+
+            results = lib.index(pool, targets, lambda h: settings[h.name], forks, on_result)
+        ok = [r for r in results if r.ok]
+        down = [r for r in results if not r.ok]
+        unreadable = sum(r.value["error_count"] for r in ok)
+        summary = "indexed: " + (", ".join(f"{r.host}({r.value['entries']})" for r in ok) or "-")
+        if down:
+            summary += "; not indexed: " + ", ".join(
+                f"{r.host}({getattr(r.error, 'reason', 'error')})" for r in down
+            )
+        if unreadable:
+            summary += f"; {unreadable} unreadable entries"
+        code = (
+            Exit.UNREACHABLE
+            if any(r.unreachable for r in down)
+            else (Exit.PARTIAL if down or unreadable else Exit.OK)
+        )
+        entry.summary = summary
+        entry.outcome = "ok" if code == Exit.OK else "partial" if ok else "failed"
+        entry.exit_code = code
+    app.note(f"wacket find index: {summary}")
+    return code
+
+
+def _show(path: str) -> str:
+    return path.encode("utf-8", "surrogateescape").decode("utf-8", "replace").replace("\n", "\\n")
+
+
+@find.command("dupes")
+@click.argument("hostset", required=False)
+@click.option("--min-size", default="1", metavar="SIZE", show_default=True, help="Ignore smaller.")
+@output_options
+@pass_app
+def dupes_cmd(app, hostset, min_size, fmt) -> int:
+    """Files with the same content, on one machine or across several.
+
+    One line per copy, grouped by content hash; `wasted` is what all copies
+    but one take. Only hashed files count (those of [find] hash_min bytes or
+    more). Biggest waste first.
+
+    \b
+    Examples:
+      wacket find dupes --min-size 10M
+      wacket find dupes nas,laptop --jsonl | jq -r 'select(.host=="nas") | .path'
+    """
+    from wacket import timeparse
+    from wacket.find import catalog, dupes
+    from wacket.output import human_bytes, resolve
+
+    fmt = resolve(fmt)
+    catalogs = catalog.open_catalogs(_hosts(app, hostset))
+    columns = ["group", "hash", "size", "copies", "wasted", "host", "path"]
+    n = 0
+    with Renderer(fmt, columns) as out:
+        for group in dupes.dupes(catalogs, timeparse.size(min_size)):
+            for host, path in group.copies:
+                out.emit(
+                    {
+                        "group": group.number,
+                        "hash": group.hash[:12] if fmt == "table" else group.hash,
+                        "size": human_bytes(group.size) if fmt == "table" else group.size,
+                        "copies": len(group.copies),
+                        "wasted": human_bytes(group.wasted) if fmt == "table" else group.wasted,
+                        "host": host,
+                        "path": path,
+                    }
+                )
+            n += 1
+    app.note(f"wacket find dupes: {n} groups")
+    return Exit.OK
+
+
+@find.command("where")
+@click.argument("file")
+@output_options
+@pass_app
+def where_cmd(app, file, fmt) -> int:
+    """Which machines hold a copy of FILE's content (a local file, or HOST:PATH from a catalog).
+
+    Files are compared by content hash; files too small to be hashed are
+    compared by name and size (match = name+size).
+    Exit status: 0 copies found elsewhere, 1 none.
+
+    \b
+    Examples:
+      wacket find where ~/Documents/thesis.pdf
+      wacket find where nas:/srv/photos/2024/img_0042.jpg
+    """
+    from wacket.find import catalog, dupes
+    from wacket.output import human_bytes, resolve
+
+    fmt = resolve(fmt)
+    catalogs = catalog.open_catalogs()
+    target = dupes.describe_target(file, catalogs, app.fleet)
+    n = 0
+    with Renderer(fmt, ["host", "path", "size", "match", "up"]) as out:
+        probe = None
+        from wacket.find import query
+
+        probe = query.Probe(
+            [app.fleet.hosts[c.host] for c in catalogs if c.host in app.fleet.hosts]
+        )
+        for host, path, size, how in dupes.where(target, catalogs):
+            n += 1
+            up = probe.get(host)
+            out.emit(
+                {
+                    "host": host,
+                    "path": path,
+                    "size": human_bytes(size) if fmt == "table" else size,
+                    "match": how,
+                    "up": "?" if up is None else ("up" if up else "down"),
+                }
+            )
+    return Exit.OK if n else Exit.PARTIAL
+
+
+@find.command("missing")
+@click.argument("host_a")
+@click.argument("host_b")
+@click.option("--min-size", default="1", metavar="SIZE", show_default=True, help="Ignore smaller.")
+@click.option("--under", metavar="PATH", help="Only files of HOST_A under PATH.")
+@output_options
+@pass_app
+def missing_cmd(app, host_a, host_b, min_size, under, fmt) -> int:
+    """Files HOST_A has whose content HOST_B lacks ("is all of this backed up?").
+
+    Compared by content hash (files too small to be hashed: by name and size),
+    wherever the copy lives on HOST_B. Exit status: 0 nothing missing, 1 some.
+
+    \b
+    Examples:
+      wacket find missing laptop nas
+      wacket find missing laptop nas --under ~/Pictures --plain | cut -f2
+    """
+    from wacket import timeparse
+    from wacket.find import catalog, dupes
+    from wacket.output import human_bytes, resolve
+
+    fmt = resolve(fmt)
+    cats = {}
+    for name in (host_a, host_b):
+        c = catalog.open_catalog(name)
+        if c is None:
+            raise WacketError(f"{name}: no catalog yet: run `wacket find index {name}`")
+        cats[name] = c
+    n = total = 0
+    with Renderer(fmt, ["host", "path", "size", "mtime"]) as out:
+        for path, size, mtime in dupes.missing(
+            cats[host_a], cats[host_b], timeparse.size(min_size), under
+        ):
+            n += 1
+            total += size
+            out.emit(
+                {
+                    "host": host_a,
+                    "path": path,
+                    "size": human_bytes(size) if fmt == "table" else size,
+                    "mtime": timeparse.iso(mtime / 1e9),
+                }
+            )
+    app.note(f"wacket find missing: {n} files ({human_bytes(total)}) on {host_a} not on {host_b}")
+    return Exit.PARTIAL if n else Exit.OK
+
+
+@find.command("get")
+@click.argument("source", metavar="HOST:PATH")
+@click.argument("dest", required=False, default=".")
+@connection_options
+@pass_app
+def get_cmd(app, source, dest, accept_new, connect_timeout) -> int:
+    """Fetch a found file (or directory) from HOST to DEST here (default: the current dir).
+
+    Uses rsync over SSH when both sides have it, else SFTP.
+
+    \b
+    Examples:
+      wacket find get nas:/srv/docs/report.pdf ~/Downloads/
+      wacket find report.pdf -0 | xargs -0 -n1 wacket find get
+    """
+    from wacket.find import fetch
+
+    host_name, sep, path = source.partition(":")
+    if not sep or not path:
+        raise click.UsageError("SOURCE must be HOST:PATH (as wacket find prints it)")
+    host = app.fleet.get(host_name)
+    pool = app.pool(accept_new, connect_timeout)
+    local = fetch.get(pool, host, path, dest)
+    app.note(f"wacket find get: {_show(local)}")
+    return Exit.OK

@@ -1,0 +1,483 @@
+"""The catalog: one SQLite file per host in the data dir, plus a names file for fast queries.
+
+Layout of ``DATA/find/``:
+
+- ``HOST.db``: tables ``meta`` (key/value), ``dirs`` (id, absolute path as bytes) and ``files``
+  (id, dir, name as bytes, type, size, mtime_ns, hash), ``links`` (symlink targets); ``docs``
+  (FTS5) and ``docinfo`` when the host was indexed with ``--content``. Paths are stored as the raw bytes of the file name, so
+  names with newlines or bytes that are not UTF-8 survive exactly.
+- ``HOST.names``: every entry's full path, lower-cased, one per line in ``files.id`` order
+  (a newline inside a name is stored as NUL), followed by the start offset of each line. A
+  substring query is a ``find`` over this mapped file: no SQL scan of a million rows.
+- ``hosts.json``: the last index attempt per host (when, and why it failed).
+
+A re-index writes a fresh ``HOST.db`` beside the old one and renames it into place, so a failed or
+interrupted run (or a host that is down) leaves the previous catalog untouched. Files are 0600.
+"""
+
+from __future__ import annotations
+
+import json
+import mmap
+import os
+import secrets
+import sqlite3
+import time
+import zlib
+from array import array
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from wacket import paths
+from wacket.errors import WacketError
+
+SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE roots (id INTEGER PRIMARY KEY, path BLOB NOT NULL);
+CREATE TABLE dirs (
+    first INTEGER PRIMARY KEY,  -- id of the directory's first entry; its n entries follow
+    n INTEGER NOT NULL,
+    root INTEGER NOT NULL,
+    data BLOB NOT NULL          -- zlib(JSON [[rel, type, size, mtime_ns, mode, hash, link], ...])
+);
+CREATE TABLE hashes (id INTEGER PRIMARY KEY, hash TEXT NOT NULL, size INTEGER NOT NULL);
+"""
+POST_SCHEMA = "CREATE INDEX hashes_hash ON hashes(hash)"
+DOCS_SCHEMA = (
+    "CREATE VIRTUAL TABLE docs USING fts5(body, tokenize='unicode61 remove_diacritics 2')",
+    "CREATE TABLE docinfo (id INTEGER PRIMARY KEY, size INTEGER, mtime INTEGER)",
+)
+NAMES_MAGIC = b"WKNAMES1"
+HEADER = 64  # magic, generation, blob length, count: padded to 64 bytes
+
+
+def find_dir() -> Path:
+    return paths.private_dir(paths.data_dir() / "find")
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+
+
+def db_path(host: str) -> Path:
+    return find_dir() / f"{_safe(host)}.db"
+
+
+def names_path(host: str) -> Path:
+    return find_dir() / f"{_safe(host)}.names"
+
+
+def fs(text: str) -> bytes:
+    return os.fsencode(text)
+
+
+def unfs(data: bytes) -> str:
+    return os.fsdecode(data)
+
+
+def search_key(path: str) -> str:
+    """What the names file holds for a path: lower-cased, newlines as NUL."""
+    return path.replace("\n", "\0").lower()
+
+
+def join_path(directory: str, name: str) -> str:
+    return directory + name if directory.endswith("/") else directory + "/" + name
+
+
+# --- writing -----------------------------------------------------------------------------
+
+
+class Writer:
+    """Build a host's new catalog beside the old one; `commit()` swaps it in atomically.
+
+    Entries are numbered 1, 2, ... in walk order (the order of the names file). A directory's
+    entries arrive together from tree.scan, so they are stored as one compressed row of `dirs`,
+    keyed by the number of the first one: a million entries are a few thousand SQLite rows.
+    """
+
+    def __init__(self, host: str):
+        self.host = host
+        self.final = db_path(host)
+        self.tmp = self.final.with_name(f"{self.final.name}.new-{os.getpid()}")
+        self.tmp.unlink(missing_ok=True)
+        fd = os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.close(fd)
+        self.conn = sqlite3.connect(self.tmp, isolation_level=None)
+        self.conn.execute("PRAGMA journal_mode=OFF")
+        self.conn.execute("PRAGMA synchronous=OFF")
+        self.conn.execute("PRAGMA page_size=8192")
+        self.conn.executescript(SCHEMA)
+        self.conn.execute("BEGIN")
+        self.keys: list[str] = []  # full paths, in entry order
+        self.next_id = 1
+        self.counts = {"entries": 0, "files": 0, "dirs": 0, "links": 0, "bytes": 0, "hashed": 0}
+        self._root_id = 0
+        self._prefix = ""
+        self._group: list = []
+        self._group_parent: str | None = None
+        self._group_first = 1
+        self._pending: list[tuple] = []
+
+    def add_root(self, root: str) -> None:
+        """Start a root (an absolute path on the host); its entries follow via `add_batch`."""
+        self._flush()
+        self._root_id += 1
+        self.conn.execute("INSERT INTO roots VALUES (?,?)", (self._root_id, fs(root)))
+        self._prefix = root if root.endswith("/") else root + "/"
+
+    def add_batch(self, batch: list) -> None:
+        """Entries from tree.scan of the current root: [rel, type, size, mtime_ns, mode, hash,
+        link]."""
+        keys = self.keys
+        prefix = self._prefix
+        group = self._group
+        parent = self._group_parent
+        hashes = []
+        files = dirs = links = nbytes = 0
+        nid = self.next_id
+        for item in batch:
+            rel = item[0]
+            cut = rel.rfind("/")
+            p = rel[:cut] if cut >= 0 else ""
+            if p != parent:
+                if group:
+                    self._group = group
+                    self._flush()
+                    group = self._group
+                parent = self._group_parent = p
+                self._group_first = nid
+            group.append(item)
+            keys.append(prefix + rel)
+            kind = item[1]
+            if kind == "f":
+                files += 1
+                nbytes += item[2]
+                if item[5] is not None:
+                    hashes.append((nid, item[5], item[2]))
+            elif kind == "d":
+                dirs += 1
+            elif kind == "l":
+                links += 1
+            nid += 1
+        self._group = group
+        self.counts["entries"] += nid - self.next_id
+        self.next_id = nid
+        c = self.counts
+        c["files"] += files
+        c["dirs"] += dirs
+        c["links"] += links
+        c["bytes"] += nbytes
+        c["hashed"] += len(hashes)
+        if hashes:
+            self.conn.executemany("INSERT INTO hashes VALUES (?,?,?)", hashes)
+
+    def _flush(self) -> None:
+        if self._group:
+            data = json.dumps(self._group, ensure_ascii=True, separators=(",", ":"))
+            self._pending.append(
+                (
+                    self._group_first,
+                    len(self._group),
+                    self._root_id,
+                    zlib.compress(data.encode(), 1),
+                )
+            )
+            self._group = []
+            if len(self._pending) >= 200:
+                self.conn.executemany("INSERT INTO dirs VALUES (?,?,?,?)", self._pending)
+                self._pending = []
+        self._group_parent = None
+
+    def set_meta(self, meta: dict) -> None:
+        self.conn.executemany(
+            "INSERT OR REPLACE INTO meta VALUES (?,?)",
+            [(k, json.dumps(v)) for k, v in meta.items()],
+        )
+
+    def commit(self, meta: dict) -> None:
+        self._flush()
+        if self._pending:
+            self.conn.executemany("INSERT INTO dirs VALUES (?,?,?,?)", self._pending)
+            self._pending = []
+        generation = secrets.token_hex(8)
+        self.conn.execute(POST_SCHEMA)
+        meta = dict(meta, host=self.host, generation=generation, **self.counts)
+        self.set_meta(meta)
+        self.conn.execute("COMMIT")
+        self.conn.close()
+        write_names(self.host, generation, self.keys)
+        os.replace(self.tmp, self.final)
+        _fsync_dir(self.final.parent)
+
+    def abort(self) -> None:
+        try:
+            self.conn.close()
+        finally:
+            self.tmp.unlink(missing_ok=True)
+
+
+def _entry(eid: int, root: str, prefix: str, item: list) -> tuple:
+    rel, kind, size, mtime, _mode, digest, link = item
+    return (eid, root, prefix + rel, kind, size, mtime, digest, link)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_names(host: str, generation: str, paths_in_order: list[str]) -> None:
+    """The names file: header, lower-cased paths joined by newlines, then the line offsets."""
+    keys = "\n".join(paths_in_order)
+    if keys.count("\n") != max(0, len(paths_in_order) - 1):
+        # Some names hold newlines: store those as NUL so only record ends are newlines.
+        keys = "\n".join(p.replace("\n", "\0") for p in paths_in_order)
+    blob = keys.lower().encode("utf-8", "surrogateescape")
+    offsets = array("Q", [0])
+    pos = blob.find(b"\n")
+    find = blob.find
+    append = offsets.append
+    while pos >= 0:
+        append(pos + 1)
+        pos = find(b"\n", pos + 1)
+    if not paths_in_order:
+        offsets = array("Q")
+    offsets.append(len(blob) + 1)  # sentinel: one past the end of the last line
+    pad = (-len(blob)) % 8
+    header = b"%s %s %d %d" % (NAMES_MAGIC, generation.encode(), len(blob), len(paths_in_order))
+    header = header.ljust(HEADER, b" ")
+    final = names_path(host)
+    tmp = final.with_name(f"{final.name}.new-{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(header)
+        fh.write(blob)
+        fh.write(b"\0" * pad)
+        fh.write(offsets.tobytes())
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, final)
+
+
+# --- reading -----------------------------------------------------------------------------
+
+
+@dataclass
+class Catalog:
+    """One host's catalog, opened read-only."""
+
+    host: str
+    path: Path
+    meta: dict = field(default_factory=dict)
+    _conn: sqlite3.Connection | None = None
+    _names: Names | None = None
+    _roots: dict | None = None
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        if self._conn is None:
+            self._conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
+        return self._conn
+
+    @property
+    def indexed_at(self) -> float:
+        return float(self.meta.get("indexed_at", 0))
+
+    @property
+    def count(self) -> int:
+        return int(self.meta.get("entries", 0))
+
+    @property
+    def has_docs(self) -> bool:
+        return bool(self.meta.get("content"))
+
+    def names(self) -> Names:
+        if self._names is None:
+            try:
+                self._names = Names.open(names_path(self.host), self.meta.get("generation"))
+            except (OSError, ValueError):
+                self._names = None
+            if self._names is None:  # missing or from another generation: rebuild it
+                write_names(self.host, self.meta["generation"], list(self.all_paths()))
+                self._names = Names.open(names_path(self.host), self.meta.get("generation"))
+                if self._names is None:
+                    raise WacketError(f"{self.host}: cannot build the names index")
+        return self._names
+
+    def roots(self) -> dict[int, str]:
+        if self._roots is None:
+            self._roots = {
+                rid: unfs(p) for rid, p in self.conn.execute("SELECT id, path FROM roots")
+            }
+        return self._roots
+
+    def all_paths(self):
+        for _first, _root, path, *_rest in self.entries():
+            yield path
+
+    def entries(self, ids: list[int] | None = None, keep=None):
+        """Entries as (id, root, path, type, size, mtime_ns, hash, link), ascending id; only
+        `ids` (ascending) when given; `keep(item)` filters on the raw tree.scan item."""
+        roots = self.roots()
+        prefixes = {rid: (p if p.endswith("/") else p + "/") for rid, p in roots.items()}
+        if ids is not None and not ids:
+            return
+        if ids is None or len(ids) > self.count // 8:
+            cur = self.conn.execute("SELECT first, n, root, data FROM dirs ORDER BY first")
+            wanted = None if ids is None else set(ids)
+            for first, n, rid, data in cur:
+                if wanted is not None and not any(i in wanted for i in range(first, first + n)):
+                    continue
+                items = json.loads(zlib.decompress(data))
+                prefix = prefixes[rid]
+                for k, item in enumerate(items):
+                    if wanted is not None and first + k not in wanted:
+                        continue
+                    if keep is None or keep(item):
+                        yield _entry(first + k, roots[rid], prefix, item)
+            return
+        conn = self.conn
+        cached_first, cached = -1, None
+        for i in ids:
+            if cached is None or not (cached_first <= i < cached_first + len(cached[1])):
+                row = conn.execute(
+                    "SELECT first, n, root, data FROM dirs WHERE first <= ? "
+                    "ORDER BY first DESC LIMIT 1",
+                    (i,),
+                ).fetchone()
+                if row is None or i >= row[0] + row[1]:
+                    continue
+                cached_first = row[0]
+                cached = (row[2], json.loads(zlib.decompress(row[3])))
+            rid, items = cached
+            item = items[i - cached_first]
+            if keep is None or keep(item):
+                yield _entry(i, roots[rid], prefixes[rid], item)
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+        if self._names is not None:
+            self._names.close()
+            self._names = None
+
+
+class Names:
+    """The mapped names file: records are lines of the blob at [base, base + blob_len) of `mm`;
+    `offsets[i]` is where record i starts (relative to base), with a sentinel after the last."""
+
+    def __init__(self, fh, mm, blob_len: int, count: int):
+        self._fh = fh
+        self.mm = mm
+        self.base = HEADER
+        self.blob_len = blob_len
+        self.count = count
+        if mm is not None:
+            start = HEADER + blob_len + ((-blob_len) % 8)
+            self.offsets = memoryview(mm)[start:].cast("Q")
+        else:
+            self.offsets = array("Q", [1])
+
+    @classmethod
+    def open(cls, path: Path, generation: str | None) -> Names | None:
+        fh = open(path, "rb")  # noqa: SIM115 - kept open with the map
+        header = fh.read(HEADER)
+        parts = header.split()
+        if len(parts) != 4 or parts[0] != NAMES_MAGIC or parts[1].decode() != generation:
+            fh.close()
+            return None
+        blob_len, count = int(parts[2]), int(parts[3])
+        if count == 0:
+            return cls(fh, None, 0, 0)
+        mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+        return cls(fh, mm, blob_len, count)
+
+    def record(self, i: int) -> bytes:
+        """Record i (0-based) as stored: lower-cased UTF-8 (surrogate escapes), NUL for newline."""
+        return self.mm[self.base + self.offsets[i] : self.base + self.offsets[i + 1] - 1]
+
+    def text(self) -> bytes:
+        return self.mm[self.base : self.base + self.blob_len] if self.mm is not None else b""
+
+    def close(self) -> None:
+        try:
+            if isinstance(self.offsets, memoryview):
+                self.offsets.release()
+            if self.mm is not None:
+                self.mm.close()
+        except BufferError:
+            pass
+        self._fh.close()
+
+
+def open_catalog(host: str) -> Catalog | None:
+    p = db_path(host)
+    if not p.exists():
+        return None
+    cat = Catalog(host, p)
+    try:
+        cat.meta = {k: json.loads(v) for k, v in cat.conn.execute("SELECT key, value FROM meta")}
+    except sqlite3.DatabaseError as exc:
+        cat.close()
+        raise WacketError(f"{p}: unreadable catalog ({exc}); re-run wacket find index") from None
+    return cat
+
+
+def catalog_hosts() -> list[str]:
+    """Hosts with a catalog, by the names the catalogs record."""
+    d = paths.data_dir() / "find"
+    if not d.is_dir():
+        return []
+    out = []
+    for p in sorted(d.glob("*.db")):
+        try:
+            conn = sqlite3.connect(f"file:{p}?mode=ro", uri=True)
+            try:
+                row = conn.execute("SELECT value FROM meta WHERE key = 'host'").fetchone()
+            finally:
+                conn.close()
+        except sqlite3.DatabaseError:
+            continue
+        if row:
+            out.append(json.loads(row[0]))
+    return out
+
+
+def open_catalogs(hosts: list[str] | None = None) -> list[Catalog]:
+    names = hosts if hosts is not None else catalog_hosts()
+    out = []
+    for name in names:
+        cat = open_catalog(name)
+        if cat is not None:
+            out.append(cat)
+    return out
+
+
+# --- the last attempt per host -----------------------------------------------------------
+
+
+def status_path() -> Path:
+    return find_dir() / "hosts.json"
+
+
+def load_status() -> dict:
+    try:
+        return json.loads(status_path().read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def record_attempt(host: str, error: str | None) -> None:
+    from wacket.fsutil import atomic_write
+
+    status = load_status()
+    entry = status.setdefault(host, {})
+    entry["last_attempt"] = time.time()
+    entry["last_error"] = error
+    if error is None:
+        entry["last_ok"] = entry["last_attempt"]
+    atomic_write(status_path(), json.dumps(status, indent=1, sort_keys=True).encode(), 0o600)

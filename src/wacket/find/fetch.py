@@ -1,0 +1,56 @@
+"""`wacket find get HOST:PATH [DEST]`: bring a found file here, by rsync over SSH or SFTP."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+
+from wacket.errors import WacketError
+
+
+def _target(path: str, dest: str) -> str:
+    dest = os.path.expanduser(dest)
+    if os.path.isdir(dest) or dest.endswith("/"):
+        os.makedirs(dest, exist_ok=True)
+        return os.path.join(dest, path.rstrip("/").rsplit("/", 1)[-1])
+    return dest
+
+
+def get(pool, host, path: str, dest: str) -> str:
+    """Copy `path` from `host` to `dest` (a directory or a file name); return the local path."""
+    target = _target(path, dest)
+    if host.is_local:
+        try:
+            if os.path.isdir(path):
+                shutil.copytree(path, target, symlinks=True, dirs_exist_ok=True)
+            else:
+                shutil.copy2(path, target)
+        except OSError as exc:
+            raise WacketError(f"{host.name}:{path}: {exc.strerror or exc}") from None
+        return target
+    session = pool.session(host)
+    session.connect()  # unreachable hosts fail here, with the transport's reason
+    if shutil.which("rsync"):
+        from wacket.transport.rsync import remote_spec, rsh
+
+        argv = [
+            "rsync", "-a", "--protect-args", "--partial",
+            "-e", rsh(host, accept_new=pool.accept_new),
+            remote_spec(host, path), target,
+        ]  # fmt: skip
+        proc = subprocess.run(
+            [os.fsencode(a) for a in argv], capture_output=True, stdin=subprocess.DEVNULL
+        )
+        if proc.returncode == 0:
+            return target
+        err = proc.stderr.decode("utf-8", "replace").strip()
+        if proc.returncode not in (12, 127) or "command not found" not in err:
+            last = err.splitlines()[-1] if err else f"rsync exit status {proc.returncode}"
+            raise WacketError(f"{host.name}:{path}: {last}")
+    # No rsync on one side: SFTP (files only).
+    try:
+        session.sftp.get(path, target)
+    except OSError as exc:
+        raise WacketError(f"{host.name}:{path}: {exc.strerror or exc}") from None
+    return target

@@ -1,0 +1,293 @@
+"""Answering `wacket find PATTERN` from the catalogs alone (the hosts may be switched off).
+
+A pattern is a substring, a glob (when it holds * ? or [, matched against the whole path, as
+locate does) or, with --regex, a regular expression; case-insensitive unless asked otherwise.
+The names file of each host is searched first (a mapped `find` over lower-cased paths, or a regex
+over its text); only the hits are read from SQLite, where size, age and type filters apply.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+import socket
+import threading
+import time
+from bisect import bisect_right
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from wacket.errors import ConfigError
+from wacket.find import catalog
+from wacket.find.catalog import Catalog
+
+GLOB_CHARS = re.compile(r"[*?\[]")
+
+
+@dataclass
+class Query:
+    pattern: str | None = None
+    regex: bool = False
+    case_sensitive: bool = False
+    basename: bool = False
+    exts: list[str] = field(default_factory=list)
+    larger: int | None = None
+    smaller: int | None = None
+    newer: float | None = None  # epoch seconds: modified after
+    older: float | None = None  # modified before
+    types: str | None = None  # letters among f d l o
+    limit: int | None = None
+
+    @property
+    def kind(self) -> str:
+        if self.pattern is None:
+            return "all"
+        if self.regex:
+            return "regex"
+        return "glob" if GLOB_CHARS.search(self.pattern) else "substring"
+
+
+@dataclass
+class Hit:
+    host: str
+    path: str
+    type: str
+    size: int
+    mtime_ns: int
+    hash: str | None
+    link: str | None
+
+
+def _literal(glob: str) -> str:
+    """The longest run of plain characters in a glob (outside [...] classes)."""
+    runs, cur, i = [], "", 0
+    while i < len(glob):
+        c = glob[i]
+        if c in "*?":
+            runs.append(cur)
+            cur = ""
+        elif c == "[":
+            j = glob.find("]", i + 2)
+            if j < 0:
+                cur += c
+            else:
+                runs.append(cur)
+                cur = ""
+                i = j
+        else:
+            cur += c
+        i += 1
+    runs.append(cur)
+    return max(runs, key=len)
+
+
+class Matcher:
+    """Finds candidate record numbers (0-based) in a names file, exact for the lower-cased key;
+    `verify(path)` then checks the real path (case, basename) when that matters."""
+
+    def __init__(self, q: Query):
+        self.q = q
+        self.kind = q.kind
+        flags = 0 if q.case_sensitive else re.IGNORECASE
+        self.rx = None
+        self.key_rx = None
+        if self.kind == "regex":
+            try:
+                self.rx = re.compile(q.pattern, flags)
+                self.key_rx = re.compile(q.pattern, re.IGNORECASE | re.MULTILINE)
+            except re.error as exc:
+                raise ConfigError(f"bad regular expression {q.pattern!r}: {exc}") from None
+        elif self.kind == "glob":
+            self.rx = re.compile(fnmatch.translate(q.pattern), flags | re.DOTALL)
+            key = catalog.search_key(q.pattern)
+            self.key_rx = re.compile(
+                fnmatch.translate(key).encode("utf-8", "surrogateescape"), re.S
+            )
+            self.literal = catalog.search_key(_literal(key)).encode("utf-8", "surrogateescape")
+        elif self.kind == "substring":
+            self.needle = catalog.search_key(q.pattern).encode("utf-8", "surrogateescape")
+        self.ext_needles = [("." + e.lower().lstrip(".")).encode() for e in q.exts]
+
+    def candidates(self, names: catalog.Names) -> list[int] | None:
+        """Record numbers that may match, ascending; None for "all of them"."""
+        if names.count == 0:
+            return []
+        if self.kind == "substring":
+            hits = self._find(names, self.needle)
+            if self.q.basename:
+                needle = self.needle
+                hits = [i for i in hits if needle in _base(names.record(i))]
+            return hits
+        if self.kind == "glob":
+            hits = self._find(names, self.literal) if self.literal else range(names.count)
+            rx = self.key_rx
+            if self.q.basename:
+                return [i for i in hits if rx.match(_base(names.record(i)))]
+            return [i for i in hits if rx.match(names.record(i))]
+        if self.kind == "regex":
+            return self._regex(names)
+        if self.ext_needles:  # no pattern: the extension narrows it down
+            hits = self._find(names, self.ext_needles[0]) if len(self.ext_needles) == 1 else None
+            return hits
+        return None
+
+    @staticmethod
+    def _find(names: catalog.Names, needle: bytes) -> list[int]:
+        mm, base, offs = names.mm, names.base, names.offsets
+        end = base + names.blob_len
+        find = mm.find
+        out: list[int] = []
+        append = out.append
+        pos = find(needle, base, end)
+        i = 0
+        while pos >= 0:
+            i = bisect_right(offs, pos - base, i) - 1
+            append(i)
+            i += 1
+            pos = find(needle, base + offs[i], end)
+        return out
+
+    def _regex(self, names: catalog.Names) -> list[int]:
+        text = names.text().decode("utf-8", "surrogateescape")
+        rx = self.key_rx
+        out: list[int] = []
+        pos, line, counted = 0, 0, 0
+        while True:
+            m = rx.search(text, pos)
+            if m is None:
+                break
+            start = m.start()
+            if start == len(text) and start > 0 and text[start - 1] == "\n":
+                break
+            line += text.count("\n", counted, start)
+            counted = start
+            out.append(line)
+            nl = text.find("\n", start)
+            if nl < 0:
+                break
+            pos = nl + 1
+            line += 1
+            counted = pos
+        return out
+
+    def verify(self, path: str, name: str) -> bool:
+        q = self.q
+        if self.ext_needles:
+            lname = name.lower().encode("utf-8", "surrogateescape")
+            if not any(lname.endswith(e) for e in self.ext_needles):
+                return False
+        target = name if q.basename else path
+        if self.kind == "substring" and q.case_sensitive:
+            return q.pattern in target
+        if self.kind == "glob" and q.case_sensitive:
+            return self.rx.match(target) is not None
+        if self.kind == "regex":
+            return self.rx.search(target) is not None
+        return True
+
+
+def _base(record: bytes) -> bytes:
+    return record[record.rfind(b"/") + 1 :]
+
+
+def _keep(q: Query):
+    """A filter on raw tree.scan items [rel, type, size, mtime_ns, mode, hash, link], or None."""
+    tests = []
+    if q.larger is not None:
+        tests.append(lambda it, n=q.larger: it[2] > n)
+    if q.smaller is not None:
+        tests.append(lambda it, n=q.smaller: it[2] < n)
+    if q.newer is not None:
+        tests.append(lambda it, t=int(q.newer * 1e9): it[3] > t)
+    if q.older is not None:
+        tests.append(lambda it, t=int(q.older * 1e9): it[3] < t)
+    if q.types:
+        tests.append(lambda it, ts=q.types: it[1] in ts)
+    if not tests:
+        return None
+    if len(tests) == 1:
+        return tests[0]
+    return lambda it: all(t(it) for t in tests)
+
+
+def search(q: Query, catalogs: list[Catalog]) -> Iterator[Hit]:
+    """Hits from each catalog in turn (catalog order, then walk order)."""
+    matcher = Matcher(q)
+    keep = _keep(q)
+    left = q.limit
+    for cat in catalogs:
+        names = cat.names()
+        cands = matcher.candidates(names)
+        ids = None if cands is None else [i + 1 for i in cands]
+        for _eid, _root, path, kind, size, mtime, digest, link in cat.entries(ids, keep):
+            name = path[path.rfind("/") + 1 :]
+            if not matcher.verify(path, name):
+                continue
+            yield Hit(cat.host, path, kind, size, mtime, digest, link)
+            if left is not None:
+                left -= 1
+                if left <= 0:
+                    return
+
+
+def text_search(words: str, catalogs: list[Catalog], limit: int | None = None) -> Iterator[tuple]:
+    """(Hit, snippet) for documents whose words match (FTS5 query syntax; plain words = AND)."""
+    import sqlite3
+
+    left = limit
+    for cat in catalogs:
+        if not cat.has_docs:
+            continue
+        sql = (
+            "SELECT rowid, snippet(docs, 0, '[', ']', '…', 12) FROM docs WHERE docs MATCH ? "
+            "ORDER BY rank"
+        )
+        try:
+            rows = cat.conn.execute(sql, (_fts_query(words),)).fetchall()
+        except sqlite3.OperationalError as exc:
+            raise ConfigError(f"bad --text query {words!r}: {exc}") from None
+        snippets = dict(rows)
+        for eid, _root, path, kind, size, mtime, digest, _link in cat.entries(sorted(snippets)):
+            yield Hit(cat.host, path, kind, size, mtime, digest, None), snippets[eid]
+            if left is not None:
+                left -= 1
+                if left <= 0:
+                    return
+
+
+def _fts_query(words: str) -> str:
+    """Plain words become quoted terms (AND); text with FTS5 operators or quotes passes as is."""
+    if re.search(r'["()*:^]|\b(AND|OR|NOT|NEAR)\b', words):
+        return words
+    return " ".join('"' + w.replace('"', '""') + '"' for w in words.split())
+
+
+# --- is the host up now? -------------------------------------------------------------------
+
+
+class Probe:
+    """TCP-connect to each host's SSH port in the background while the catalogs are searched."""
+
+    def __init__(self, hosts: list, timeout: float = 0.8):
+        self.state: dict[str, bool | None] = {}
+        self.threads = []
+        for h in hosts:
+            if h.is_local:
+                self.state[h.name] = True
+                continue
+            t = threading.Thread(target=self._one, args=(h, timeout), daemon=True)
+            t.start()
+            self.threads.append(t)
+
+    def _one(self, host, timeout: float) -> None:
+        try:
+            with socket.create_connection((host.address, host.port or 22), timeout=timeout):
+                self.state[host.name] = True
+        except OSError:
+            self.state[host.name] = False
+
+    def get(self, name: str) -> bool | None:
+        deadline = time.monotonic() + 2
+        for t in self.threads:
+            t.join(max(0.0, deadline - time.monotonic()))
+        return self.state.get(name)
