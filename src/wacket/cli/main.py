@@ -56,9 +56,6 @@ def _register() -> None:
     cli.add_command(hosts.hosts)
     cli.add_command(run.run)
     cli.add_command(log.log)
-    from wacket.cli.map import map_
-
-    cli.add_command(map_)
 
     from wacket.cli import mail
 
@@ -69,9 +66,6 @@ def _register() -> None:
     cli.add_command(clip_cli.clip)
     cli.add_command(msg_cli.msg)
     cli.add_command(sync_cli.sync)
-    from wacket.cli import backup as backup_cli
-
-    cli.add_command(backup_cli.backup)
     from wacket.cli import links as links_cli
 
     cli.add_command(links_cli.links)
