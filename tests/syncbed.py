@@ -1,0 +1,87 @@
+"""Helpers for the sync tests: trees on this machine and on a test-bed host, snapshots, "nothing lost"."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+
+TRASH = ".wacket-trash"
+
+
+@pytest.fixture
+def pair(fleet, tmp_path):
+    """(local dir, remote dir on h1, "h1:<remote dir>") for one test; remote dirs are unique."""
+    local = tmp_path / "a"
+    local.mkdir()
+    remote = fleet.hosts[0].home / f"sync-{uuid.uuid4().hex[:10]}"
+    remote.mkdir()
+    yield local, remote, f"h1:{remote}"
+
+
+def write(root: Path, rel: str | bytes, data: bytes | str = b"x", mtime: float | None = None):
+    path = Path(os.fsdecode(os.path.join(os.fsencode(root), os.fsencode(rel))))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data.encode() if isinstance(data, str) else data)
+    if mtime is not None:
+        os.utime(path, (mtime, mtime))
+    return path
+
+
+def tree(root: Path, trash: bool = False) -> dict[str, tuple]:
+    """{rel: ("f", content) | ("l", target) | ("d",)} (bytes paths decoded with surrogateescape)."""
+    out = {}
+    root = Path(root)
+    for dirpath, dirnames, filenames in os.walk(root):
+        rel_dir = os.path.relpath(dirpath, root)
+        if not trash and (rel_dir == TRASH or rel_dir.startswith(TRASH + "/")):
+            dirnames[:] = []
+            continue
+        for name in list(dirnames):
+            p = os.path.join(dirpath, name)
+            rel = os.path.normpath(os.path.join(rel_dir, name))
+            if not trash and rel == TRASH:
+                continue
+            if os.path.islink(p):
+                out[rel] = ("l", os.readlink(p))
+                dirnames.remove(name)
+            else:
+                out[rel] = ("d",)
+        for name in filenames:
+            p = os.path.join(dirpath, name)
+            rel = os.path.normpath(os.path.join(rel_dir, name))
+            if os.path.islink(p):
+                out[rel] = ("l", os.readlink(p))
+            else:
+                out[rel] = ("f", Path(p).read_bytes())
+    return out
+
+
+def contents(*roots: Path) -> set[bytes]:
+    """Every file content present under the roots, trash included."""
+    found = set()
+    for root in roots:
+        for entry in tree(root, trash=True).values():
+            if entry[0] == "f":
+                found.add(entry[1])
+    return found
+
+
+def trash_files(root: Path) -> dict[str, bytes]:
+    out = {}
+    base = Path(root) / TRASH
+    for rel, entry in tree(base, trash=True).items() if base.exists() else []:
+        if entry[0] == "f" and not rel.startswith(".tmp"):
+            out[rel.split("/", 1)[1]] = entry[1]
+    return out
+
+
+def records(stdout: bytes) -> list[dict]:
+    return [json.loads(line) for line in stdout.splitlines() if line.strip()]
+
+
+def by_path(recs: list[dict]) -> dict[str, dict]:
+    return {r["path"]: r for r in recs}
