@@ -36,8 +36,7 @@ def _wacket(xvfb, *args, input=None, timeout=60):
     return subprocess.run(
         [sys.executable, "-m", "wacket", *args],
         env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        capture_output=True,  # pipes: a selection owner holding them would hang us
         timeout=timeout,
         **kwargs,
     )
