@@ -56,6 +56,9 @@ def _register() -> None:
     cli.add_command(hosts.hosts)
     cli.add_command(run.run)
     cli.add_command(log.log)
+    from wacket.cli.map import map_
+
+    cli.add_command(map_)
 
     from wacket.cli import mail
 
@@ -66,12 +69,18 @@ def _register() -> None:
     cli.add_command(clip_cli.clip)
     cli.add_command(msg_cli.msg)
     cli.add_command(sync_cli.sync)
+    from wacket.cli import backup as backup_cli
+
+    cli.add_command(backup_cli.backup)
     from wacket.cli import links as links_cli
 
     cli.add_command(links_cli.links)
     from wacket.cli import find as find_cli
 
     cli.add_command(find_cli.find)
+    from wacket.cli import gpio as gpio_cli
+
+    cli.add_command(gpio_cli.gpio)
 
 
 _register()
