@@ -1,0 +1,251 @@
+"""wacket sync --two-way: decisions from the per-pair state, conflicts, trash, plan/apply, SIGKILL."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import syncbed
+from syncbed import by_path, contents, records, trash_files, tree, write
+
+pair = syncbed.pair  # fixture
+
+
+def two_way(run_wacket, a, b, *extra, ok=True):
+    r = run_wacket("sync", "--two-way", str(a), str(b), "--jsonl", *extra)
+    if ok:
+        assert r.returncode == 0, r.stderr.decode()
+    return r
+
+
+def many(root, n=40, prefix="f"):
+    for i in range(n):
+        write(root, f"{prefix}{i:02}", f"{prefix} number {i}")
+
+
+def test_first_run_merges_without_deleting(pair, run_wacket):
+    local, remote, spec = pair
+    write(local, "only-a", "from a")
+    write(remote, "only-b", "from b")
+    write(local, "same", "same content", mtime=1_000_000)
+    write(remote, "same", "same content", mtime=2_000_000)  # same bytes, other time: no conflict
+    write(local, "differ.txt", "version A", mtime=1_000_000)
+    write(remote, "differ.txt", "version B!", mtime=2_000_000)
+    write(remote, "dir/deep/x", "deep")
+    (remote / "emptydir").mkdir()
+    r = two_way(run_wacket, local, spec)
+    recs = by_path(records(r.stdout))
+    assert recs["only-a"]["action"] == "create" and recs["only-a"]["side"] == "a->b"
+    assert recs["only-b"]["side"] == "b->a"
+    assert "same" not in recs
+    c = recs["differ.txt"]
+    assert c["action"] == "conflict" and c["side"] == "b"  # B is newer: B keeps the name
+    assert c["kept_as"].startswith("differ.conflict-") and c["kept_as"].endswith(".txt")
+    assert tree(local) == tree(remote)
+    t = tree(local)
+    assert t["differ.txt"] == ("f", b"version B!")
+    assert t[c["kept_as"]] == ("f", b"version A")
+    assert t["dir/deep/x"] == ("f", b"deep") and t["emptydir"] == ("d",)
+    assert not [x for x in recs.values() if x["action"] == "delete"]
+    # second run: nothing to do
+    r = two_way(run_wacket, local, spec)
+    assert records(r.stdout) == []
+
+
+def test_edits_and_deletes_on_each_side(pair, run_wacket):
+    local, remote, spec = pair
+    many(local)
+    two_way(run_wacket, local, spec)
+    write(local, "f00", "edited on a")
+    write(remote, "f01", "edited on b")
+    (local / "f02").unlink()
+    (remote / "f03").unlink()
+    write(local, "newdir/sub/n1", "new on a")
+    (remote / "newempty").mkdir()
+    r = two_way(run_wacket, local, spec)
+    recs = by_path(records(r.stdout))
+    assert recs["f00"] == {**recs["f00"], "action": "update", "side": "a->b"}
+    assert recs["f01"] == {**recs["f01"], "action": "update", "side": "b->a"}
+    assert recs["f02"] == {**recs["f02"], "action": "delete", "side": "b"}
+    assert recs["f03"] == {**recs["f03"], "action": "delete", "side": "a"}
+    assert recs["newdir/sub/n1"]["action"] == "create"
+    assert recs["newempty"]["kind"] == "dir"
+    assert tree(local) == tree(remote)
+    assert tree(local)["f00"] == ("f", b"edited on a") and "f02" not in tree(remote)
+    # what was deleted or overwritten is in that side's trash
+    assert trash_files(remote)["f02"] == b"f number 2"
+    assert trash_files(remote)["f00"] == b"f number 0"
+    assert trash_files(local)["f03"] == b"f number 3"
+    assert trash_files(local)["f01"] == b"f number 1"
+    # deleting a whole directory on one side
+    subprocess.run(["rm", "-r", str(remote / "newdir")], check=True)
+    two_way(run_wacket, local, spec, "--force")
+    assert "newdir" not in tree(local) and trash_files(local)["newdir/sub/n1"] == b"new on a"
+
+
+def test_conflict_both_versions_survive(pair, run_wacket):
+    local, remote, spec = pair
+    many(local)
+    write(local, "notes.md", "base")
+    two_way(run_wacket, local, spec)
+    write(local, "notes.md", "edit from a", mtime=time.time() - 100)
+    write(remote, "notes.md", "edit from b, newer")
+    r = two_way(run_wacket, local, spec)
+    rec = by_path(records(r.stdout))["notes.md"]
+    assert rec["action"] == "conflict" and rec["side"] == "b"
+    host = os.uname().nodename
+    assert rec["kept_as"].startswith(f"notes.conflict-{host}-") and rec["kept_as"].endswith(".md")
+    stamp = rec["kept_as"][len(f"notes.conflict-{host}-") : -3]
+    assert len(stamp) == 15 and stamp[8] == "T"
+    for side in (local, remote):
+        t = tree(side)
+        assert t["notes.md"] == ("f", b"edit from b, newer")
+        assert t[rec["kept_as"]] == ("f", b"edit from a")
+    assert "wacket sync" in r.stderr.decode() and "1 conflicts" in r.stderr.decode()
+    assert records(two_way(run_wacket, local, spec).stdout) == []
+
+
+def test_conflict_policies(pair, run_wacket):
+    local, remote, spec = pair
+    many(local)
+    for name in ("p-newer", "p-a", "p-b"):
+        write(local, name, "base")
+    two_way(run_wacket, local, spec)
+    old = time.time() - 100
+    for name in ("p-newer", "p-a", "p-b"):
+        write(local, name, f"{name} a", mtime=old)
+        write(remote, name, f"{name} b")
+    two_way(run_wacket, local, spec, "--conflict", "a")
+    assert tree(remote)["p-a"] == ("f", b"p-a a")
+    # the loser is in B's trash, not gone
+    assert b"p-a b" in trash_files(remote).values()
+    assert not [n for n in tree(remote) if ".conflict-" in n]
+    assert tree(local) == tree(remote)
+
+
+def test_delete_vs_edit_the_edit_wins(pair, run_wacket):
+    local, remote, spec = pair
+    many(local)
+    two_way(run_wacket, local, spec)
+    (local / "f05").unlink()
+    write(remote, "f05", "edited while a deleted it")
+    write(local, "f06", "edited while b deleted it")
+    (remote / "f06").unlink()
+    r = two_way(run_wacket, local, spec)
+    recs = by_path(records(r.stdout))
+    assert recs["f05"]["action"] == "create" and recs["f05"]["side"] == "b->a"
+    assert recs["f06"]["side"] == "a->b"
+    assert tree(local)["f05"] == ("f", b"edited while a deleted it")
+    assert tree(remote)["f06"] == ("f", b"edited while b deleted it")
+    assert tree(local) == tree(remote)
+
+
+def test_rename_is_delete_plus_create_nothing_lost(pair, run_wacket):
+    local, remote, spec = pair
+    many(local)
+    write(local, "docs/report.txt", "the report")
+    two_way(run_wacket, local, spec)
+    os.rename(local / "docs", local / "papers")
+    r = two_way(run_wacket, local, spec)
+    recs = by_path(records(r.stdout))
+    assert recs["papers/report.txt"]["action"] == "create"
+    assert recs["docs/report.txt"]["action"] == "delete"
+    assert tree(remote)["papers/report.txt"] == ("f", b"the report")
+    assert "docs" not in tree(remote)
+    assert trash_files(remote)["docs/report.txt"] == b"the report"
+
+
+def test_guard_two_way_empty_side(pair, run_wacket):
+    local, remote, spec = pair
+    many(local)
+    two_way(run_wacket, local, spec)
+    before = tree(remote)
+    for p in local.iterdir():
+        if p.name != ".wacket-trash":
+            p.unlink()
+    r = two_way(run_wacket, local, spec, ok=False)
+    assert r.returncode == 1 and "would delete 40" in r.stderr.decode()
+    assert tree(remote) == before
+
+
+def test_plan_then_apply(pair, run_wacket, tmp_path):
+    local, remote, spec = pair
+    many(local, 10)
+    two_way(run_wacket, local, spec)
+    write(local, "f00", "planned edit")
+    write(remote, "newb", "new on b")
+    plan = tmp_path / "plan.json"
+    r = two_way(run_wacket, local, spec, "--plan", plan)
+    assert {x["path"] for x in records(r.stdout)} == {"f00", "newb"}
+    assert tree(remote)["f00"] == ("f", b"f number 0")  # nothing done yet
+    data = json.loads(plan.read_text())
+    assert {op["path"] for op in data["ops"]} == {"f00", "newb"}
+    r = run_wacket("sync", "--apply", plan, "--jsonl")
+    assert r.returncode == 0, r.stderr
+    assert {x["path"] for x in records(r.stdout)} == {"f00", "newb"}
+    assert tree(local) == tree(remote) and tree(remote)["f00"] == ("f", b"planned edit")
+    # a plan made before a change is refused
+    write(local, "f01", "x")
+    two_way(run_wacket, local, spec, "--plan", plan)
+    write(remote, "f02", "changed after the plan")
+    r = run_wacket("sync", "--apply", plan)
+    assert r.returncode == 1 and "changed since the plan" in r.stderr.decode()
+    assert tree(remote)["f01"] == ("f", b"f number 1")
+
+
+def test_trash_pruned_after_trash_days(pair, run_wacket):
+    local, remote, spec = pair
+    write(local, "x", "x")
+    write(remote, ".wacket-trash/20000101T000000/old", "old")
+    two_way(run_wacket, local, spec)
+    assert not (remote / ".wacket-trash/20000101T000000").exists()
+    write(remote, ".wacket-trash/20000101T000000/old", "old")
+    two_way(run_wacket, local, spec, "--trash-days", "100000")
+    assert (remote / ".wacket-trash/20000101T000000/old").exists()
+
+
+def test_sigkill_half_way_then_rerun(pair, run_wacket, isolated_env):
+    local, remote, spec = pair
+    many(local, 60)
+    two_way(run_wacket, local, spec)
+    payload = os.urandom(40_000)
+    for i in range(30):
+        write(local, f"big/a{i:02}", payload + b"a%d" % i)  # new on A
+        write(remote, f"bigb/b{i:02}", payload + b"b%d" % i)  # new on B
+    for i in range(5):
+        write(local, f"f{i:02}", f"edit a {i}")  # edits on A
+        (remote / f"f{10 + i:02}").unlink()  # deletes on B
+    write(local, "f20", "conflict a", mtime=time.time() - 50)
+    write(remote, "f20", "conflict b")
+    before = contents(local, remote)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "wacket", "sync", "--two-way", str(local), spec, "--bwlimit", "150K",
+         "--jsonl"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+    )  # fmt: skip
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        arrived = list((remote / "big").glob("a*")) if (remote / "big").exists() else []
+        if len(arrived) >= 3:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, "the run finished before it could be killed"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert len(list((remote / "big").glob("a*"))) < 30
+    r = two_way(run_wacket, local, spec)
+    recs = records(r.stdout)
+    # no loss: every content that existed before is still somewhere (trash included)
+    assert before <= contents(local, remote)
+    assert tree(local) == tree(remote)
+    t = tree(local)
+    assert all(f"big/a{i:02}" in t and f"bigb/b{i:02}" in t for i in range(30))
+    assert t["f00"] == ("f", b"edit a 0") and "f10" not in t
+    # no duplicate: only the one real conflict made a .conflict- copy
+    assert len([n for n in t if ".conflict-" in n]) == 1
+    assert not [x for x in recs if x["action"] == "error"]
+    assert records(two_way(run_wacket, local, spec).stdout) == []
