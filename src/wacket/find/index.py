@@ -50,7 +50,7 @@ class Settings:
     roots: list[str] = field(default_factory=lambda: list(DEFAULT_ROOTS))
     exclude: list[str] = field(default_factory=list)
     hash_min: int = DEFAULT_HASH_MIN
-    content: bool = False
+    content: bool | None = None  # None: as the host's previous catalog
 
     def record(self) -> dict:
         return {"roots": self.roots, "exclude": self.exclude, "hash_min": self.hash_min}
@@ -156,7 +156,13 @@ def index_host(pool, host, settings: Settings) -> dict:
             hashed += final.get("hashed", 0)
             hashed_bytes += final.get("hashed_bytes", 0)
         docs = None
-        if settings.content:
+        use_content = settings.content
+        if use_content is None:
+            previous = catalog.open_catalog(host.name)
+            use_content = bool(previous and previous.has_docs)
+            if previous is not None:
+                previous.close()
+        if use_content:
             from wacket.find import content
 
             docs = content.index_documents(helper, writer, host.name)
