@@ -1,0 +1,157 @@
+"""Running rsync for a backup and reading its itemized change list."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass, field
+
+from wacket.backup.sets import Location
+from wacket.errors import Exit, WacketError
+from wacket.transport import rsync as rsync_args
+
+# rsync exit codes that still leave a usable snapshot (some files could not be read or vanished).
+PARTIAL_CODES = {23, 24}
+_ITEM_RE = re.compile(rb"^([<>ch.][fdLDS][.+?a-zA-Z ]{9}|\*deleting  ) (.*)$")
+_ESCAPE_RE = re.compile(rb"\\#([0-7]{3})")
+
+RSYNC_ERRORS = {
+    1: "syntax or usage error",
+    2: "protocol incompatibility",
+    3: "errors selecting input/output files, dirs",
+    5: "error starting client-server protocol",
+    10: "error in socket I/O",
+    11: "error in file I/O",
+    12: "error in rsync protocol data stream",
+    20: "interrupted",
+    23: "some files could not be transferred",
+    24: "some source files vanished",
+    30: "timeout in data send/receive",
+    35: "timeout waiting for daemon connection",
+    255: "ssh failed",
+}
+
+
+@dataclass
+class RsyncOutcome:
+    rc: int
+    changes: list[list[str]] = field(default_factory=list)  # [itemize code, relative path]
+    complete_list: bool = True  # every stdout line was an itemized change
+    stderr: str = ""
+
+
+def unescape(name: bytes) -> bytes:
+    """rsync writes bytes it will not print as `\\#ooo` (octal): give back the real bytes."""
+    return _ESCAPE_RE.sub(lambda m: bytes([int(m.group(1), 8)]), name)
+
+
+def parse_itemized(output: bytes) -> tuple[list[list[str]], bool]:
+    changes: list[list[str]] = []
+    complete = True
+    for line in output.split(b"\n"):
+        if not line:
+            continue
+        m = _ITEM_RE.match(line)
+        if not m:
+            complete = False
+            continue
+        changes.append([m.group(1).decode("ascii"), os.fsdecode(unescape(m.group(2)))])
+    return changes, complete
+
+
+def build_argv(
+    sources: list[Location],
+    dest: Location,
+    *,
+    exclude: list[str],
+    link_dest: str | None,
+    one_file_system: bool,
+    accept_new: bool,
+    connect_timeout: float,
+    remote_side: str,
+) -> list[str]:
+    """rsync's argument list; `remote_side` is "target", "source" or "none" (all on one host)."""
+    argv = ["rsync", "-a", "-s", "--delete", "--numeric-ids", "--out-format=%i %n"]
+    if one_file_system:
+        argv.append("-x")
+    argv += [f"--exclude={pat}" for pat in exclude]
+    if link_dest:
+        argv.append(f"--link-dest={link_dest}")
+    if remote_side != "none":
+        host = dest.host if remote_side == "target" else sources[0].host
+        argv += [
+            "-e",
+            rsync_args.rsh(host, accept_new=accept_new, connect_timeout=int(connect_timeout)),
+        ]
+    for src in sources:
+        path = src.path.rstrip("/") or "/"
+        argv.append(rsync_args.remote_spec(src.host, path) if remote_side == "source" else path)
+    dpath = dest.path.rstrip("/") + "/"
+    argv.append(rsync_args.remote_spec(dest.host, dpath) if remote_side == "target" else dpath)
+    return argv
+
+
+def _die_with_parent() -> None:
+    """rsync must not outlive a killed wacket: it would keep writing into the snapshot."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except Exception:
+        pass
+
+
+def run_local(argv: list[str], on_first_line=None) -> RsyncOutcome:
+    """Run rsync here, collecting the itemized list from stdout."""
+    try:
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
+        )
+    except FileNotFoundError:
+        raise WacketError(
+            "rsync is not installed here (apt-get install rsync)", Exit.USAGE
+        ) from None
+    import threading
+
+    err_chunks: list[bytes] = []
+    t = threading.Thread(target=lambda: err_chunks.append(proc.stderr.read()), daemon=True)
+    t.start()
+    out: list[bytes] = []
+    first = True
+    for chunk in iter(lambda: proc.stdout.read1(65536), b""):
+        out.append(chunk)
+        if first and on_first_line is not None:
+            first = False
+            on_first_line()
+    rc = proc.wait()
+    t.join()
+    changes, complete = parse_itemized(b"".join(out))
+    return RsyncOutcome(rc, changes, complete, b"".join(err_chunks).decode("utf-8", "replace"))
+
+
+def run_remote(session, argv: list[str]) -> RsyncOutcome:
+    """Run rsync on the host that has both the sources and the target."""
+    res = session.run(argv)
+    if res.rc == 127:
+        raise WacketError(f"{session.host.name}: rsync is not installed there", Exit.USAGE)
+    changes, complete = parse_itemized(res.stdout)
+    return RsyncOutcome(
+        res.rc if res.rc is not None else 20,
+        changes,
+        complete,
+        res.stderr.decode("utf-8", "replace"),
+    )
+
+
+def describe_failure(out: RsyncOutcome) -> str:
+    lines = [ln for ln in out.stderr.strip().splitlines() if ln.strip()]
+    detail = "; ".join(lines[-3:]) if lines else RSYNC_ERRORS.get(out.rc, "")
+    return f"rsync exit {out.rc} ({RSYNC_ERRORS.get(out.rc, 'error')}): {detail}"

@@ -1,0 +1,224 @@
+"""One backup run: lock the set on the target, clone the latest snapshot (`cp -al`), rsync into the
+clone, write the manifest, rename both into place; the lock and the run's outcome are recorded on
+the target. Nothing here prints: the CLI renders what `run_backup` returns."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from wacket.backup import rsyncrun
+from wacket.backup.drives import resolve
+from wacket.backup.retention import snapshot_name, snapshot_time
+from wacket.backup.sets import BackupSet, DriveRef, Location
+from wacket.errors import Exit, LockedError, WacketError
+from wacket.fleet import Fleet
+from wacket.remote.client import HelperError
+from wacket.transport.pool import Pool
+
+
+@dataclass
+class RunResult:
+    name: str
+    snapshot: str = ""
+    target: str = ""
+    files: int = 0
+    bytes: int = 0
+    added_files: int = 0
+    added_bytes: int = 0
+    seconds: float = 0.0
+    outcome: str = "ok"  # ok | partial | failed
+    message: str = ""
+    notes: list[str] = field(default_factory=list)
+    pruned: list[str] = field(default_factory=list)
+
+    def record(self) -> dict:
+        return {
+            "set": self.name,
+            "snapshot": self.snapshot,
+            "target": self.target,
+            "files": self.files,
+            "bytes": self.bytes,
+            "added_files": self.added_files,
+            "added_bytes": self.added_bytes,
+            "seconds": round(self.seconds, 2),
+            "outcome": self.outcome,
+            "message": self.message,
+        }
+
+
+def _crash_point(point: str) -> None:
+    """Test hooks: WACKET_BACKUP_CRASH=point makes the run die there with SIGKILL (no cleanup);
+    WACKET_BACKUP_PAUSE=point:seconds makes it wait there (to test concurrent runs)."""
+    if os.environ.get("WACKET_BACKUP_CRASH") == point:
+        os.kill(os.getpid(), signal.SIGKILL)
+    pause = os.environ.get("WACKET_BACKUP_PAUSE", "")
+    if pause.startswith(point + ":"):
+        time.sleep(float(pause.split(":", 1)[1]))
+
+
+def holder() -> dict:
+    return {"host": socket.gethostname(), "pid": os.getpid(), "started": time.time()}
+
+
+def resolve_target(pool: Pool, fleet: Fleet, bset: BackupSet) -> Location:
+    if isinstance(bset.target, DriveRef):
+        return resolve(pool, fleet, bset.target)
+    return bset.target
+
+
+def lock_set(helper, root: str, create: bool = True) -> dict:
+    """Take the set's lock on the target; LockedError (exit 4) names the holder."""
+    try:
+        return helper.call("backup.lock", root=root, holder=holder(), create=create)
+    except HelperError as exc:
+        if exc.kind == "locked":
+            raise LockedError(str(exc)) from None
+        raise
+
+
+def _next_name(latest: str | None) -> str:
+    now = datetime.now(UTC).replace(microsecond=0)
+    if latest:
+        floor = snapshot_time(latest) + timedelta(seconds=1)
+        if now < floor:
+            now = floor
+    return snapshot_name(now)
+
+
+def _expand_remote(pool: Pool, loc: Location) -> Location:
+    """rsync with protected args does not expand `~`: ask the host for its home."""
+    if loc.host.is_local or not loc.path.startswith("~"):
+        return loc
+    home = pool.session(loc.host).run(["sh", "-c", 'printf %s "$HOME"']).stdout
+    return Location(loc.host, os.fsdecode(home) + loc.path[1:])
+
+
+def run_backup(
+    pool: Pool,
+    fleet: Fleet,
+    bset: BackupSet,
+    *,
+    prune_after: bool = True,
+    accept_new: bool = False,
+    connect_timeout: float = 10.0,
+    note=lambda msg: None,
+) -> RunResult:
+    """Make one snapshot of `bset`. Raises WacketError when no snapshot could be made."""
+    start = time.monotonic()
+    result = RunResult(bset.name)
+    target = _expand_remote(pool, resolve_target(pool, fleet, bset))
+    sources = [_expand_remote(pool, s) for s in bset.sources]
+    src_host = sources[0].host
+    result.target = f"{target.host.name}:{target.path}"
+    if not target.host.is_local and not src_host.is_local and target.host.name != src_host.name:
+        raise WacketError(
+            f"backup {bset.name}: sources on {src_host.name} and target on {target.host.name}: "
+            "one of them must be this machine (or both the same host)",
+            Exit.USAGE,
+        )
+    tsess = pool.session(target.host)
+    helper = tsess.helper()
+    root = bset.root(target.path)
+    locked = lock_set(helper, root)
+    root = locked["root"]
+    _crash_point("locked")
+    if locked.get("stale"):
+        from wacket.lock import _describe
+
+        msg = (
+            f"{bset.name}: an earlier run ({_describe(locked['stale'])}) died without finishing; "
+            "its lock was stale and is taken over, its partial snapshot is reused"
+        )
+        result.notes.append(msg)
+        note(msg)
+    outcome, message = "failed", ""
+    try:
+        begin = helper.call("backup.begin", root=root, clone=True)
+        if begin.get("recovered"):
+            note(f"{bset.name}: finished the interrupted commit of {begin['recovered']}")
+        base = begin.get("base")
+        name = _next_name(begin.get("latest"))
+        inprog = Location(target.host, begin["inprogress"])
+        link_dest = None
+        if base and not begin.get("cloned"):
+            link_dest = f"{root}/{base}"
+        if target.host.is_local and src_host.is_local or src_host.name == target.host.name:
+            side = "none"
+        elif target.host.is_local:
+            side = "source"
+        else:
+            side = "target"
+        argv = rsyncrun.build_argv(
+            sources,
+            inprog,
+            exclude=bset.exclude,
+            link_dest=link_dest,
+            one_file_system=bset.one_file_system,
+            accept_new=accept_new,
+            connect_timeout=connect_timeout,
+            remote_side=side,
+        )
+        if side == "none" and not target.host.is_local:
+            out = rsyncrun.run_remote(tsess, argv)
+        else:
+            out = rsyncrun.run_local(argv, on_first_line=lambda: _crash_point("transfer"))
+        if out.rc not in (0, *rsyncrun.PARTIAL_CODES):
+            raise WacketError(f"backup {bset.name}: {rsyncrun.describe_failure(out)}")
+        _crash_point("after-transfer")
+        delta = begin.get("cloned") and not begin.get("reuse") and out.rc == 0 and out.complete_list
+        info = helper.call(
+            "backup.manifest",
+            root=root,
+            name=name,
+            base=base,
+            mode="delta" if delta else "scan",
+            changes=out.changes if delta else [],
+            header={
+                "set": bset.name,
+                "client": socket.gethostname(),
+                "sources": [str(s) for s in sources],
+                "rsync_rc": out.rc,
+            },
+        )
+        _crash_point("before-rename")
+        helper.call("backup.commit", root=root, name=name)
+        result.snapshot = name
+        result.files = info["files"]
+        result.bytes = info["bytes"]
+        result.added_files = info["added_files"]
+        result.added_bytes = info["added_bytes"]
+        problems = []
+        if out.rc in rsyncrun.PARTIAL_CODES:
+            problems.append(rsyncrun.describe_failure(out))
+        if info.get("errors"):
+            first = info["errors"][0]
+            problems.append(
+                f"{len(info['errors'])} file(s) could not be hashed, e.g. {first[0]}: {first[1]}"
+            )
+        outcome = "partial" if problems else "ok"
+        message = "; ".join(problems)
+        if prune_after and (bset.keep or bset.keep_within is not None) and outcome == "ok":
+            from wacket.backup.prune import prune_locked
+
+            decisions = prune_locked(helper, root, bset)
+            result.pruned = [d.snapshot for d in decisions if not d.keep]
+    except WacketError as exc:
+        outcome, message = "failed", str(exc)
+        raise
+    except BaseException as exc:
+        outcome, message = "failed", f"{type(exc).__name__}: {exc}"
+        raise
+    finally:
+        try:
+            helper.call("backup.unlock", root=root, outcome=outcome, message=message[:500])
+        except Exception:
+            pass  # the lock dies with the helper anyway
+        result.seconds = time.monotonic() - start
+        result.outcome = outcome
+        result.message = message
+    return result

@@ -1,0 +1,824 @@
+# Backup ops: run on the machine that holds the backup target (stdlib only, Python >= 3.7).
+#
+# Layout of one backup set on the target (ROOT = TARGET/NAME):
+#   ROOT/2026-11-27T183000Z/               a complete snapshot: a plain directory tree
+#   ROOT/2026-11-27T183000Z.manifest.gz    its manifest (header line, then one JSON array per entry)
+#   ROOT/.inprogress/                      the snapshot being written (never listed, never pruned)
+#   ROOT/.inprogress.json                  what the in-progress snapshot was cloned from / is committing
+#   ROOT/.inprogress.manifest.gz           its manifest, before the rename
+#   ROOT/.lock                             flock + holder (host, pid, start time) of the running job
+#   ROOT/.state.json                       outcome of the last runs (prune refuses after a failure)
+# A snapshot is complete when both the directory and the manifest exist under the snapshot's name.
+import errno
+import fcntl
+import gzip
+import json
+import os
+import random
+import re
+import shutil
+import stat
+import subprocess
+import time
+
+SNAP_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d{6}Z$")
+MANIFEST_FORMAT = 1
+_LOCKS = {}
+
+
+def _root(args):
+    return os.path.abspath(os.path.expanduser(args["root"]))
+
+
+def _fsync_dir(path):
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _read_json(path, default=None):
+    try:
+        with open(path, "rb") as fh:
+            return json.loads(fh.read().decode("utf-8", "surrogateescape"))
+    except (OSError, ValueError):
+        return default
+
+
+def _write_json(path, value):
+    tmp = path + ".tmp"
+    data = json.dumps(value, ensure_ascii=True).encode("ascii")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+
+
+def _snapshots(root):
+    """Complete snapshots (directory and manifest both present), oldest first."""
+    try:
+        names = os.listdir(root)
+    except OSError:
+        return []
+    have = set(names)
+    out = []
+    for name in names:
+        if SNAP_RE.match(name) and (name + ".manifest.gz") in have:
+            if os.path.isdir(os.path.join(root, name)):
+                out.append(name)
+    return sorted(out)
+
+
+def _manifest_path(root, snap):
+    return os.path.join(root, snap + ".manifest.gz")
+
+
+def _read_header(path):
+    try:
+        with gzip.open(path, "rb") as fh:
+            line = fh.readline()
+        return json.loads(line.decode("utf-8", "surrogateescape"))
+    except (OSError, ValueError, EOFError):
+        return None
+
+
+def _read_manifest(path):
+    """(header, list of entries [rel, type, size, mtime_ns, mode, sha256, link])."""
+    with gzip.open(path, "rb") as fh:
+        data = fh.read()
+    lines = data.split(b"\n")
+    header = json.loads(lines[0].decode("utf-8", "surrogateescape"))
+    entries = []
+    loads = json.loads
+    for line in lines[1:]:
+        if line:
+            entries.append(loads(line.decode("utf-8", "surrogateescape")))
+    return header, entries
+
+
+def _write_manifest(path, header, entries):
+    tmp = path + ".tmp"
+    dumps = json.dumps
+    parts = [dumps(header, ensure_ascii=True)]
+    for e in entries:
+        parts.append(dumps(e, ensure_ascii=True, separators=(",", ":")))
+    data = ("\n".join(parts) + "\n").encode("ascii")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as raw:
+        with gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=1, mtime=0) as gz:
+            gz.write(data)
+        raw.flush()
+        os.fsync(raw.fileno())
+    os.replace(tmp, path)
+
+
+# --- lock -------------------------------------------------------------------------------------
+
+
+def _describe_holder(info):
+    started = info.get("started")
+    when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(started)) if started else "?"
+    return "pid %s on %s since %s" % (info.get("pid", "?"), info.get("host", "?"), when)
+
+
+@op("backup.lock")
+def _backup_lock(args):
+    """Take the set's lock for the life of this helper process (flock: a dead holder frees it).
+
+    Returns {"root": absolute root, "stale": holder info left by a run that died, or null}.
+    """
+    root = _root(args)
+    if args.get("create", True):
+        try:
+            os.makedirs(root, 0o700)
+        except OSError as exc:
+            if exc.errno != errno.EEXIST:
+                raise OpError("%s: cannot create: %s" % (root, exc.strerror), "target")
+    elif not os.path.isdir(root):
+        raise OpError("%s: no backups there" % root, "missing")
+    if root in _LOCKS:
+        return {"root": root, "stale": None}
+    path = os.path.join(root, ".lock")
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise OpError("%s: %s" % (path, exc.strerror), "target")
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except (BlockingIOError, OSError):
+        try:
+            info = json.loads(os.pread(fd, 4096, 0).decode("utf-8", "replace") or "{}")
+        except ValueError:
+            info = {}
+        os.close(fd)
+        raise OpError(
+            "another wacket run holds the lock of %s (%s); try again when it has finished"
+            % (root, _describe_holder(info)),
+            "locked",
+        )
+    stale = None
+    try:
+        old = os.pread(fd, 4096, 0)
+        if old.strip():
+            stale = json.loads(old.decode("utf-8", "replace"))
+    except ValueError:
+        stale = {"pid": "?", "host": "?"}
+    holder = dict(args.get("holder") or {})
+    holder["helper_pid"] = os.getpid()
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, json.dumps(holder).encode("ascii"), 0)
+    os.fsync(fd)
+    _LOCKS[root] = fd
+    return {"root": root, "stale": stale}
+
+
+@op("backup.unlock")
+def _backup_unlock(args):
+    """Record the run's outcome in .state.json (if given) and release the lock."""
+    root = _root(args)
+    outcome = args.get("outcome")
+    if outcome:
+        path = os.path.join(root, ".state.json")
+        state = _read_json(path, {}) or {}
+        now = time.time()
+        state["last_" + ("ok" if outcome != "failed" else "failed")] = now
+        state["last_outcome"] = outcome
+        state["last_message"] = args.get("message", "")
+        state["last_time"] = now
+        _write_json(path, state)
+    fd = _LOCKS.pop(root, None)
+    if fd is not None:
+        os.ftruncate(fd, 0)
+        os.close(fd)
+    return True
+
+
+def _require_lock(root):
+    if root not in _LOCKS:
+        raise OpError("%s: lock not held" % root, "internal")
+
+
+# --- a run: begin, manifest, commit ----------------------------------------------------------
+
+
+def _recover(root):
+    """Finish a commit that was interrupted between its two renames."""
+    info = _read_json(os.path.join(root, ".inprogress.json"), {}) or {}
+    name = info.get("committing")
+    inprog = os.path.join(root, ".inprogress")
+    if name and os.path.isdir(inprog) and os.path.exists(_manifest_path(root, name)):
+        if not os.path.exists(os.path.join(root, name)):
+            os.rename(inprog, os.path.join(root, name))
+            _fsync_dir(root)
+            os.unlink(os.path.join(root, ".inprogress.json"))
+            return name
+    # A manifest whose snapshot directory never arrived describes nothing: drop it.
+    for entry in os.listdir(root):
+        if entry.endswith(".manifest.gz") and SNAP_RE.match(entry[: -len(".manifest.gz")]):
+            if not os.path.isdir(os.path.join(root, entry[: -len(".manifest.gz")])):
+                os.unlink(os.path.join(root, entry))
+    return None
+
+
+@op("backup.begin")
+def _backup_begin(args):
+    """Prepare ROOT/.inprogress: reuse an interrupted one, else clone the latest snapshot with
+    `cp -al` (hard links: cheap, and rsync then only rewrites what changed), else start empty."""
+    root = _root(args)
+    _require_lock(root)
+    recovered = _recover(root)
+    snaps = _snapshots(root)
+    latest = snaps[-1] if snaps else None
+    inprog = os.path.join(root, ".inprogress")
+    state_path = os.path.join(root, ".inprogress.json")
+    reuse = os.path.isdir(inprog)
+    cloned = False
+    base = latest
+    if reuse:
+        info = _read_json(state_path, {}) or {}
+        if info.get("base") in snaps:
+            base = info.get("base")
+    else:
+        if latest and args.get("clone", True):
+            _write_json(state_path, {"base": latest, "cloned": True, "started": time.time()})
+            res = subprocess.run(
+                ["cp", "-al", os.path.join(root, latest), inprog],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+            if res.returncode == 0:
+                cloned = True
+            else:
+                # No GNU cp (BSD, busybox): fall back to rsync --link-dest alone.
+                if os.path.isdir(inprog):
+                    shutil.rmtree(inprog, ignore_errors=True)
+        if not cloned:
+            os.mkdir(inprog, 0o700)
+        _write_json(state_path, {"base": latest, "cloned": cloned, "started": time.time()})
+    return {
+        "root": root,
+        "inprogress": inprog,
+        "latest": latest,
+        "base": base,
+        "reuse": reuse,
+        "cloned": cloned,
+        "recovered": recovered,
+        "snapshots": snaps,
+    }
+
+
+def _entry_for(full, rel, st=None):
+    if st is None:
+        st = os.lstat(full)
+    mode = st.st_mode
+    if stat.S_ISREG(mode):
+        kind = "f"
+    elif stat.S_ISDIR(mode):
+        kind = "d"
+    elif stat.S_ISLNK(mode):
+        kind = "l"
+    else:
+        kind = "o"
+    link = None
+    if kind == "l":
+        try:
+            link = os.readlink(full)
+        except OSError:
+            link = ""
+    size = st.st_size if kind == "f" else 0
+    return [rel, kind, size, st.st_mtime_ns, stat.S_IMODE(mode), None, link]
+
+
+def _scan_entries(top, errors):
+    """All entries under `top` via the shared tree.scan walker (no hashing there)."""
+    out = []
+
+    def collect(batch):
+        for item in batch:
+            rel, kind, size, mtime, mode, _digest, link = item
+            out.append([rel, kind, size if kind == "f" else 0, mtime, mode, None, link])
+
+    result = OPS["tree.scan"]({"root": top, "_emit": collect, "hash": False})
+    for err in result.get("errors") or []:
+        errors.append(err)
+    return out
+
+
+def _unshare_attr_changes(inprog, base_dir, base_map, attr_only):
+    """rsync changed only the attributes of these files: with a `cp -al` clone the inode is shared
+    with the base snapshot, so give the new snapshot its own copy and put the base's attributes back."""
+    fixed = 0
+    for rel in attr_only:
+        full = os.path.join(inprog, rel)
+        old = os.path.join(base_dir, rel)
+        try:
+            st = os.lstat(full)
+            ost = os.lstat(old)
+        except OSError:
+            continue
+        if not stat.S_ISREG(st.st_mode) or (st.st_dev, st.st_ino) != (ost.st_dev, ost.st_ino):
+            continue
+        parent = os.path.dirname(full)
+        pst = os.lstat(parent)
+        tmp = os.path.join(parent, ".wacket-unshare.tmp")
+        shutil.copyfile(full, tmp)
+        os.chmod(tmp, stat.S_IMODE(st.st_mode))
+        try:
+            os.chown(tmp, st.st_uid, st.st_gid)
+        except OSError:
+            pass
+        os.utime(tmp, ns=(st.st_atime_ns, st.st_mtime_ns))
+        os.replace(tmp, full)
+        os.utime(parent, ns=(pst.st_atime_ns, pst.st_mtime_ns))
+        prev = base_map.get(rel)
+        if prev is not None and prev[1] == "f":
+            try:
+                os.chmod(old, prev[4])
+                os.utime(old, ns=(prev[3], prev[3]))
+            except OSError:
+                pass
+        fixed += 1
+    return fixed
+
+
+def _hash_entries(top, entries, errors):
+    hashed = [0, 0]
+    for e in entries:
+        if e[1] == "f" and e[5] is None:
+            try:
+                e[5] = file_hash(os.path.join(top, e[0]))
+            except OSError as exc:
+                errors.append([e[0], exc.strerror or str(exc)])
+                continue
+            hashed[0] += 1
+            hashed[1] += e[2]
+    return hashed
+
+
+@op("backup.manifest")
+def _backup_manifest(args):
+    """Write ROOT/.inprogress.manifest.gz for ROOT/.inprogress.
+
+    mode "delta": the in-progress tree is the base snapshot's clone plus exactly the changes rsync
+    itemized (`changes`: [[code, rel], ...]); entries of untouched files are carried over from the
+    base manifest. mode "scan": walk the tree; hashes are carried forward from the base manifest
+    for files whose size and mtime match (rsync's own quick check), everything else is hashed.
+    """
+    root = _root(args)
+    _require_lock(root)
+    inprog = os.path.join(root, ".inprogress")
+    base = args.get("base")
+    mode = args.get("mode", "scan")
+    errors = []
+    base_map = {}
+    base_dir = os.path.join(root, base) if base else None
+    if base:
+        try:
+            _hdr, base_entries = _read_manifest(_manifest_path(root, base))
+            for e in base_entries:
+                base_map[e[0]] = e
+        except (OSError, ValueError, EOFError):
+            base_map = {}
+            mode = "scan"
+    if mode == "delta" and base:
+        changes = args.get("changes") or []
+        attr_only = []
+        touched = set()
+        entries = dict(base_map)
+        for code, rel in changes:
+            rel = rel.rstrip("/")
+            if not rel or rel == ".":
+                continue
+            if code.startswith("*deleting"):
+                entries.pop(rel, None)
+                prefix = rel + "/"
+                for key in [k for k in entries if k.startswith(prefix)]:
+                    del entries[key]
+            else:
+                if code[:2] == ".f":
+                    attr_only.append(rel)
+                touched.add(rel)
+            parent = os.path.dirname(rel)
+            while parent:
+                touched.add(parent)
+                parent = os.path.dirname(parent)
+        unshared = _unshare_attr_changes(inprog, base_dir, base_map, attr_only)
+        added = [0, 0]
+        for rel in touched:
+            full = os.path.join(inprog, rel)
+            try:
+                e = _entry_for(full, rel)
+            except OSError:
+                entries.pop(rel, None)
+                continue
+            prev = base_map.get(rel)
+            if (
+                e[1] == "f"
+                and prev is not None
+                and prev[1] == "f"
+                and prev[2] == e[2]
+                and prev[3] == e[3]
+                and rel in attr_only
+            ):
+                e[5] = prev[5]
+            entries[rel] = e
+        result = [entries[k] for k in sorted(entries)]
+        hashed = _hash_entries(inprog, result, errors)
+        added = hashed
+    else:
+        unshared = 0
+        result = _scan_entries(inprog, errors)
+        for e in result:
+            prev = base_map.get(e[0])
+            if (
+                e[1] == "f"
+                and prev is not None
+                and prev[1] == "f"
+                and prev[2] == e[2]
+                and prev[3] == e[3]
+            ):
+                e[5] = prev[5]
+        result.sort(key=lambda e: e[0])
+        hashed = _hash_entries(inprog, result, errors)
+        added = hashed
+    files = 0
+    total = 0
+    dirs = 0
+    for e in result:
+        if e[1] == "f":
+            files += 1
+            total += e[2]
+        elif e[1] == "d":
+            dirs += 1
+    header = dict(args.get("header") or {})
+    header.update(
+        {
+            "wacket_backup_manifest": MANIFEST_FORMAT,
+            "snapshot": args["name"],
+            "base": base,
+            "files": files,
+            "dirs": dirs,
+            "entries": len(result),
+            "bytes": total,
+            "added_files": added[0],
+            "added_bytes": added[1],
+            "manifest_mode": mode,
+            "finished": time.time(),
+        }
+    )
+    _write_manifest(os.path.join(root, ".inprogress.manifest.gz"), header, result)
+    return {
+        "files": files,
+        "dirs": dirs,
+        "bytes": total,
+        "added_files": added[0],
+        "added_bytes": added[1],
+        "hashed": hashed[0],
+        "unshared": unshared,
+        "mode": mode,
+        "errors": errors[:100],
+    }
+
+
+@op("backup.commit")
+def _backup_commit(args):
+    """Rename the in-progress snapshot and its manifest into place under `name`."""
+    root = _root(args)
+    _require_lock(root)
+    name = args["name"]
+    if not SNAP_RE.match(name):
+        raise OpError("bad snapshot name %r" % name, "internal")
+    inprog = os.path.join(root, ".inprogress")
+    final = os.path.join(root, name)
+    if os.path.exists(final) or os.path.exists(_manifest_path(root, name)):
+        raise OpError("%s already exists" % final, "exists")
+    # The directory keeps the time of the run, not of the clone.
+    state = os.path.join(root, ".inprogress.json")
+    info = _read_json(state, {}) or {}
+    info["committing"] = name
+    _write_json(state, info)
+    _fsync_dir(root)
+    os.rename(os.path.join(root, ".inprogress.manifest.gz"), _manifest_path(root, name))
+    os.rename(inprog, final)
+    _fsync_dir(root)
+    os.unlink(state)
+    return {"snapshot": name, "path": final}
+
+
+# --- reading: list, find, verify -------------------------------------------------------------
+
+
+@op("backup.list")
+def _backup_list(args):
+    root = _root(args)
+    if not os.path.isdir(root):
+        raise OpError("%s: no backups there" % root, "missing")
+    out = []
+    for snap in _snapshots(root):
+        header = _read_header(_manifest_path(root, snap)) or {}
+        header["snapshot"] = snap
+        out.append(header)
+    return {
+        "root": root,
+        "snapshots": out,
+        "inprogress": os.path.isdir(os.path.join(root, ".inprogress")),
+        "state": _read_json(os.path.join(root, ".state.json"), {}),
+    }
+
+
+@op("backup.find")
+def _backup_find(args):
+    """Stream [snapshot, entry] for entries whose path matches `pattern` (fnmatch on the whole
+    path or on the name; a pattern without wildcards matches as a substring)."""
+    import fnmatch
+
+    root = _root(args)
+    pattern = args["pattern"]
+    wild = any(c in pattern for c in "*?[")
+    snaps = args.get("snapshots") or _snapshots(root)
+    count = 0
+    for snap in snaps:
+        try:
+            _hdr, entries = _read_manifest(_manifest_path(root, snap))
+        except (OSError, ValueError, EOFError):
+            continue
+        batch = []
+        for e in entries:
+            rel = e[0]
+            if wild:
+                hit = fnmatch.fnmatchcase(rel, pattern) or fnmatch.fnmatchcase(
+                    rel.rsplit("/", 1)[-1], pattern
+                )
+            else:
+                hit = pattern in rel
+            if hit:
+                batch.append([snap, e])
+                count += 1
+        if batch:
+            args["_emit"](batch)
+    return {"matches": count}
+
+
+def _hash_many(paths, threads):
+    """sha256 of many files: hashlib releases the GIL, so a few threads keep the disk busy."""
+    if threads <= 1 or len(paths) < 64:
+        out = []
+        for p in paths:
+            try:
+                out.append(file_hash(p))
+            except OSError as exc:
+                out.append(OSError(exc.strerror or str(exc)))
+        return out
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(p):
+        try:
+            return file_hash(p)
+        except OSError as exc:
+            return OSError(exc.strerror or str(exc))
+
+    with ThreadPoolExecutor(threads) as pool:
+        return list(pool.map(one, paths, chunksize=64))
+
+
+@op("backup.verify")
+def _backup_verify(args):
+    """Re-hash snapshots against their manifests; stream problems as
+    {snapshot, path, problem, detail}. problem: missing, changed, type, unreadable, extra,
+    manifest. A file hard-linked into several snapshots is read once per call."""
+    root = _root(args)
+    snaps = args.get("snapshots") or []
+    sample = float(args.get("sample") or 100.0)
+    rng = random.Random(args.get("seed"))
+    threads = int(args.get("threads") or 4)
+    emit = args["_emit"]
+    seen = {}
+    totals = {"snapshots": 0, "files": 0, "checked": 0, "bytes": 0, "problems": 0, "extra": 0}
+    for snap in snaps:
+        top = os.path.join(root, snap)
+        totals["snapshots"] += 1
+        try:
+            _hdr, entries = _read_manifest(_manifest_path(root, snap))
+        except (OSError, ValueError, EOFError) as exc:
+            emit([{"snapshot": snap, "path": "", "problem": "manifest", "detail": str(exc)}])
+            totals["problems"] += 1
+            continue
+        problems = []
+        todo = []
+        for e in entries:
+            rel, kind = e[0], e[1]
+            full = os.path.join(top, rel)
+            if kind == "f":
+                totals["files"] += 1
+                if sample < 100.0 and rng.random() * 100.0 >= sample:
+                    continue
+            try:
+                st = os.lstat(full)
+            except OSError:
+                problems.append({"snapshot": snap, "path": rel, "problem": "missing", "detail": ""})
+                continue
+            if kind == "f":
+                if not stat.S_ISREG(st.st_mode):
+                    problems.append(
+                        {"snapshot": snap, "path": rel, "problem": "type", "detail": "not a file"}
+                    )
+                    continue
+                if st.st_size != e[2]:
+                    problems.append(
+                        {
+                            "snapshot": snap,
+                            "path": rel,
+                            "problem": "changed",
+                            "detail": "size %d, manifest says %d" % (st.st_size, e[2]),
+                        }
+                    )
+                    continue
+                key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+                if key in seen:
+                    digest = seen[key]
+                    if digest != e[5]:
+                        problems.append(
+                            {"snapshot": snap, "path": rel, "problem": "changed", "detail": ""}
+                        )
+                    totals["checked"] += 1
+                    continue
+                todo.append((e, full, key))
+            elif kind == "d":
+                if not stat.S_ISDIR(st.st_mode):
+                    problems.append(
+                        {"snapshot": snap, "path": rel, "problem": "type", "detail": "not a dir"}
+                    )
+            elif kind == "l":
+                if not stat.S_ISLNK(st.st_mode):
+                    problems.append(
+                        {"snapshot": snap, "path": rel, "problem": "type", "detail": "not a link"}
+                    )
+                elif os.readlink(full) != e[6]:
+                    problems.append(
+                        {"snapshot": snap, "path": rel, "problem": "changed", "detail": "link"}
+                    )
+        digests = _hash_many([t[1] for t in todo], threads)
+        for i, (e, _full, key) in enumerate(todo):
+            digest = digests[i]
+            totals["checked"] += 1
+            if isinstance(digest, OSError):
+                problems.append(
+                    {"snapshot": snap, "path": e[0], "problem": "unreadable", "detail": str(digest)}
+                )
+                continue
+            totals["bytes"] += e[2]
+            seen[key] = digest
+            if digest != e[5]:
+                problems.append(
+                    {"snapshot": snap, "path": e[0], "problem": "changed", "detail": "content"}
+                )
+        if sample >= 100.0 and args.get("extra", True):
+            known = set(e[0] for e in entries)
+            errs = []
+            for e in _scan_entries(top, errs):
+                if e[0] not in known:
+                    totals["extra"] += 1
+                    problems.append(
+                        {"snapshot": snap, "path": e[0], "problem": "extra", "detail": ""}
+                    )
+        totals["problems"] += sum(1 for p in problems if p["problem"] != "extra")
+        if problems:
+            emit(problems)
+    return totals
+
+
+# --- prune ------------------------------------------------------------------------------------
+
+
+@op("backup.delete")
+def _backup_delete(args):
+    """Delete snapshots (lock held): the directory is first renamed away from its snapshot name,
+    then the manifest goes, then the tree, so a half-deleted snapshot never looks complete."""
+    root = _root(args)
+    _require_lock(root)
+    snaps = _snapshots(root)
+    done = []
+    for name in args["names"]:
+        if name not in snaps:
+            continue
+        if name == snaps[-1]:
+            raise OpError("refusing to delete the newest snapshot %s" % name, "refused")
+        doomed = os.path.join(root, ".deleting-" + name)
+        os.rename(os.path.join(root, name), doomed)
+        os.unlink(_manifest_path(root, name))
+        _fsync_dir(root)
+        res = subprocess.run(["rm", "-rf", "--", doomed], stderr=subprocess.PIPE)
+        if res.returncode != 0 and os.path.exists(doomed):
+            shutil.rmtree(doomed, ignore_errors=True)
+        done.append(name)
+    for entry in os.listdir(root):
+        if entry.startswith(".deleting-"):
+            shutil.rmtree(os.path.join(root, entry), ignore_errors=True)
+    return {"deleted": done}
+
+
+# --- restore support, drives -----------------------------------------------------------------
+
+
+@op("backup.existing")
+def _backup_existing(args):
+    """Which of `paths` (relative to `root`) exist and are not directories."""
+    root = os.path.expanduser(args["root"])
+    if args.get("mkdir") and not os.path.isdir(root):
+        os.makedirs(root, 0o700)
+    out = []
+    for rel in args["paths"]:
+        full = os.path.join(root, rel) if rel else root
+        try:
+            st = os.lstat(full)
+        except OSError:
+            continue
+        if not stat.S_ISDIR(st.st_mode):
+            out.append(rel)
+    return out
+
+
+@op("backup.drives")
+def _backup_drives(args):
+    """Mounted block-device filesystems with a label or UUID (findmnt, else /proc/mounts+blkid)."""
+    out = []
+    try:
+        res = subprocess.run(
+            ["findmnt", "-J", "-b", "-o", "SOURCE,TARGET,FSTYPE,LABEL,UUID,SIZE,AVAIL"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            timeout=30,
+        )
+        data = json.loads(res.stdout.decode("utf-8", "surrogateescape") or "{}")
+    except (OSError, ValueError, subprocess.SubprocessError) as exc:
+        raise OpError("findmnt failed: %s" % exc, "findmnt")
+    stack = list(data.get("filesystems") or [])
+    while stack:
+        fs = stack.pop(0)
+        stack.extend(fs.get("children") or [])
+        source = fs.get("source") or ""
+        if not source.startswith("/dev/"):
+            continue
+        label, uuid = fs.get("label"), fs.get("uuid")
+        if not label and not uuid:
+            probe = _blkid(source)
+            label, uuid = probe.get("LABEL"), probe.get("UUID")
+        if not label and not uuid:
+            continue
+        dev = os.path.basename(os.path.realpath(source.split("[")[0]))
+        removable = _sys_flag(dev, "removable")
+        out.append(
+            {
+                "source": source,
+                "mountpoint": fs.get("target"),
+                "fstype": fs.get("fstype"),
+                "label": label,
+                "uuid": uuid,
+                "size": _int(fs.get("size")),
+                "free": _int(fs.get("avail")),
+                "removable": removable,
+                "loop": dev.startswith("loop"),
+            }
+        )
+    return out
+
+
+def _int(v):
+    try:
+        return int(v)
+    except (TypeError, ValueError):
+        return None
+
+
+def _blkid(dev):
+    try:
+        res = subprocess.run(
+            ["blkid", "-o", "export", dev], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+    except OSError:
+        return {}
+    out = {}
+    for line in res.stdout.decode("utf-8", "replace").splitlines():
+        k, _, v = line.partition("=")
+        out[k] = v
+    return out
+
+
+def _sys_flag(dev, flag):
+    base = re.sub(r"p?\d+$", "", dev) if not dev.startswith("loop") else dev
+    for name in (dev, base):
+        try:
+            with open("/sys/block/%s/%s" % (name, flag)) as fh:
+                return fh.read().strip() == "1"
+        except OSError:
+            continue
+    return False
