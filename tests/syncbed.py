@@ -85,3 +85,87 @@ def records(stdout: bytes) -> list[dict]:
 
 def by_path(recs: list[dict]) -> dict[str, dict]:
     return {r["path"]: r for r in recs}
+
+
+class Proxy:
+    """A TCP forwarder on 127.0.0.1 in front of an sshd; `cut()` drops every connection at once,
+    like a network failure in the middle of a run."""
+
+    def __init__(self, target_addr: str, target_port: int):
+        import socket
+        import threading
+
+        self.target = (target_addr, target_port)
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.conns: list = []
+        self.closed = False
+        self._lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        import socket
+        import threading
+
+        while True:
+            try:
+                client, _ = self.sock.accept()
+            except OSError:
+                return
+            if self.closed:
+                client.close()
+                continue
+            upstream = socket.create_connection(self.target)
+            with self._lock:
+                self.conns += [client, upstream]
+            for src, dst in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(src, dst), daemon=True).start()
+
+    @staticmethod
+    def _pipe(src, dst):
+        import socket
+
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                dst.sendall(data)
+        except OSError:
+            pass
+        for s in (src, dst):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def cut(self):
+        import socket
+
+        self.closed = True
+        with self._lock:
+            for c in self.conns:
+                try:
+                    c.shutdown(socket.SHUT_RDWR)
+                    c.close()
+                except OSError:
+                    pass
+
+    def close(self):
+        self.cut()
+        self.sock.close()
+
+
+def add_proxied_host(fleet, home: Path, config: Path, proxy: Proxy, name: str = "flaky") -> None:
+    """A fleet host `name` reached through `proxy` (h1's sshd, h1's host key)."""
+    h1 = fleet.hosts[0]
+    keytype, b64 = h1.host_key_pub.read_text().split()[:2]
+    with open(home / ".ssh" / "known_hosts", "a") as fh:
+        fh.write(f"[127.0.0.1]:{proxy.port} {keytype} {b64}\n")
+    with open(config, "a") as fh:
+        fh.write(
+            f'\n[hosts.{name}]\naddress = "127.0.0.1"\nport = {proxy.port}\nuser = "root"\n'
+            f'identity = "{fleet.client_key}"\n'
+        )

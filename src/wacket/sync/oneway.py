@@ -120,7 +120,9 @@ def sync_oneway(
         res = rsync.run(args + _ends(src, dest), record)
         _finish(res, src, dest, remote, report)
     elif opts.dry_run or opts.force:
-        extra = ["--delete"]
+        # --delete-delay: deletions happen only once every transfer is done, so a run that
+        # fails half way (host unreachable) has deleted nothing.
+        extra = ["--delete-delay"]
         if opts.max_delete is not None and not opts.force:
             extra.append(f"--max-delete={opts.max_delete}")
         res = rsync.run(args + extra + _ends(src, dest), record)
@@ -179,9 +181,14 @@ def _mentions(res, ep: Endpoint) -> bool:
 
 
 def _missing_source(res, src: Endpoint) -> bool:
-    return res.records == 0 and any(
-        "link_stat" in line and "No such file" in line for line in res.error_lines
-    ) and _mentions(res, src)  # fmt: skip
+    return (
+        res.records == 0
+        and any(
+            ("link_stat" in line or "change_dir" in line) and "No such file" in line
+            for line in res.error_lines
+        )
+        and _mentions(res, src)
+    )
 
 
 def error_records(report: Report) -> list[dict]:
