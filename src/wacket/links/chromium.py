@@ -43,7 +43,8 @@ def places_sql() -> str:
     return (
         "SELECT u.id, u.url, u.title,"
         f" CASE WHEN u.last_visit_time > 0 THEN u.last_visit_time - {UNIX_EPOCH_IN_WEBKIT_US}"
-        " ELSE 0 END FROM src.urls u WHERE u.id IN (SELECT url FROM src.visits WHERE id > ?)"
+        " ELSE 0 END FROM src.urls u WHERE u.id IN (SELECT url FROM src.visits WHERE id > ?"
+        f" AND (transition & 255) NOT IN {SKIP_CORE})"
     )
 
 

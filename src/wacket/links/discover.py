@@ -109,6 +109,11 @@ def browser_of(path: str, kind: str) -> str:
     ):
         if needle in low:
             return name
-    return {"firefox": "firefox", "chromium": "chromium", "chromium-bookmarks": "chromium"}.get(
+    return {
+        "firefox": "firefox",
+        "chromium": "chromium",
+        "chromium-bookmarks": "chromium",
+        "netscape": "html",
+    }.get(  # fmt: skip
         kind, kind
     )

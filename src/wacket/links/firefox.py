@@ -42,7 +42,8 @@ def places_sql() -> str:
     """(place_id, url, title, last_visit_us) of places with visits newer than the watermark."""
     return (
         "SELECT p.id, p.url, p.title, coalesce(p.last_visit_date, 0) FROM src.moz_places p"
-        " WHERE p.id IN (SELECT place_id FROM src.moz_historyvisits WHERE id > ?)"
+        " WHERE p.id IN (SELECT place_id FROM src.moz_historyvisits WHERE id > ?"
+        f" AND visit_type NOT IN {SKIP_TYPES})"
     )
 
 

@@ -68,7 +68,7 @@ def copy_consistent(path: Path, workdir: Path, tries: int = 3) -> Path:
     raise SourceError(f"{path}: kept changing while being copied ({tries} tries); try again")
 
 
-def open_copy(copy: Path) -> sqlite3.Connection:
+def open_copy(copy: Path, label: str = "") -> sqlite3.Connection:
     """Open a private copy (replaying its WAL/journal) and check it is a readable database."""
     try:
         conn = sqlite3.connect(copy, isolation_level=None)
@@ -78,10 +78,12 @@ def open_copy(copy: Path) -> sqlite3.Connection:
         conn.execute("PRAGMA journal_mode=DELETE")
         row = conn.execute("PRAGMA quick_check(1)").fetchone()
     except sqlite3.DatabaseError as exc:
-        raise SourceError(f"{copy.name}: unreadable database ({exc})") from None
+        raise SourceError(f"{label or copy.name}: unreadable database ({exc})") from None
     if not row or row[0] != "ok":
         conn.close()
-        raise SourceError(f"{copy.name}: damaged database ({row[0] if row else 'no answer'})")
+        raise SourceError(
+            f"{label or copy.name}: damaged database ({row[0] if row else 'no answer'})"
+        )
     return conn
 
 
@@ -94,9 +96,7 @@ class Snapshot:
 
     def copy_db(self, path: Path) -> Path:
         sub = Path(tempfile.mkdtemp(dir=self.dir))
-        copy = copy_consistent(Path(path), sub)
-        open_copy(copy).close()
-        return copy
+        return copy_consistent(Path(path), sub)
 
     def path(self, name: str) -> Path:
         sub = Path(tempfile.mkdtemp(dir=self.dir))

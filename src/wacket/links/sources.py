@@ -73,7 +73,7 @@ def _expand_script(path: str) -> str:
     names = " ".join(f'"$p"/{n}' for n in NAMES) + " " + " ".join(f'"$p"/*/{n}' for n in NAMES)
     return (
         f'p={quoted}; if [ -d "$p" ]; then for f in {names}; do [ -f "$f" ] &&'
-        ' printf \'%s\\0\' "$f"; done; elif [ -e "$p" ]; then printf \'%s\\0\' "$p"; else'
+        ' printf \'%s\\0\' "$f"; done; true; elif [ -e "$p" ]; then printf \'%s\\0\' "$p"; else'
         " echo 'no such file or directory' >&2; exit 2; fi"
     )
 
@@ -154,7 +154,7 @@ def detect(path: Path) -> str:
 
 
 def sqlite_kind(copy: Path, label: str) -> str:
-    conn = open_copy(copy)
+    conn = open_copy(copy, label)
     try:
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     finally:
