@@ -75,6 +75,7 @@ def wacket_popen(*args: str) -> subprocess.Popen:
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        bufsize=0,  # unbuffered: readline() never reads past a line, so select() stays truthful
     )
 
 

@@ -302,6 +302,10 @@ class _GpioSim(object):
         for path, entry in list(state["watchers"].items()):
             if not _gpio_alive(entry.get("pid")):
                 del state["watchers"][path]
+                try:
+                    os.unlink(path)
+                except OSError:
+                    pass
         return state
 
     def _free(self, line):
