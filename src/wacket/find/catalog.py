@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import mmap
 import os
-import secrets
 import sqlite3
 import time
 import zlib
@@ -47,7 +46,7 @@ DOCS_SCHEMA = (
     "CREATE VIRTUAL TABLE docs USING fts5(body, tokenize='unicode61 remove_diacritics 2')",
     "CREATE TABLE docinfo (id INTEGER PRIMARY KEY, size INTEGER, mtime INTEGER)",
 )
-NAMES_MAGIC = b"WKNAMES1"
+NAMES_MAGIC = b"WKNAMES2"
 HEADER = 64  # magic, generation, blob length, count: padded to 64 bytes
 
 
@@ -199,7 +198,7 @@ class Writer:
         if self._pending:
             self.conn.executemany("INSERT INTO dirs VALUES (?,?,?,?)", self._pending)
             self._pending = []
-        generation = secrets.token_hex(8)
+        generation = os.urandom(8).hex()
         self.conn.execute(POST_SCHEMA)
         meta = dict(meta, host=self.host, generation=generation, **self.counts)
         self.set_meta(meta)
@@ -236,7 +235,8 @@ def write_names(host: str, generation: str, paths_in_order: list[str]) -> None:
         # Some names hold newlines: store those as NUL so only record ends are newlines.
         keys = "\n".join(p.replace("\n", "\0") for p in paths_in_order)
     blob = keys.lower().encode("utf-8", "surrogateescape")
-    offsets = array("Q", [0])
+    code = "I" if len(blob) < 2**32 - 2 else "Q"
+    offsets = array(code, [0])
     pos = blob.find(b"\n")
     find = blob.find
     append = offsets.append
@@ -244,10 +244,16 @@ def write_names(host: str, generation: str, paths_in_order: list[str]) -> None:
         append(pos + 1)
         pos = find(b"\n", pos + 1)
     if not paths_in_order:
-        offsets = array("Q")
+        offsets = array(code)
     offsets.append(len(blob) + 1)  # sentinel: one past the end of the last line
     pad = (-len(blob)) % 8
-    header = b"%s %s %d %d" % (NAMES_MAGIC, generation.encode(), len(blob), len(paths_in_order))
+    header = b"%s %s %d %d %s" % (
+        NAMES_MAGIC,
+        generation.encode(),
+        len(blob),
+        len(paths_in_order),
+        code.encode(),
+    )
     header = header.ljust(HEADER, b" ")
     final = names_path(host)
     tmp = final.with_name(f"{final.name}.new-{os.getpid()}")
@@ -370,7 +376,7 @@ class Names:
     """The mapped names file: records are lines of the blob at [base, base + blob_len) of `mm`;
     `offsets[i]` is where record i starts (relative to base), with a sentinel after the last."""
 
-    def __init__(self, fh, mm, blob_len: int, count: int):
+    def __init__(self, fh, mm, blob_len: int, count: int, code: str = "Q"):
         self._fh = fh
         self.mm = mm
         self.base = HEADER
@@ -378,23 +384,23 @@ class Names:
         self.count = count
         if mm is not None:
             start = HEADER + blob_len + ((-blob_len) % 8)
-            self.offsets = memoryview(mm)[start:].cast("Q")
+            self.offsets = memoryview(mm)[start:].cast(code)
         else:
-            self.offsets = array("Q", [1])
+            self.offsets = array(code, [1])
 
     @classmethod
     def open(cls, path: Path, generation: str | None) -> Names | None:
         fh = open(path, "rb")  # noqa: SIM115 - kept open with the map
         header = fh.read(HEADER)
         parts = header.split()
-        if len(parts) != 4 or parts[0] != NAMES_MAGIC or parts[1].decode() != generation:
+        if len(parts) != 5 or parts[0] != NAMES_MAGIC or parts[1].decode() != generation:
             fh.close()
             return None
-        blob_len, count = int(parts[2]), int(parts[3])
+        blob_len, count, code = int(parts[2]), int(parts[3]), parts[4].decode()
         if count == 0:
-            return cls(fh, None, 0, 0)
+            return cls(fh, None, 0, 0, code)
         mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
-        return cls(fh, mm, blob_len, count)
+        return cls(fh, mm, blob_len, count, code)
 
     def record(self, i: int) -> bytes:
         """Record i (0-based) as stored: lower-cased UTF-8 (surrogate escapes), NUL for newline."""

@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import fnmatch
 import re
-import socket
-import threading
-import time
 from bisect import bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -269,6 +266,8 @@ class Probe:
     """TCP-connect to each host's SSH port in the background while the catalogs are searched."""
 
     def __init__(self, hosts: list, timeout: float = 0.8):
+        import threading
+
         self.state: dict[str, bool | None] = {}
         self.threads = []
         for h in hosts:
@@ -280,6 +279,8 @@ class Probe:
             self.threads.append(t)
 
     def _one(self, host, timeout: float) -> None:
+        import socket
+
         try:
             with socket.create_connection((host.address, host.port or 22), timeout=timeout):
                 self.state[host.name] = True
@@ -287,6 +288,8 @@ class Probe:
             self.state[host.name] = False
 
     def get(self, name: str) -> bool | None:
+        import time
+
         deadline = time.monotonic() + 2
         for t in self.threads:
             t.join(max(0.0, deadline - time.monotonic()))

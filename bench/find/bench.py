@@ -1,0 +1,178 @@
+#!/usr/bin/env python3
+"""wacket find beside plocate on the same generated tree.
+
+    python3 bench/find/bench.py [--files 1000000] [--remote-files 200000] [--base /tmp]
+
+1. A tree of --files files (bench/find/gentree.py) under --base: `updatedb` (plocate) and
+   `wacket find index local --root TREE`, each run twice (first, then nothing changed).
+2. Query latency, median of 7, for a rare substring, a common one and a glob: `plocate -i` and
+   `wacket find` as whole processes (output to /dev/null), and wacket's search alone, in-process
+   (what the command spends once Python and click are loaded).
+3. Catalog size per million entries beside plocate's database.
+4. A tree of --remote-files files indexed over a loopback sshd (tests/sshbed.py) beside the
+   local index of the same tree.
+Everything generated is removed at the end. Needs: apt-get install plocate openssh-server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent.parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(REPO / "tests"))
+
+import gentree  # noqa: E402
+
+QUERIES = [("rare substring", "zebra-quartz"), ("common substring", "doc"), ("glob", "*.pdf")]
+
+
+def timed(argv, env=None, runs=1) -> tuple[float, subprocess.CompletedProcess]:
+    times = []
+    proc = None
+    for _ in range(runs):
+        t = time.perf_counter()
+        proc = subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        times.append(time.perf_counter() - t)
+        if proc.returncode not in (0, 1):
+            raise SystemExit(f"{argv[:4]}... failed ({proc.returncode}): {proc.stderr.decode()}")
+    return statistics.median(times), proc
+
+
+def count_lines(argv, env=None, sep=b"\n") -> int:
+    out = subprocess.run(argv, env=env, capture_output=True).stdout
+    return out.count(sep)
+
+
+def du(*paths: Path) -> int:
+    return sum(p.stat().st_size for p in paths if p.exists())
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--files", type=int, default=1_000_000)
+    ap.add_argument("--remote-files", type=int, default=200_000)
+    ap.add_argument("--base", default="/tmp")
+    args = ap.parse_args()
+    if not shutil.which("updatedb") or not shutil.which("plocate"):
+        raise SystemExit("plocate is not installed: apt-get install plocate")
+
+    work = Path(tempfile.mkdtemp(prefix="wacket-find-bench-", dir=args.base))
+    home = work / "home"
+    home.mkdir(mode=0o700)
+    env = dict(
+        os.environ,
+        HOME=str(home),
+        WACKET_DATA=str(home / "data"),
+        WACKET_CONFIG=str(home / "config.toml"),
+        XDG_CACHE_HOME=str(home / ".cache"),
+    )
+    env.pop("SSH_AUTH_SOCK", None)
+    wacket = [sys.executable, "-m", "wacket"]
+    rows = []
+    bed = None
+    try:
+        tree = work / "tree"
+        t = time.perf_counter()
+        made = gentree.generate(str(tree), args.files)
+        print(f"generated {made} files in {time.perf_counter() - t:.1f}s under {tree}", flush=True)
+        subprocess.run(["sync"])
+
+        db = work / "plocate.db"
+        updatedb = [
+            "updatedb", "-U", str(tree), "-o", str(db), "-l", "0",
+            "--prunefs", "", "--prunepaths", "", "--prunenames", "",
+        ]  # fmt: skip
+        up1, _ = timed(updatedb)
+        up2, _ = timed(updatedb)
+        idx = [*wacket, "-q", "find", "index", "local", "--root", str(tree)]
+        w1, _ = timed(idx, env)
+        w2, _ = timed(idx, env)
+        rows.append(("index, first run", up1, w1))
+        rows.append(("index, nothing changed", up2, w2))
+
+        data = home / "data" / "find"
+        catalog_bytes = du(data / "local.db", data / "local.names")
+        entries = made + count_dirs(tree)
+        print(f"\nentries: {entries}", flush=True)
+
+        # Query latency.
+        import wacket.find.catalog as catalog
+        import wacket.find.query as query
+
+        os.environ["WACKET_DATA"] = env["WACKET_DATA"]
+        qrows = []
+        for label, pattern in QUERIES:
+            pl, _ = timed(["plocate", "-i", "-d", str(db), pattern], runs=7)
+            wq, _ = timed([*wacket, "find", pattern, "--no-check", "--plain"], env, runs=7)
+            inproc = []
+            hits = 0
+            for _ in range(7):
+                t = time.perf_counter()
+                cats = catalog.open_catalogs(["local"])
+                hits = sum(1 for _ in query.search(query.Query(pattern), cats))
+                inproc.append(time.perf_counter() - t)
+                for c in cats:
+                    c.close()
+            n_pl = count_lines(["plocate", "-i", "-0", "-d", str(db), pattern], sep=b"\0")
+            qrows.append((label, pattern, n_pl, hits, pl, wq, statistics.median(inproc)))
+
+        # Remote: the same kind of tree, smaller, over a loopback sshd.
+        import sshbed
+
+        rtree = work / "rtree"
+        gentree.generate(str(rtree), args.remote_files, seed=11)
+        bed = sshbed.TestBed(work / "sshbed", n=1).start()
+        bed.write_fleet(home, Path(env["WACKET_CONFIG"]))
+        ridx_local = [*wacket, "-q", "find", "index", "local", "--root", str(rtree)]
+        ridx_remote = [*wacket, "-q", "find", "index", "h1", "--root", str(rtree)]
+        rl1, _ = timed(ridx_local, env)
+        rr1, _ = timed(ridx_remote, env)
+        rl2, _ = timed(ridx_local, env)
+        rr2, _ = timed(ridx_remote, env)
+
+        print(f"\n## Index: {entries} entries ({made} files), local tree")
+        print(f"{'':28}{'updatedb':>10}{'wacket':>10}{'ratio':>8}")
+        for label, a, b in rows:
+            print(f"{label:28}{a:9.2f}s{b:9.2f}s{b / a:7.2f}x")
+        print("\n## Query (median of 7; plocate -i vs wacket find; whole processes)")
+        print(
+            f"{'':18}{'pattern':>14}{'hits pl':>9}{'hits wk':>9}{'plocate':>10}{'wacket':>10}"
+            f"{'ratio':>8}{'wk search':>11}"
+        )
+        for label, pattern, n_pl, hits, pl, wq, ip in qrows:
+            print(
+                f"{label:18}{pattern:>14}{n_pl:9d}{hits:9d}{pl * 1000:8.1f}ms{wq * 1000:8.1f}ms"
+                f"{wq / pl:7.1f}x{ip * 1000:9.1f}ms"
+            )
+        per_m = catalog_bytes * 1_000_000 / entries / 2**20
+        pl_m = du(db) * 1_000_000 / entries / 2**20
+        print("\n## Catalog size per million entries")
+        print(
+            f"wacket {per_m:.1f} MiB (db + names)   plocate {pl_m:.1f} MiB   ratio {per_m / pl_m:.1f}x"
+        )
+        print(f"\n## Remote index: {args.remote_files} files over loopback sshd vs local")
+        print(f"first run:       local {rl1:.2f}s  remote {rr1:.2f}s  ratio {rr1 / rl1:.2f}x")
+        print(f"nothing changed: local {rl2:.2f}s  remote {rr2:.2f}s  ratio {rr2 / rl2:.2f}x")
+    finally:
+        if bed is not None:
+            bed.stop()
+        shutil.rmtree(work, ignore_errors=True)
+        print(f"\nremoved {work}")
+
+
+def count_dirs(tree: Path) -> int:
+    return sum(len(d) for _, d, _ in os.walk(tree))
+
+
+if __name__ == "__main__":
+    main()
