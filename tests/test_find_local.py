@@ -1,0 +1,227 @@
+"""wacket find without SSH: the catalog format, the matcher, config, tree.scan additions, CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from wacket.config import Config
+from wacket.errors import ConfigError
+from wacket.find import catalog, index, query
+
+
+def make_catalog(host: str, root: str, items: list) -> catalog.Catalog:
+    w = catalog.Writer(host)
+    w.add_root(root)
+    w.add_batch(items)
+    w.commit({"indexed_at": 1.0})
+    return catalog.open_catalog(host)
+
+
+def item(rel, kind="f", size=0, mtime=0, digest=None, link=None):
+    return [rel, kind, size, mtime, 0o644, digest, link]
+
+
+def test_catalog_roundtrip_odd_names(isolated_env):
+    odd = os.fsdecode(b"caf\xe9-latin1.txt")
+    items = [
+        item("docs", "d"),
+        item("docs/Report.PDF", size=10),
+        item("docs/new\nline.txt"),
+        item("docs/" + odd),
+        item("docs/link", "l", link="../docs"),
+        item("x.bin", size=5000, digest="ab" * 32),
+    ]
+    cat = make_catalog("h", "/home/u", items)
+    assert cat.count == 6
+    got = [e[2] for e in cat.entries()]
+    assert got == [
+        "/home/u/docs",
+        "/home/u/docs/Report.PDF",
+        "/home/u/docs/new\nline.txt",
+        "/home/u/docs/" + odd,
+        "/home/u/docs/link",
+        "/home/u/x.bin",
+    ]
+    assert os.fsencode(got[3]) == b"/home/u/docs/caf\xe9-latin1.txt"
+    assert [e[0] for e in cat.entries([2, 5])] == [2, 5]
+    assert next(cat.entries([5]))[7] == "../docs"
+    for p in (catalog.db_path("h"), catalog.names_path("h")):
+        assert p.stat().st_mode & 0o777 == 0o600
+
+    def names(pattern, **kw):
+        return [h.path.rsplit("/", 1)[-1] for h in query.search(query.Query(pattern, **kw), [cat])]
+
+    assert names("report") == ["Report.PDF"]
+    assert names("REPORT") == ["Report.PDF"]
+    assert names("report", case_sensitive=True) == []
+    assert names("new\nline") == ["new\nline.txt"]  # a newline in a pattern matches one in a name
+    assert names("line.txt") == ["new\nline.txt"]
+    assert names("caf\udce9") == [odd]
+    assert names("*.pdf") == ["Report.PDF"]
+    assert names("docs", basename=True) == ["docs"]
+    assert names("/home/u/docs/*") == ["Report.PDF", "new\nline.txt", odd, "link"]
+    assert names("^/home/u/[a-z]+\\.bin$", regex=True) == ["x.bin"]
+    assert names("u", types="l") == ["link"]
+    assert names("u", larger=100) == ["x.bin"]
+    cat.close()
+
+
+def test_names_rebuilt_when_missing_or_stale(isolated_env):
+    cat = make_catalog("h", "/r", [item("a.txt"), item("b.txt")])
+    cat.close()
+    catalog.names_path("h").unlink()
+    cat = catalog.open_catalog("h")
+    assert [h.path for h in query.search(query.Query("b.t"), [cat])] == ["/r/b.txt"]
+    cat.close()
+    catalog.names_path("h").write_bytes(b"WKNAMES2 other 0 0 I".ljust(64))
+    cat = catalog.open_catalog("h")
+    assert len(list(query.search(query.Query("txt"), [cat]))) == 2
+    cat.close()
+
+
+def test_empty_catalog(isolated_env):
+    w = catalog.Writer("e")
+    w.commit({"indexed_at": 1.0})
+    cat = catalog.open_catalog("e")
+    assert list(query.search(query.Query("x"), [cat])) == []
+    cat.close()
+
+
+def test_glob_literal():
+    assert query._literal("*/photos/*.jpg") == "/photos/"
+    assert query._literal("img_[0-9]*.png") == "img_"
+    assert query._literal("*") == ""
+
+
+def cfg(text: str, tmp_path: Path) -> Config:
+    import tomllib
+
+    p = tmp_path / "config.toml"
+    p.write_text(text)
+    return Config(p, tomllib.loads(text), text)
+
+
+def test_settings(tmp_path):
+    c = cfg(
+        '[find]\nroots = ["~/Documents"]\nexclude = ["*.iso"]\nhash_min = "1M"\n'
+        '[find.hosts.nas]\nroots = ["/srv"]\ndefault_excludes = false\n',
+        tmp_path,
+    )
+    s = index.settings_for(c, "laptop")
+    assert s.roots == ["~/Documents"] and s.hash_min == 1024 * 1024
+    assert "node_modules/" in s.exclude and "*.iso" in s.exclude
+    n = index.settings_for(c, "nas", exclude=("tmp/",))
+    assert n.roots == ["/srv"] and n.exclude == ["*.iso", "tmp/"]
+    assert index.settings_for(c, "nas", roots=("/x",)).roots == ["/x"]
+    with pytest.raises(ConfigError, match=r"config.toml:1: \[find\] unknown key 'root'"):
+        index.settings_for(cfg('[find]\nroot = ["x"]\n', tmp_path), "h")
+    with pytest.raises(ConfigError, match="bad hash_min"):
+        index.settings_for(cfg('[find]\nhash_min = "lots"\n', tmp_path), "h")
+
+
+def run_op(name: str, **args):
+    """Call a remote op in-process (the helper's namespace: helper.py + ops files)."""
+    from importlib import resources
+
+    ns: dict = {"__name__": "wacket_helper_test"}
+    pkg = resources.files("wacket.remote")
+    exec(compile(pkg.joinpath("helper.py").read_text(), "helper.py", "exec"), ns)
+    for f in ("tree.py", "find.py"):
+        exec(compile(pkg.joinpath("ops", f).read_text(), f, "exec"), ns)
+    items: list = []
+    args["_emit"] = items.append
+    return ns["OPS"][name](args), items
+
+
+def test_tree_scan_excludes_and_compress(tmp_path):
+    root = tmp_path / "t"
+    for rel in (
+        "keep.txt",
+        "a.tmp",
+        "node_modules/x.js",
+        "sub/node_modules",  # a file named like an excluded dir: kept (dir-only rule)
+        "sub/.cache/c",
+        "top/only.txt",
+        "sub/top/kept.txt",
+        "deep/er/path.txt",
+    ):
+        p = root / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text("x")
+    excl = ["*.tmp", "node_modules/", ".cache/", "/top", "deep/er/"]
+    _, plain = run_op("tree.scan", root=str(root), exclude=excl)
+    rels = sorted(e[0] for batch in plain for e in batch)
+    assert rels == [
+        "deep",
+        "keep.txt",
+        "sub",
+        "sub/node_modules",
+        "sub/top",
+        "sub/top/kept.txt",
+    ]
+    _, packed = run_op("tree.scan", root=str(root), exclude=excl, compress=True)
+    assert all(set(b) == {"z"} for b in packed)
+    assert [index.unpack(b) for b in packed] == plain
+
+
+def test_find_roots_and_text_ops(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "d").mkdir()
+    value, _ = run_op("find.roots", roots=["~/d", "~/missing"])
+    assert value == [
+        ["~/d", str(tmp_path / "d"), True],
+        ["~/missing", str(tmp_path / "missing"), False],
+    ]
+    (tmp_path / "d/a.txt").write_bytes("caf\u00e9 au lait".encode())
+    (tmp_path / "d/b.txt").write_bytes(b"caf\xe9 latin-1")
+    (tmp_path / "d/c.html").write_text("<style>p{}</style><p>Hello&nbsp;<b>world</b></p>")
+    (tmp_path / "d/broken.docx").write_text("not a zip")
+    paths = [str(tmp_path / "d" / n) for n in ("a.txt", "b.txt", "c.html", "broken.docx", "x.jpg")]
+    _, batches = run_op("find.text", paths=paths)
+    out = {Path(p).name: (t, prob) for b in batches for p, t, prob in b}
+    assert out["a.txt"] == ("caf\u00e9 au lait", None)
+    assert out["b.txt"] == ("caf\u00e9 latin-1", None)
+    assert out["c.html"][0] == "Hello world"
+    assert out["broken.docx"][0] is None and out["broken.docx"][1]
+    assert out["x.jpg"] == (None, "not a document type")
+
+
+def test_cli_help_and_usage(run_wacket):
+    r = run_wacket("find", "--help")
+    assert r.returncode == 0
+    text = r.stdout.decode()
+    assert "Usage: wacket find [PATTERN] [OPTIONS] | COMMAND [ARGS]..." in text
+    for sub in ("index", "dupes", "where", "missing", "get", "query"):
+        assert f"  {sub} " in text
+    assert run_wacket("find").stdout.decode() == text
+    r = run_wacket("find", "query", "--help")
+    assert b"--online-only" in r.stdout and b"--stale" in r.stdout
+    r = run_wacket("find", "anything")
+    assert r.returncode == 1 and b"no catalog yet" in r.stderr
+    r = run_wacket("find", "--stale", "--jsonl")
+    assert r.returncode == 0 and r.stdout == b""
+    r = run_wacket("find", "index", "nosuchhost")
+    assert r.returncode == 2 and b"unknown host" in r.stderr
+
+
+def test_cli_local_index_and_query(run_wacket, tmp_path):
+    root = tmp_path / "r"
+    (root / "a").mkdir(parents=True)
+    (root / "a/Budget 2026.ods").write_text("x")
+    r = run_wacket("find", "index", "local", "--root", str(root), "--jsonl")
+    assert r.returncode == 0, r.stderr
+    rec = json.loads(r.stdout)
+    assert rec["host"] == "local" and rec["entries"] == 2
+    r = run_wacket("find", "budget", "--plain")
+    assert r.stdout.decode().split("\t")[:3] == ["local", str(root / "a/Budget 2026.ods"), "1"]
+    assert r.stdout.decode().rstrip("\n").endswith("\tup")
+    r = run_wacket("find", "--ext", "ODS", "--jsonl")
+    assert [json.loads(x)["path"] for x in r.stdout.splitlines()] == [
+        str(root / "a/Budget 2026.ods")
+    ]
+    r = run_wacket("find", "budget", "--json")
+    assert [x["host"] for x in json.loads(r.stdout)] == ["local"]
