@@ -180,8 +180,10 @@ def _changes(app, pool, command, hostset, work, forks, fmt, describe) -> int:
                             "host": host.name,
                             "pin": rec.get("pin") or rec["name"],
                             "line": rec["name"],
-                            "value": rec.get("value"),
-                            "was": rec.get("was"),
+                            # a released line has no value of wacket's any more: `was` is
+                            # the one it held
+                            "value": rec.get("value") if command != "release" else None,
+                            "was": rec.get("was") if command != "release" else rec.get("value"),
                         }
                     )
                     label = rec.get("pin") or rec["name"]

@@ -30,6 +30,7 @@ GPIO_SIM_LINES = 28
 GPIO_CONSUMER = "wacket"
 GPIO_WATCH_CONSUMER = "wacket-watch"
 GPIO_HEARTBEAT = 5.0
+GPIO_SYSFS_ROOT = "/sys/class/gpio"
 
 # ---------------------------------------------------------------------------------------------
 # parsers (also loaded on the client by wacket/gpio/parsers.py, and tested against real outputs)
@@ -725,7 +726,9 @@ class _GpioSysfs(object):
 
     name = "sysfs"
     holds_itself = True
-    root = "/sys/class/gpio"
+
+    def __init__(self):
+        self.root = GPIO_SYSFS_ROOT
 
     def describe(self):
         return {"backend": "sysfs", "detail": "legacy %s" % self.root}
@@ -836,57 +839,94 @@ class _GpioSysfs(object):
 
 
 class _GpioManager(object):
-    """libgpiod >= 2.2's gpio-manager (D-Bus), through gpiocli; the daemon holds lines itself."""
+    """libgpiod >= 2.2's gpio-manager (D-Bus), through gpiocli; the daemon holds lines itself.
+
+    Each line wacket sets gets its own request (`gpiocli request --output`), whose name is kept in
+    data_dir()/gpio/manager-requests.json so later sets, gets and releases address it.
+    """
 
     name = "manager"
     holds_itself = True
 
+    def __init__(self):
+        self.path = os.path.join(_gpio_dir(), "manager-requests.json")
+
     def describe(self):
         return {"backend": "manager", "detail": "gpio-manager via gpiocli"}
 
+    def _reader(self):
+        try:
+            return _GpioBindings()
+        except ImportError:
+            return _GpioTools()
+
     def chips(self):
-        return _GpioTools().chips()
+        return self._reader().chips()
 
     def lines(self):
-        return _GpioTools().lines()
+        return self._reader().lines()
+
+    def _requests(self):
+        try:
+            with open(self.path) as fh:
+                return json.load(fh)
+        except (OSError, ValueError):
+            return {}
+
+    def _save(self, reqs):
+        tmp = self.path + ".%d" % os.getpid()
+        with open(tmp, "w") as fh:
+            json.dump(reqs, fh)
+        os.replace(tmp, self.path)
+
+    def _key(self, spec):
+        return "%s:%d" % (spec["chip"], spec["offset"])
 
     def get(self, lines):
         values = []
+        reqs = self._requests()
         for spec in lines:
-            rc, out, err = _gpio_run(
-                ["gpiocli", "get", "--numeric", "-c", spec["chip"], str(spec["offset"])]
-            )
+            req = reqs.get(self._key(spec))
+            if req is None:
+                values.extend(self._reader().get([spec]))
+                continue
+            rc, out, err = _gpio_run(["gpiocli", "get", "--numeric", "-r", req["name"]])
             if rc != 0:
                 raise OpError("gpiocli get: %s" % err.strip(), "error")
-            values.append(gpio_parse_gpioget(out)[0] ^ (1 if spec.get("active_low") else 0))
+            value = gpio_parse_gpioget(out)[0]
+            if bool(req.get("active_low")) != bool(spec.get("active_low")):
+                value ^= 1
+            values.append(value)
         return values
 
     def set_direct(self, spec):
-        name = "wacket-%s-%d" % (spec["chip"], spec["offset"])
-        target = "%d=%s" % (spec["offset"], "active" if spec["value"] else "inactive")
-        rc, out, err = _gpio_run(["gpiocli", "set", name, target])
+        reqs = self._requests()
+        key = self._key(spec)
+        target = "%d=%d" % (spec["offset"], spec["value"])
+        req = reqs.get(key)
+        if req is not None and bool(req.get("active_low")) == bool(spec.get("active_low")):
+            rc, out, err = _gpio_run(["gpiocli", "set", "-r", req["name"], target])
+            if rc == 0:
+                return
+        if req is not None:
+            _gpio_run(["gpiocli", "release", req["name"]])
+        argv = ["gpiocli", "request", "-c", spec["chip"], "--consumer", GPIO_CONSUMER, "--output"]
+        if spec.get("active_low"):
+            argv.append("--active-low")
+        rc, out, err = _gpio_run(argv + [target])
         if rc != 0:
-            argv = [
-                "gpiocli",
-                "request",
-                "--request-name",
-                name,
-                "--consumer",
-                GPIO_CONSUMER,
-                "--output",
-                "-c",
-                spec["chip"],
-            ]
-            if spec.get("active_low"):
-                argv.append("--active-low")
-            rc, out, err = _gpio_run(argv + [target])
-            if rc != 0:
-                if "busy" in err.lower():
-                    raise _gpio_busy_error(spec["name"], err)
-                raise OpError("gpiocli request: %s" % err.strip(), "error")
+            if "busy" in err.lower():
+                raise _gpio_busy_error(spec["name"], err)
+            raise OpError("gpiocli request: %s" % err.strip(), "error")
+        reqs[key] = {"name": out.strip(), "active_low": bool(spec.get("active_low"))}
+        self._save(reqs)
 
     def release(self, spec):
-        _gpio_run(["gpiocli", "release", "wacket-%s-%d" % (spec["chip"], spec["offset"])])
+        reqs = self._requests()
+        req = reqs.pop(self._key(spec), None)
+        if req is not None:
+            _gpio_run(["gpiocli", "release", req["name"]])
+            self._save(reqs)
 
 
 def _gpio_manager_running():
@@ -914,7 +954,7 @@ def _gpio_backend(name):
                 raise OpError("libgpiod's Python bindings (gpiod) are not installed", "no-gpio")
     if name in ("auto", "tools") and chardev and shutil.which("gpioinfo"):
         return _GpioTools()
-    if name in ("auto", "sysfs") and glob.glob("/sys/class/gpio/gpiochip*"):
+    if name in ("auto", "sysfs") and glob.glob(os.path.join(GPIO_SYSFS_ROOT, "gpiochip*")):
         return _GpioSysfs()
     if name not in ("auto", "manager", "bindings", "tools", "sysfs"):
         raise OpError(
@@ -1272,12 +1312,12 @@ def _gpio_get(args):
 
 
 def _gpio_check_outputs(backend, specs):
-    holder_pid = None
+    """Refuse lines another consumer holds, naming it (sysfs has no owners: exported is fine)."""
+    ours = (GPIO_CONSUMER, "sysfs") if isinstance(backend, _GpioSysfs) else (GPIO_CONSUMER,)
     for spec in specs:
         cur = spec["current"]
-        if cur.get("used") and cur.get("consumer") != GPIO_CONSUMER:
+        if cur.get("used") and cur.get("consumer") not in ours:
             raise OpError("%s is in use by %r" % (spec["name"], cur.get("consumer") or "?"), "busy")
-    return holder_pid
 
 
 @op("gpio.set")
@@ -1323,6 +1363,11 @@ def _gpio_release(args):
     backend = _gpio_backend(args.get("backend"))
     if backend.holds_itself:
         specs = _gpio_specs(backend, args)
+        if not specs and isinstance(backend, _GpioManager):
+            specs = []
+            for key in backend._requests():
+                chip, _, offset = key.rpartition(":")
+                specs.append({"chip": chip, "offset": int(offset), "name": key})
         for spec in specs:
             backend.release(spec)
         return {"lines": [_gpio_public(s) for s in specs], "holder": None}
