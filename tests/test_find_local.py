@@ -225,3 +225,39 @@ def test_cli_local_index_and_query(run_wacket, tmp_path):
     ]
     r = run_wacket("find", "budget", "--json")
     assert [x["host"] for x in json.loads(r.stdout)] == ["local"]
+
+
+def test_literal_pattern_with_glob_characters(isolated_env):
+    cat = make_catalog("h", "/r", [item("a[1].txt"), item("a1.txt"), item("star*.md")])
+    lit = [h.path for h in query.search(query.Query("a[1]", literal=True), [cat])]
+    assert lit == ["/r/a[1].txt"]
+    assert [h.path for h in query.search(query.Query("/r/a[1].txt"), [cat])] == ["/r/a1.txt"]
+    assert [h.path for h in query.search(query.Query("r*", literal=True), [cat])] == ["/r/star*.md"]
+    cat.close()
+
+
+def test_tree_scan_cache_by_inode_and_prune(tmp_path, isolated_env):
+    import sqlite3
+
+    root = tmp_path / "c"
+    root.mkdir()
+    for n in ("a", "b"):
+        (root / n).write_bytes(n.encode() * 5000)
+    kw = dict(
+        root=str(root), hash=True, hash_min=4096, cache="t", cache_inode=True, cache_prune=True
+    )
+    first, _ = run_op("tree.scan", **kw)
+    assert first["hashed"] == 2
+    (root / "a").rename(root / "a-moved")
+    (root / "b").unlink()
+    second, batches = run_op("tree.scan", **kw)
+    assert second["hashed"] == 0  # same inode, size and mtime: the old hash
+    assert [e[0] for b in batches for e in b] == ["a-moved"]
+    db = Path(os.environ["WACKET_DATA"]) / "scan-cache" / "t.sqlite"
+    conn = sqlite3.connect(db)
+    assert [r[0] for r in conn.execute("SELECT path FROM h")] == [b"a-moved"]
+    assert conn.execute("SELECT count(*) FROM hi").fetchone()[0] == 1
+    conn.close()
+    # Without the new options the cache behaves as before (keyed by path only).
+    plain, _ = run_op("tree.scan", root=str(root), hash=True, hash_min=4096, cache="t2")
+    assert plain["hashed"] == 1

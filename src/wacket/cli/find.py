@@ -116,6 +116,7 @@ def _hosts(app, hostset: str | None) -> list | None:
     help="Entry type: f file, d directory, l symlink.",
 )
 @click.option("--regex", "-r", is_flag=True, help="PATTERN is a regular expression.")
+@click.option("--fixed", "-F", is_flag=True, help="PATTERN is a plain substring, even with * ? [.")
 @click.option("--case-sensitive", "-c", is_flag=True, help="Match case exactly.")
 @click.option("--basename", "-b", is_flag=True, help="Match the file name only, not the path.")
 @click.option("--text", "-t", "text", metavar="WORDS", help="Documents containing WORDS.")
@@ -138,6 +139,7 @@ def query_cmd(
     older,
     types,
     regex,
+    fixed,
     case_sensitive,
     basename,
     text,
@@ -185,6 +187,7 @@ def query_cmd(
     q = query.Query(
         pattern,
         regex=regex,
+        literal=fixed,
         case_sensitive=case_sensitive,
         basename=basename,
         exts=list(exts),

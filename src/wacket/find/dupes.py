@@ -71,7 +71,7 @@ def describe_target(spec: str, catalogs: list[Catalog], fleet) -> Target:
         cat = next(c for c in catalogs if c.host == host)
         from wacket.find import query
 
-        q = query.Query(path, case_sensitive=True)
+        q = query.Query(path, literal=True, case_sensitive=True)
         for hit in query.search(q, [cat]):
             if hit.path == path:
                 return Target(hit.hash, hit.size, path.rsplit("/", 1)[-1])
@@ -106,7 +106,7 @@ def where(target: Target, catalogs: list[Catalog]) -> Iterator[tuple[str, str, i
         return
     from wacket.find import query
 
-    q = query.Query(target.name, case_sensitive=True, basename=True, types="f")
+    q = query.Query(target.name, literal=True, case_sensitive=True, basename=True, types="f")
     for hit in query.search(q, catalogs):
         if hit.size == target.size and hit.path.rsplit("/", 1)[-1] == target.name:
             yield hit.host, hit.path, hit.size, "name+size"

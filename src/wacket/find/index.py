@@ -147,6 +147,8 @@ def index_host(pool, host, settings: Settings) -> dict:
                 hash=True,
                 hash_min=settings.hash_min,
                 cache="find-" + absroot,
+                cache_inode=True,
+                cache_prune=True,
                 compress=not host.is_local,
             )
             for item in stream:

@@ -25,6 +25,7 @@ GLOB_CHARS = re.compile(r"[*?\[]")
 class Query:
     pattern: str | None = None
     regex: bool = False
+    literal: bool = False  # a substring even if it holds * ? [
     case_sensitive: bool = False
     basename: bool = False
     exts: list[str] = field(default_factory=list)
@@ -41,6 +42,8 @@ class Query:
             return "all"
         if self.regex:
             return "regex"
+        if self.literal:
+            return "substring"
         return "glob" if GLOB_CHARS.search(self.pattern) else "substring"
 
 

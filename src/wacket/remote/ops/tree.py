@@ -78,10 +78,17 @@ def file_hash(path, algo="sha256"):
 
 
 class _HashCache(object):
-    """(path, size, mtime_ns) -> hash, kept in wacket's data dir on the scanned machine."""
+    """(path, size, mtime_ns) -> hash, kept in wacket's data dir on the scanned machine.
 
-    def __init__(self, name):
+    With `by_inode`, also (dev, ino, size, mtime_ns) -> hash, so a renamed or moved file (same
+    inode, size and mtime) is not read again. With `prune`, entries of files not seen in this
+    scan are dropped at the end (for callers that always scan the whole tree).
+    """
+
+    def __init__(self, name, by_inode=False, prune=False):
         self.conn = None
+        self.by_inode = False
+        self.prune = False
         if not name:
             return
         d = os.path.join(data_dir(), "scan-cache")
@@ -92,27 +99,66 @@ class _HashCache(object):
         self.conn.execute(
             "CREATE TABLE IF NOT EXISTS h (path BLOB PRIMARY KEY, size INT, mtime INT, hash TEXT)"
         )
+        self.by_inode = by_inode
+        self.prune = prune
+        if by_inode:
+            self.conn.execute(
+                "CREATE TABLE IF NOT EXISTS hi (dev INT, ino INT, size INT, mtime INT, hash TEXT,"
+                " PRIMARY KEY (dev, ino))"
+            )
         self.new = []
+        self.inodes = []
+        self.seen = []
 
-    def get(self, rel, size, mtime):
+    def get(self, rel, size, mtime, st=None):
         if self.conn is None:
             return None
-        row = self.conn.execute(
-            "SELECT size, mtime, hash FROM h WHERE path = ?", (os.fsencode(rel),)
-        ).fetchone()
+        key = os.fsencode(rel)
+        if self.prune:
+            self.seen.append((key,))
+        row = self.conn.execute("SELECT size, mtime, hash FROM h WHERE path = ?", (key,)).fetchone()
         if row and row[0] == size and row[1] == mtime:
+            if self.by_inode and st is not None:
+                self.inodes.append((st.st_dev, st.st_ino, size, mtime, row[2]))
             return row[2]
+        if self.by_inode and st is not None:
+            row = self.conn.execute(
+                "SELECT size, mtime, hash FROM hi WHERE dev = ? AND ino = ?", (st.st_dev, st.st_ino)
+            ).fetchone()
+            if row and row[0] == size and row[1] == mtime:
+                self.new.append((key, size, mtime, row[2]))
+                self.inodes.append((st.st_dev, st.st_ino, size, mtime, row[2]))
+                return row[2]
         return None
 
-    def put(self, rel, size, mtime, digest):
+    def put(self, rel, size, mtime, digest, st=None):
         if self.conn is not None:
             self.new.append((os.fsencode(rel), size, mtime, digest))
+            if self.by_inode and st is not None:
+                self.inodes.append((st.st_dev, st.st_ino, size, mtime, digest))
 
-    def close(self):
+    def close(self, complete=True):
         if self.conn is None:
             return
         with self.conn:
             self.conn.executemany("INSERT OR REPLACE INTO h VALUES (?,?,?,?)", self.new)
+            if self.by_inode:
+                self.conn.executemany("INSERT OR REPLACE INTO hi VALUES (?,?,?,?,?)", self.inodes)
+            if self.prune and complete:
+                self.conn.execute("CREATE TEMP TABLE seen (path BLOB PRIMARY KEY)")
+                self.conn.executemany("INSERT OR IGNORE INTO seen VALUES (?)", self.seen)
+                self.conn.execute("DELETE FROM h WHERE path NOT IN (SELECT path FROM seen)")
+                if self.by_inode:
+                    self.conn.execute(
+                        "CREATE TEMP TABLE seen_ino (dev INT, ino INT, PRIMARY KEY (dev, ino))"
+                    )
+                    self.conn.executemany(
+                        "INSERT OR IGNORE INTO seen_ino VALUES (?,?)", [i[:2] for i in self.inodes]
+                    )
+                    self.conn.execute(
+                        "DELETE FROM hi WHERE NOT EXISTS (SELECT 1 FROM seen_ino s"
+                        " WHERE s.dev = hi.dev AND s.ino = hi.ino)"
+                    )
         self.conn.close()
 
 
@@ -124,6 +170,8 @@ def _tree_scan(args):
     and size >= `hash_min` (else null). Unreadable entries come back as errors, not failures:
     {"errors": [[rel, message], ...]} in the final value.
     With `compress` true each batch travels as {"z": base64 of zlib(JSON batch)} (slow links).
+    `cache_inode` reuses a hash when only the name changed (same inode, size, mtime);
+    `cache_prune` drops cache entries of files this scan did not see.
     """
     root = os.path.expanduser(args["root"])
     emit = args["_emit"]
@@ -139,7 +187,11 @@ def _tree_scan(args):
             plain_emit(_pack_batch(items))
 
     one_fs = args.get("one_file_system", False)
-    cache = _HashCache(args.get("cache") if want_hash else None)
+    cache = _HashCache(
+        args.get("cache") if want_hash else None,
+        by_inode=args.get("cache_inode", False),
+        prune=args.get("cache_prune", False),
+    )
     try:
         st = os.lstat(root)
     except OSError as exc:
@@ -151,6 +203,7 @@ def _tree_scan(args):
     errors = []
     counts = {"files": 0, "dirs": 0, "bytes": 0, "hashed": 0, "hashed_bytes": 0}
     stack = [""]
+    complete = True  # every directory was listed (cache pruning is safe)
     while stack:
         rel_dir = stack.pop()
         full_dir = os.path.join(root, rel_dir) if rel_dir else root
@@ -159,6 +212,7 @@ def _tree_scan(args):
                 entries = sorted(it, key=lambda e: e.name)
         except OSError as exc:
             errors.append([rel_dir or ".", exc.strerror or str(exc)])
+            complete = False
             continue
         subdirs = []
         for entry in entries:
@@ -179,7 +233,7 @@ def _tree_scan(args):
                 counts["files"] += 1
                 counts["bytes"] += st.st_size
                 if want_hash and st.st_size >= hash_min:
-                    digest = cache.get(rel, st.st_size, st.st_mtime_ns)
+                    digest = cache.get(rel, st.st_size, st.st_mtime_ns, st)
                     if digest is None:
                         try:
                             digest = file_hash(entry.path, algo)
@@ -188,7 +242,7 @@ def _tree_scan(args):
                             continue
                         counts["hashed"] += 1
                         counts["hashed_bytes"] += st.st_size
-                        cache.put(rel, st.st_size, st.st_mtime_ns, digest)
+                        cache.put(rel, st.st_size, st.st_mtime_ns, digest, st)
             elif is_dir:
                 kind = "d"
                 counts["dirs"] += 1
@@ -209,7 +263,7 @@ def _tree_scan(args):
         stack.extend(reversed(subdirs))
     if batch:
         emit(batch)
-    cache.close()
+    cache.close(complete)
     counts["errors"] = errors
     return counts
 
