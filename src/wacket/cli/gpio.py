@@ -162,6 +162,15 @@ def get(app, hostset, pins, accept_new, connect_timeout, forks, fmt) -> int:
     return code
 
 
+def _user() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except Exception:
+        return "?"
+
+
 def _changes(app, pool, command, hostset, work, forks, fmt, describe) -> int:
     """set/toggle/pulse/release: run, print, and record in the journal who changed what."""
     from wacket import journal
@@ -194,6 +203,8 @@ def _changes(app, pool, command, hostset, work, forks, fmt, describe) -> int:
                         change += f" (was {value_word(rec['was'])})"
                     parts.append(f"{host.name} {label} {change}")
         entry.summary = "; ".join(parts) or describe
+        if parts:
+            entry.summary += f" (by {_user()})"
         entry.exit_code = code
         entry.outcome = "ok" if code == Exit.OK else "partial" if done else "failed"
     return code
