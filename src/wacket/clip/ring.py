@@ -9,15 +9,21 @@ from __future__ import annotations
 
 import base64
 import os
+import secrets
 import socket
 
 from wacket.clip.settings import ClipSettings, Place
+from wacket.errors import WacketError
+
+# Payloads above this size travel as raw bytes on an SSH channel of their own, not inside JSON.
+BULK_MIN = 256 * 1024
 
 
 class Ring:
     def __init__(self, place: Place, settings: ClipSettings):
         self.place = place
         self.settings = settings
+        self._staging: str | None = None
 
     @property
     def hub(self) -> str:
@@ -49,19 +55,45 @@ class Ring:
             "mode": mode,
             "source": source or self.settings.name or socket.gethostname(),
         }
-        return self._call(
-            "clip.ring.add",
-            data_b64=base64.b64encode(data).decode("ascii"),
-            meta=meta,
-            secret=secret,
-            ttl=ttl or self.settings.ttl,
-        )
+        extra = {"secret": secret, "ttl": ttl or self.settings.ttl}
+        session = self._bulk_session(len(data))
+        if session is None:
+            return self._call(
+                "clip.ring.add", data_b64=base64.b64encode(data).decode("ascii"), meta=meta, **extra
+            )
+        # A big payload goes as raw bytes on a channel of its own (no JSON, no base64), then the
+        # hub adopts the uploaded file.
+        if self._staging is None:
+            self._staging = self._call("clip.ring.stage")["dir"]
+        staged = f"{self._staging}/{secrets.token_hex(12)}"
+        result = session.run(["sh", "-c", 'umask 077 && cat > "$1"', "sh", staged], input=data)
+        if result.rc != 0:
+            raise WacketError(
+                f"{self.hub}: upload to the clipboard hub failed: "
+                + result.stderr.decode("utf-8", "replace").strip()
+            )
+        return self._call("clip.ring.add", staged=staged, meta=meta, **extra)
+
+    def _bulk_session(self, size: int):
+        """The SSH session for a bulk transfer of `size` bytes, or None to send it inline."""
+        if self.place.host.is_local or size <= BULK_MIN:
+            return None
+        return self.place.session()
 
     def entries(self) -> list[dict]:
         return self._call("clip.ring.list")
 
     def get(self, n: int = 1) -> tuple[dict, bytes]:
-        got = self._call("clip.ring.get", n=n)
+        if self.place.host.is_local:
+            got = self._call("clip.ring.get", n=n)
+            return got["entry"], base64.b64decode(got["data_b64"])
+        got = self._call("clip.ring.get", n=n, inline_max=BULK_MIN)
+        if "path" in got:
+            result = self.place.session().run(["cat", got["path"]])
+            if result.rc == 0 and len(result.stdout) == got["entry"]["size"]:
+                return got["entry"], result.stdout
+            # Trimmed or removed in between: ask once more, by id, inline.
+            got = self._call("clip.ring.get", id=got["entry"]["id"])
         return got["entry"], base64.b64decode(got["data_b64"])
 
     def remove(self, n: int) -> dict:

@@ -119,6 +119,9 @@ class Place:
     def name(self) -> str:
         return self.host.name
 
+    def session(self):
+        return self._pool_source().session(self.host)
+
     def call(self, op: str, **args):
         if self.host.is_local:
             from wacket.clip import impl

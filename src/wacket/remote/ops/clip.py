@@ -135,6 +135,22 @@ def _clip_write(path, data):
         os.close(dfd)
 
 
+def _clip_adopt(src, path):
+    """Move an uploaded file into place crash-safely (fsync it, rename, fsync the directory)."""
+    fd = os.open(src, os.O_RDONLY)
+    try:
+        os.fchmod(fd, 0o600)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(src, path)
+    dfd = os.open(os.path.dirname(path), os.O_RDONLY)
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)
+
+
 def _clip_shred(path):
     """Overwrite then remove a file (best effort against the data lingering on disk)."""
     try:
@@ -267,8 +283,33 @@ class ClipRing(object):
         with open(os.path.join(self.blobs, str(entry["id"])), "rb") as fh:
             return entry, fh.read()
 
+    def blob_path(self, entry):
+        return os.path.join(self.blobs, str(entry["id"]))
+
+    def staging(self):
+        """Where a client may upload a big payload (then `add(staged=...)` adopts the file)."""
+        return _clip_private_dir(os.path.join(self.dir, "incoming"))
+
+    def take_staged(self, path):
+        """An uploaded payload (only from our own staging directory): (data, path)."""
+        path = os.path.abspath(path)
+        if os.path.dirname(path) != os.path.abspath(self.staging()):
+            raise OpError("staged file outside the ring's incoming directory", "usage")
+        try:
+            with open(path, "rb") as fh:
+                return fh.read(), path
+        except OSError as exc:
+            raise OpError("staged upload %s: %s" % (path, exc.strerror), "error")
+
     # -- writing
-    def add(self, data, meta, secret=False, ttl=CLIP_SECRET_TTL):
+    def add(self, data, meta, secret=False, ttl=CLIP_SECRET_TTL, staged=None):
+        try:
+            return self._add(data, meta, secret, ttl, staged)
+        finally:
+            if staged and os.path.exists(staged):
+                _clip_shred(staged) if secret else os.unlink(staged)
+
+    def _add(self, data, meta, secret, ttl, staged):
         if len(data) > self.max_bytes:
             raise OpError(
                 "%d bytes is more than the ring's size cap of %d bytes ([clip] max_size)"
@@ -299,7 +340,10 @@ class ClipRing(object):
                 self._save(state)  # the counter only
             else:
                 entry["preview"] = clip_preview(data, entry["kind"])
-                _clip_write(os.path.join(self.blobs, str(eid)), data)
+                if staged:
+                    _clip_adopt(staged, os.path.join(self.blobs, str(eid)))
+                else:
+                    _clip_write(os.path.join(self.blobs, str(eid)), data)
                 state["entries"].append(entry)
                 self._trim(state)
                 self._save(state)
@@ -358,14 +402,23 @@ def _clip_public(entry):
     return dict((k, v) for k, v in entry.items() if k != "expires" or entry.get("secret"))
 
 
+@op("clip.ring.stage")
+def _clip_ring_stage(args):
+    return {"dir": _clip_ring(args).staging()}
+
+
 @op("clip.ring.add")
 def _clip_ring_add(args):
-    data = base64.b64decode(args["data_b64"])
+    ring = _clip_ring(args)
+    staged = None
+    if args.get("staged"):
+        data, staged = ring.take_staged(args["staged"])
+    else:
+        data = base64.b64decode(args["data_b64"])
     meta = args.get("meta") or {}
     if not meta.get("kind"):
         meta["kind"], meta["mime"] = clip_kind(data, meta.get("name"), meta.get("mime"))
-    ring = _clip_ring(args)
-    return ring.add(data, meta, bool(args.get("secret")), args.get("ttl"))
+    return ring.add(data, meta, bool(args.get("secret")), args.get("ttl"), staged)
 
 
 @op("clip.ring.list")
@@ -375,7 +428,20 @@ def _clip_ring_list(args):
 
 @op("clip.ring.get")
 def _clip_ring_get(args):
-    entry, data = _clip_ring(args).read(args.get("n", 1))
+    """Entry N (or the one with `id`); a big one as the path of its blob for a bulk read."""
+    ring = _clip_ring(args)
+    if args.get("id"):
+        matches = [e for e in ring.entries() if e["id"] == args["id"]]
+        if not matches:
+            raise OpError("entry %s was removed meanwhile" % args["id"], "range")
+        n = matches[0]["n"]
+    else:
+        n = args.get("n", 1)
+    limit = args.get("inline_max")
+    entry = ring._pick(n)
+    if limit is not None and entry["size"] > limit and not entry.get("secret"):
+        return {"entry": entry, "path": ring.blob_path(entry)}
+    entry, data = ring.read(n)
     return {"entry": entry, "data_b64": base64.b64encode(data).decode("ascii")}
 
 
