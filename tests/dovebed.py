@@ -226,9 +226,10 @@ namespace inbox {{
         tmp.write_text("\n".join(lines) + "\n")
         os.chown(tmp, self.pw.pw_uid, self.pw.pw_gid)
         os.replace(tmp, passwd)
-        # mtime granularity: make sure the change is seen even within the same second.
-        st = passwd.stat()
-        os.utime(passwd, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+        # Dovecot reloads the file when its mtime (seconds) or size changes: two users added
+        # within one second give the same size, so every change gets a later whole second.
+        self._stamp = max(getattr(self, "_stamp", 0) + 1, int(time.time()) + 1)
+        os.utime(passwd, (self._stamp, self._stamp))
 
     # -- client helpers for tests ----------------------------------------------------------------
     def client(self, user: str = "alice"):

@@ -476,27 +476,30 @@ def import_(app, path, account, folder, accept_new, connect_timeout, fmt) -> int
 
 
 def _fetch_remote(host, path, tmp, accept_new, connect_timeout):
+    """Copy HOST:PATH (a file or a tree) into tmp with rsync over SSH; returns the local copy."""
+    import posixpath
     import subprocess
     from pathlib import Path
 
     from wacket.errors import UnreachableError
     from wacket.transport.rsync import remote_spec, rsh
 
-    dest = tmp / "src"
+    dest = Path(tmp) / "src"
+    dest.mkdir(mode=0o700)
+    path = path.rstrip("/") or "/"
     argv = ["rsync", "-a", "--protect-args", "-e",
             rsh(host, accept_new=accept_new, connect_timeout=int(connect_timeout)),
-            remote_spec(host, path.rstrip("/")), str(dest)]  # fmt: skip
+            remote_spec(host, path), str(dest) + "/"]  # fmt: skip
     proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True)
+    detail = proc.stderr.decode("utf-8", "replace").strip().splitlines()
     if proc.returncode == 255:
-        raise UnreachableError(host.name, "ssh", proc.stderr.decode("utf-8", "replace").strip())
+        raise UnreachableError(host.name, "ssh", detail[-1] if detail else "")
     if proc.returncode != 0:
         raise WacketError(
             f"{host.name}:{path}: copy failed: "
-            + proc.stderr.decode("utf-8", "replace").strip().splitlines()[-1:][0]
-            if proc.stderr.strip()
-            else f"{host.name}:{path}: copy failed (rsync exit {proc.returncode})"
+            + (detail[-1] if detail else f"rsync exit {proc.returncode}")
         )
-    return Path(dest)
+    return dest / posixpath.basename(path)
 
 
 @mail.command()

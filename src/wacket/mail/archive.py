@@ -98,7 +98,7 @@ def archive_folder(store: Store, account, client, f: imap.Folder, condstore: boo
     # Flag changes of messages already archived.
     if highest and (not condstore or st["modseq"] != f.highestmodseq):
         mods = [f"CHANGEDSINCE {st['modseq']}"] if condstore and st["modseq"] else None
-        changed = client.fetch(f"1:{highest}", ["FLAGS"], modifiers=mods)
+        changed = imap.fetch_range(client, f"1:{highest}", ["FLAGS"], mods)
         if changed:
             by_uid = dict(
                 store.db.execute(

@@ -205,5 +205,21 @@ def _list_status(client) -> list[Folder]:
     return out
 
 
+def fetch_range(client, spec: str, data: list[str], modifiers: list[str] | None = None) -> dict:
+    """UID FETCH over a range like "1:500" (imapclient's fetch wants explicit UIDs)."""
+    from imapclient.imapclient import seq_to_parenstr_upper
+    from imapclient.response_parser import parse_fetch_response
+
+    imap = client._imap
+    args = ["UID", "FETCH", spec, seq_to_parenstr_upper(data)]
+    if modifiers:
+        args.append(seq_to_parenstr_upper(modifiers))
+    tag = imap._command(*args)
+    typ, dat = imap._command_complete("FETCH", tag)
+    client._checkok("fetch", typ, dat)
+    typ, dat = imap._untagged_response(typ, dat, "FETCH")
+    return parse_fetch_response(dat, client.normalise_times, True)
+
+
 def warn(message: str) -> None:
     print(message, file=sys.stderr)

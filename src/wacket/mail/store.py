@@ -208,9 +208,14 @@ class Store:
         return dict(zip(keys, row, strict=True), account=account, folder=folder)
 
     def maildir(self, rel: str) -> Path:
-        p = self.root / rel
+        p = self.root
+        for part in rel.split("/"):  # every level 0700, not only the last
+            p = p / part
+            if not p.is_dir():
+                paths.private_dir(p)
         for sub in ("cur", "new", "tmp"):
-            paths.private_dir(p / sub)
+            if not (p / sub).is_dir():
+                paths.private_dir(p / sub)
         return p
 
     def update_folder(self, account: str, folder: str, **values) -> None:
