@@ -204,7 +204,8 @@ def copy(
         j.outcome = "ok" if code == Exit.OK else "partial"
         j.exit_code = code
     if not app.quiet or fmt:
-        with Renderer(fmt, None if fmt in ("json", "jsonl") else LIST_COLUMNS) as out:
+        cols = None if fmt in ("json", "jsonl") else LIST_COLUMNS
+        with Renderer(fmt, cols, headers=LIST_HEADERS if cols else None) as out:
             for entry, _ in added:
                 rec = kinds.record(entry, ring.hub)
                 rec["placed_on"] = placed
