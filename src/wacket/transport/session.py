@@ -129,10 +129,10 @@ class LocalSession(Session):
         return Path(os.path.expanduser(path)).read_bytes()
 
     def put_file(self, local, remote):
-        _copy_local(local, remote)
+        _copy_local(local, os.path.expanduser(os.fsencode(remote)))
 
     def get_file(self, remote, local):
-        _copy_local(remote, local)
+        _copy_local(os.path.expanduser(os.fsencode(remote)), local)
 
 
 def _copy_local(src, dst) -> None:
@@ -244,6 +244,7 @@ class SSHSession(Session):
         self._sftp = None
         self._jump = None
         self._home: bytes | None = None
+        self._sftp_lock = threading.RLock()
         self._lock = threading.Lock()
 
     @property
@@ -369,7 +370,7 @@ class SSHSession(Session):
 
     def run(self, argv, *, input=None, timeout=None, on_output=None) -> Result:
         start = time.monotonic()
-        chan = self.client.get_transport().open_session(timeout=self.connect_timeout)
+        chan = self._open_channel()
         chan.exec_command(encode(to_shell(argv)))
         if input is not None:
             threading.Thread(target=_feed_channel, args=(chan, input), daemon=True).start()
@@ -378,10 +379,38 @@ class SSHSession(Session):
         out, err, timed_out = _pump_channel(chan, timeout, on_output)
         rc = None if timed_out else chan.recv_exit_status()
         chan.close()
+        if rc == -1 and not self._still_connected():
+            raise UnreachableError(self.host.name, "lost", "connection lost during the command")
         return Result(self.host.name, rc, out, err, time.monotonic() - start, timed_out)
 
+    @property
+    def alive(self) -> bool:
+        """False once a connection that was open has dropped."""
+        transport = self._client.get_transport() if self._client else None
+        return self._client is None or bool(transport and transport.is_active())
+
+    def _still_connected(self) -> bool:
+        """No exit status: the command was killed by a signal, or the host went away. Ask."""
+        if not self.alive:
+            return False
+        try:
+            chan = self.client.get_transport().open_session(timeout=5)
+            chan.settimeout(5)
+            chan.exec_command(b"true")
+            return chan.recv_exit_status() == 0
+        except Exception:
+            return False
+
+    def _open_channel(self):
+        import paramiko
+
+        try:
+            return self.client.get_transport().open_session(timeout=self.connect_timeout)
+        except (paramiko.SSHException, EOFError, OSError) as exc:
+            raise UnreachableError(self.host.name, "lost", str(exc) or "connection lost") from None
+
     def open_process(self, argv) -> Process:
-        chan = self.client.get_transport().open_session(timeout=self.connect_timeout)
+        chan = self._open_channel()
         chan.exec_command(encode(to_shell(argv)))
         return _ChannelProcess(chan)
 
@@ -395,39 +424,42 @@ class SSHSession(Session):
 
     def put_bytes(self, path, data, mode=0o600):
         """Write a small payload crash-safely: temporary name, then rename over the target."""
-        sftp = self.sftp
-        path = self._remote_path(path)
-        tmp = path + b".wacket-tmp-%d-%d" % (os.getpid(), threading.get_ident())
-        with sftp.open(tmp, "wb") as fh:
-            fh.chmod(mode)
-            fh.write(data)
-        sftp.posix_rename(tmp, path)
+        with self._sftp_lock:  # one SFTP channel: one request at a time
+            sftp = self.sftp
+            path = self._remote_path(path)
+            tmp = path + b".wacket-tmp-%d-%d" % (os.getpid(), threading.get_ident())
+            with sftp.open(tmp, "wb") as fh:
+                fh.chmod(mode)
+                fh.write(data)
+            sftp.posix_rename(tmp, path)
 
     def get_bytes(self, path):
-        with self.sftp.open(self._remote_path(path), "rb") as fh:
+        with self._sftp_lock, self.sftp.open(self._remote_path(path), "rb") as fh:
             fh.prefetch()
             return fh.read()
 
     def put_file(self, local, remote):
-        remote = self._remote_path(remote)
-        tmp = remote + b".wacket-tmp-%d-%d" % (os.getpid(), threading.get_ident())
-        st = os.stat(local)
-        with open(local, "rb") as fh:
-            self.sftp.putfo(fh, tmp, st.st_size, confirm=True)
-        self.sftp.chmod(tmp, st.st_mode & 0o7777)
-        self.sftp.utime(tmp, (st.st_atime, st.st_mtime))
-        self.sftp.posix_rename(tmp, remote)
+        with self._sftp_lock:  # one SFTP channel: one request at a time
+            remote = self._remote_path(remote)
+            tmp = remote + b".wacket-tmp-%d-%d" % (os.getpid(), threading.get_ident())
+            st = os.stat(local)
+            with open(local, "rb") as fh:
+                self.sftp.putfo(fh, tmp, st.st_size, confirm=True)
+            self.sftp.chmod(tmp, st.st_mode & 0o7777)
+            self.sftp.utime(tmp, (st.st_atime, st.st_mtime))
+            self.sftp.posix_rename(tmp, remote)
 
     def get_file(self, remote, local):
-        local = os.fsencode(local)
-        tmp = local + b".wacket-tmp"
-        remote = self._remote_path(remote)
-        with open(tmp, "wb") as fh:
-            self.sftp.getfo(remote, fh)
-        st = self.sftp.stat(remote)
-        os.chmod(tmp, st.st_mode & 0o7777)
-        os.utime(tmp, (st.st_atime, st.st_mtime))
-        os.replace(tmp, local)
+        with self._sftp_lock:  # one SFTP channel: one request at a time
+            local = os.fsencode(local)
+            tmp = local + b".wacket-tmp"
+            remote = self._remote_path(remote)
+            with open(tmp, "wb") as fh:
+                self.sftp.getfo(remote, fh)
+            st = self.sftp.stat(remote)
+            os.chmod(tmp, st.st_mode & 0o7777)
+            os.utime(tmp, (st.st_atime, st.st_mtime))
+            os.replace(tmp, local)
 
     def _remote_path(self, path: str | bytes) -> bytes:
         """SFTP paths as bytes (any file name survives); `~` is the remote $HOME, asked once."""
