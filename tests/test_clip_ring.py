@@ -205,3 +205,89 @@ def test_journal_records_clip_writes(run_wacket) -> None:
     assert [row["command"] for row in rows] == ["clip copy", "clip rm"]
     assert all(row["outcome"] == "ok" for row in rows)
     assert "journal me" not in r.stdout.decode()
+
+
+def test_parallel_copies_all_land(run_wacket) -> None:
+    """The ring's lock: copies at the same moment each get their own entry, none is lost."""
+    import subprocess
+    import sys
+
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "wacket", "clip", "copy"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        for _ in range(6)
+    ]
+    for i, p in enumerate(procs):
+        p.stdin.write(f"parallel {i}".encode())
+        p.stdin.close()
+    for p in procs:
+        assert p.wait(120) == 0, p.stderr.read()
+    entries = _list(run_wacket)
+    assert sorted(e["preview"] for e in entries) == [f"parallel {i}" for i in range(6)]
+    assert len({e["id"] for e in entries}) == 6
+
+
+def test_leftovers_of_a_crash_are_cleaned(run_wacket) -> None:
+    run_wacket("clip", "copy", input=b"first")
+    store = _store()
+    (store / "blobs" / "999").write_bytes(b"orphan blob")
+    stale = store / "incoming" / "abandoned"
+    stale.parent.mkdir(exist_ok=True)
+    stale.write_bytes(b"half an upload")
+    os.utime(stale, (time.time() - 7200, time.time() - 7200))
+    tmp = store / ".tmp-crashed"
+    tmp.write_bytes(b"{")
+    os.utime(tmp, (time.time() - 7200, time.time() - 7200))
+    (store / "ring.json").write_bytes((store / "ring.json").read_bytes())
+    run_wacket("clip", "copy", input=b"second")
+    assert sorted(p.name for p in (store / "blobs").iterdir()) == ["1", "2"]
+    assert not stale.exists() and not tmp.exists()
+    assert [e["preview"] for e in _list(run_wacket)] == ["second", "first"]
+
+
+def test_osc52_in_a_terminal_without_a_display(run_wacket) -> None:
+    """Over SSH with no desktop, the clipboard is set with OSC 52 on the terminal."""
+    import base64
+    import fcntl
+    import select
+    import subprocess
+    import sys
+    import termios
+
+    run_wacket("clip", "copy", input="über OSC 52".encode())
+    master, slave = os.openpty()
+
+    def take_terminal() -> None:
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    env.update(SSH_TTY="/dev/pts/x", TERM="xterm-256color")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "wacket", "clip", "paste", "--system"],
+        stdin=slave,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        start_new_session=True,
+        preexec_fn=take_terminal,
+    )
+    os.close(slave)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert b"(osc52)" in err
+    seen = b""
+    while select.select([master], [], [], 0.5)[0]:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(master)
+    want = b"\x1b]52;c;" + base64.b64encode("über OSC 52".encode()) + b"\x07"
+    assert want in seen

@@ -360,12 +360,24 @@ class ClipRing(object):
         state["entries"] = entries
 
     def _sweep(self, state):
-        """Remove blobs no entry names (left by a trim or by a crash between two writes)."""
+        """Remove what a trim or a crash left: blobs no entry names, temporary files, uploads
+        abandoned for an hour."""
         live = set(str(e["id"]) for e in state["entries"])
         for name in os.listdir(self.blobs):
             if name not in live:
                 try:
                     os.unlink(os.path.join(self.blobs, name))
+                except OSError:
+                    pass
+        old = time.time() - 3600
+        for directory in (self.dir, self.staging()):
+            for name in os.listdir(directory):
+                path = os.path.join(directory, name)
+                if directory == self.dir and not name.startswith(".tmp-"):
+                    continue
+                try:
+                    if os.path.isfile(path) and os.path.getmtime(path) < old:
+                        os.unlink(path)
                 except OSError:
                     pass
 
