@@ -117,6 +117,111 @@ class Xvfb:
         self.stop()
 
 
+class Sway:
+    """A headless sway (Wayland) as our direct child, run as an unprivileged user (sway refuses
+    root), with a private 0700 XDG_RUNTIME_DIR; wl-copy/wl-paste talk to it."""
+
+    def __init__(self, user: str = "nobody") -> None:
+        import tempfile
+
+        # Under /tmp itself: the unprivileged user cannot reach pytest's 0700 tmp dirs.
+        self.workdir = Path(tempfile.mkdtemp(prefix="wacket-sway-"))
+        self.user = user
+        self.proc: subprocess.Popen | None = None
+        self.socket: str | None = None
+
+    @property
+    def runtime_dir(self) -> Path:
+        return self.workdir / "runtime"
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {"XDG_RUNTIME_DIR": str(self.runtime_dir), "WAYLAND_DISPLAY": self.socket or ""}
+
+    def start(self, timeout: float = 30.0) -> Sway:
+        import pwd
+
+        pw = pwd.getpwnam(self.user)
+        rt = self.runtime_dir
+        rt.mkdir(parents=True, mode=0o700)
+        self.workdir.chmod(0o755)
+        os.chown(rt, pw.pw_uid, pw.pw_gid)
+        config = self.workdir / "sway.conf"
+        config.write_text("")
+        config.chmod(0o644)
+        env = {
+            "PATH": "/usr/bin:/bin",
+            "HOME": str(rt),
+            "XDG_RUNTIME_DIR": str(rt),
+            "WLR_BACKENDS": "headless",
+            "WLR_LIBINPUT_NO_DEVICES": "1",
+            "WLR_RENDERER": "pixman",
+        }
+        with open(self.workdir / "sway.log", "wb") as log:
+            self.proc = subprocess.Popen(
+                ["sway", "-c", str(config)],
+                env=env,
+                user=pw.pw_uid,
+                group=pw.pw_gid,
+                extra_groups=[],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                self.proc.wait()
+                raise RuntimeError("sway exited: " + (self.workdir / "sway.log").read_text())
+            names = [n for n in os.listdir(rt) if n.startswith("wayland-") and "." not in n]
+            if names:
+                self.socket = names[0]
+                return self
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError("sway did not come up")
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                self.proc.terminate()
+                try:
+                    self.proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    self.proc.kill()
+                    self.proc.wait()
+            self.proc = None
+        import shutil
+
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def paste(self, mime: str | None = None) -> bytes:
+        argv = ["wl-paste", "--no-newline"] + (["--type", mime] if mime else [])
+        env = {**os.environ, **self.env}
+        env.pop("DISPLAY", None)
+        return subprocess.run(
+            argv, env=env, stdin=subprocess.DEVNULL, capture_output=True, timeout=20
+        ).stdout
+
+    def types(self) -> list[str]:
+        env = {**os.environ, **self.env}
+        env.pop("DISPLAY", None)
+        out = subprocess.run(
+            ["wl-paste", "--list-types"],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=20,
+        ).stdout
+        return out.decode().split()
+
+    def __enter__(self) -> Sway:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
 # --------------------------------------------------------------------------------------------
 # Running wacket as another machine of the test bed: over real SSH, with that machine's own HOME,
 # config and data dir (each test gets fresh ones, so tests never share state through a host).
@@ -132,7 +237,12 @@ def make_machine(bed, root: Path, name: str, extra_toml: str = "") -> dict[str, 
 
 
 def remote_wacket(
-    bed, local_home: Path, host, machine: dict, *args: str, input: bytes | None = None,
+    bed,
+    local_home: Path,
+    host,
+    machine: dict,
+    *args: str,
+    input: bytes | None = None,
     timeout: float = 120,
 ) -> subprocess.CompletedProcess:
     """Run `python -m wacket ARGS` on sshd `host` (a real SSH login), as `machine`."""
@@ -147,11 +257,16 @@ def remote_wacket(
         f"WACKET_CONFIG={machine['config']}",
         f"WACKET_DATA={machine['data']}",
         "XDG_CACHE_HOME=" + str(machine["home"] / ".cache"),
-        sys.executable, "-m", "wacket", *args,
+        sys.executable,
+        "-m",
+        "wacket",
+        *args,
     ]
     argv = [
         *bed.ssh_base(Path(local_home) / ".ssh" / "known_hosts"),
-        "-p", str(host.port), f"root@{host.address}",
+        "-p",
+        str(host.port),
+        f"root@{host.address}",
         " ".join(shlex.quote(a) for a in remote),
     ]
     kwargs = {"input": input} if input is not None else {"stdin": subprocess.DEVNULL}
