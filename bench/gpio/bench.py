@@ -8,6 +8,7 @@
   shell script calls them (each imports wacket and paramiko, connects, talks to the helper; the
   set goes through the holder, started once beforehand).
 - `python -m wacket --version`: the start-up cost of the wacket process alone.
+- the same get and set through the Python API on one open session (connection reused).
 - watch: `wacket gpio watch h1 GPIO27 --jsonl` runs; the bench changes the level of GPIO27 on the
   simulated chip (the same device code the helper runs, in this process, on h1's data dir) and
   times the change until the JSON line arrives on the watch's stdout. Target: < 20 ms.
@@ -93,6 +94,38 @@ def watch_latency(wacket, h1_data: Path, events: int) -> list[float]:
             proc.wait()
 
 
+def in_process(runs: int) -> list[tuple[str, float]]:
+    """The same get and set through the Python API on one open session: the per-call cost once
+    the connection and the helper are up (what `watch`, a daemon or a script in Python pays)."""
+    from wacket import config
+    from wacket.fleet import Fleet
+    from wacket.gpio import client, holder, pins
+    from wacket.transport.pool import Pool
+
+    cfg = config.load()
+    host = Fleet.load(cfg).get("h1")
+    hg = pins.load(cfg, "h1")
+    pin = hg.pin("GPIO17")
+    with Pool() as pool:
+        session = pool.session(host)
+        client.get(session, hg, [pin])
+
+        def timed(fn):
+            times = []
+            for i in range(runs):
+                t = time.perf_counter()
+                fn(i)
+                times.append(time.perf_counter() - t)
+            return statistics.median(times)
+
+        get_t = timed(lambda i: client.get(session, hg, [pin]))
+        set_t = timed(lambda i: holder.set_values(session, hg, [(pin, i % 2)]))
+    return [
+        ("API get, session reused", get_t),
+        ("API set, session reused (via the holder)", set_t),
+    ]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=15, help="runs per command measurement")
@@ -142,10 +175,11 @@ def main() -> None:
                 ),
             ),
         ]
+        rows += in_process(args.runs * 3)
         ssh_t = rows[0][1]
         print(f"{'command':48} {'median':>9}  x of ssh true")
         for label, t in rows:
-            print(f"{label:48} {t * 1000:7.0f} ms  {t / ssh_t:5.2f}")
+            print(f"{label:48} {t * 1000:7.1f} ms  {t / ssh_t:5.2f}")
         lat = watch_latency(wacket, h1.home / ".local/share/wacket", args.events)
         lat.sort()
         p90 = lat[int(len(lat) * 0.9) - 1]

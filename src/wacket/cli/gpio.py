@@ -41,11 +41,11 @@ def _each(pool, targets, work, forks: int) -> tuple[list, int]:
     """Run work(host, hg, session) per host; failures are printed, the worst code returned.
 
     With one host its error is raised as is (one line, its own exit code)."""
-    from wacket.transport.fanout import fan_out_ordered
-
     if len(targets) == 1:
         host, hg = targets[0]
         return [(host, work(host, hg, pool.session(host)))], Exit.OK
+    from wacket.transport.fanout import fan_out_ordered
+
     by_name = {h.name: (h, hg) for h, hg in targets}
     results = fan_out_ordered(
         [h for h, _ in targets], lambda h: work(h, by_name[h.name][1], pool.session(h)), forks
