@@ -516,8 +516,9 @@ class _GpioTools(object):
                 argv = ["gpioget"]
                 if spec.get("active_low"):
                     argv.append("--active-low")
-                if _gpio_norm_bias(spec.get("bias")):
-                    argv += ["--bias=" + spec["bias"]]
+                bias = _gpio_norm_bias(spec.get("bias"))
+                if bias:  # v1 spells it `disable`
+                    argv += ["--bias=" + ("disable" if bias == "disabled" else bias)]
                 argv += [spec["chip"], str(spec["offset"])]
             rc, out, err = _gpio_run(argv)
             if rc != 0:
@@ -526,6 +527,21 @@ class _GpioTools(object):
                 raise OpError("gpioget: %s" % err.strip(), "error")
             values.append(gpio_parse_gpioget(out)[0])
         return values
+
+    def read_free(self, lines):
+        """Fill in the values of unused lines (v2 only: v1's gpioget would make them inputs)."""
+        if not self.v2:
+            return
+        by_chip = {}
+        for line in lines:
+            by_chip.setdefault(line["chip"], []).append(line)
+        for chip, group in by_chip.items():
+            argv = ["gpioget", "--numeric", "--as-is", "-c", chip]
+            rc, out, err = _gpio_run(argv + [str(line["offset"]) for line in group])
+            if rc != 0:
+                continue
+            for line, value in zip(group, gpio_parse_gpioget(out)):  # noqa: B905 - Python 3.7
+                line["value"] = value ^ (1 if line["active_low"] else 0)
 
     def hold(self, spec):
         """Start a gpioset that holds the line until it is stopped: returns the process."""
@@ -636,6 +652,25 @@ class _GpioBindings(object):
 
     def _path(self, chip):
         return chip if chip.startswith("/") else "/dev/" + chip
+
+    def read_free(self, lines):
+        """Fill in the values of unused lines (v2: one as-is request per chip)."""
+        if not self.v2:
+            return
+        from gpiod.line import Direction
+
+        by_chip = {}
+        for line in lines:
+            by_chip.setdefault(line["chip"], []).append(line)
+        for chip, group in by_chip.items():
+            settings = self.gpiod.LineSettings(direction=Direction.AS_IS)
+            config = {tuple(line["offset"] for line in group): settings}
+            with self.gpiod.request_lines(
+                self._path(chip), consumer=GPIO_CONSUMER, config=config
+            ) as req:
+                values = req.get_values([line["offset"] for line in group])
+            for line, value in zip(group, values):  # noqa: B905 - Python 3.7
+                line["value"] = int(value.value) ^ (1 if line["active_low"] else 0)
 
     def get(self, lines):
         values = []
@@ -1279,6 +1314,26 @@ def _gpio_info(args):
     if not backend.holds_itself and _gpio_holder_running():
         holder = _gpio_holder_call({"cmd": "status"})
     result["holder"] = holder
+    # values the listing did not give: lines our holder keeps, then free lines if the backend can
+    # read them without changing their direction
+    held = {}
+    for spec in (holder or {}).get("lines", []):
+        held[(spec["chip"], spec["offset"])] = spec
+    free = []
+    for line in result["lines"]:
+        if line.get("value") is not None:
+            continue
+        spec = held.get((line["chip"], line["offset"]))
+        if spec is not None:
+            value = spec["value"] ^ (1 if bool(spec.get("active_low")) != line["active_low"] else 0)
+            line["value"] = value
+        elif not line.get("used"):
+            free.append(line)
+    if free and hasattr(backend, "read_free"):
+        try:
+            backend.read_free(free)
+        except (OSError, OpError, subprocess.SubprocessError):
+            pass
     return result
 
 
@@ -1346,7 +1401,10 @@ def _gpio_set(args):
         spec.pop("current", None)
     started = _gpio_holder_ensure(name)
     if args.get("pulse_ms"):
-        done = _gpio_holder_call({"cmd": "pulse", "lines": specs, "ms": args["pulse_ms"]})
+        done = _gpio_holder_call(
+            {"cmd": "pulse", "lines": specs, "ms": args["pulse_ms"]},
+            timeout=30 + args["pulse_ms"] / 1000.0,
+        )
     else:
         done = _gpio_holder_call({"cmd": "set", "lines": specs})
     status = _gpio_holder_call({"cmd": "ping"}) if _gpio_holder_running() else None
