@@ -246,11 +246,19 @@ def execute(plan: Plan, a, b, state, job, emit, started, *, accept_new=False,
                       if touched else [] for s in ("a", "b")])  # fmt: skip
     post = {s: dict(zip(touched, [sig_of(x) for x in posts[i]], strict=True))
             for i, s in enumerate(("a", "b"))}  # fmt: skip
-    entries = dict(state.entries)
+    sa, sb = state.sa, state.sb
+
+    def put(p, x, y):
+        sa[p], sb[p] = x, y
+
+    def pop(p):
+        sa.pop(p, None)
+        sb.pop(p, None)
+
     for p in plan.same:
-        entries[p] = (a.entries[p], b.entries[p])
+        put(p, a.entries[p], b.entries[p])
     for p in plan.drop:
-        entries.pop(p, None)
+        pop(p)
     for op in plan.ops:
         p = op["path"]
         if op["op"] == "copy":
@@ -259,7 +267,7 @@ def execute(plan: Plan, a, b, state, job, emit, started, *, accept_new=False,
             src, dst = op["from"], other[op["from"]]
             expect, got = tuple(op["sig"]), post[dst][p]
             if got is not None and same(got, expect):
-                entries[p] = (expect, got) if src == "a" else (got, expect)
+                put(p, *((expect, got) if src == "a" else (got, expect)))
                 if not op.get("conflict"):
                     sig = op["sig"]
                     out({"action": op["action"], "kind": _kind(sig), "size": _size(sig),
@@ -271,14 +279,13 @@ def execute(plan: Plan, a, b, state, job, emit, started, *, accept_new=False,
             on = op["on"]
             if post[on][p] is None:
                 if post[other[on]][p] is None:
-                    entries.pop(p, None)
+                    pop(p)
                 out({"action": "delete", "kind": _kind(op["sig"]), "size": _size(op["sig"]),
                      "path": p, "side": on})  # fmt: skip
             elif op["sig"][0] == "d":
                 report.notes.append(f"{sides[on].label}: kept directory {p}: it holds new files")
     changed = plan.ops or plan.same or plan.drop or not state.exists
     if changed:
-        state.entries = entries
         state.save()
     report.seconds = time.monotonic() - started
     return report
@@ -336,8 +343,10 @@ def apply_cli(app, plan_file, fmt, accept_new, connect_timeout) -> int:
         scan_sides(a, b, pool, job)
         state = State.load(pair_id(a.ep.host.name, a.root, b.ep.host.name, b.root),
                            a.label, b.label)  # fmt: skip
+        from wacket.sync.state import fingerprint
+
         for side, saved in ((a, plan.a), (b, plan.b)):
-            if side.fingerprint != saved["fingerprint"]:
+            if fingerprint(side.entries) != saved["fingerprint"]:
                 raise WacketError(f"{side.label} changed since the plan was made; nothing done "
                                   "(make a new plan)")  # fmt: skip
         if state.digest != plan.state_digest:

@@ -16,7 +16,7 @@ from wacket import paths
 from wacket.errors import WacketError
 from wacket.fsutil import atomic_write
 
-VERSION = 1
+VERSION = 2
 
 # A side's signature of a path: ("f", size, mtime_ns) | ("l", target) | ("d",)
 Sig = tuple
@@ -47,10 +47,13 @@ def state_dir() -> Path:
 
 @dataclass
 class State:
+    """sa/sb: path -> that side's signature after the last good sync (same keys on both)."""
+
     path: Path
     a: str = ""
     b: str = ""
-    entries: dict[str, tuple[Sig, Sig]] = field(default_factory=dict)
+    sa: dict[str, Sig] = field(default_factory=dict)
+    sb: dict[str, Sig] = field(default_factory=dict)
     exists: bool = False
     digest: str = ""
 
@@ -63,23 +66,37 @@ class State:
             return cls(path, a, b)
         try:
             data = json.loads(raw)
-            entries = {e[0]: (tuple(e[1]), tuple(e[2])) for e in data["entries"]}
-        except (ValueError, KeyError, TypeError, IndexError) as exc:
+            if data.get("version") != VERSION:
+                raise ValueError(f"version {data.get('version')!r}")
+            sa = {p: tuple(v) for p, v in data["side_a"].items()}
+            sb = {p: tuple(v) for p, v in data["side_b"].items()}
+            if sa.keys() != sb.keys():
+                raise ValueError("the sides list different paths")
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise WacketError(
                 f"{path}: the sync state is damaged ({exc}); move it away to start this pair "
                 "afresh (the first run merges both sides without deleting anything)"
             ) from None
-        return cls(path, data.get("a", a), data.get("b", b), entries, True,
-                   hashlib.sha256(raw).hexdigest())  # fmt: skip
+        digest = hashlib.sha256(raw).hexdigest()
+        return cls(path, data.get("a", a), data.get("b", b), sa, sb, True, digest)
 
     def save(self) -> None:
         data = {
             "version": VERSION,
             "a": self.a,
             "b": self.b,
-            "entries": [[p, list(sa), list(sb)] for p, (sa, sb) in sorted(self.entries.items())],
+            "side_a": {p: list(v) for p, v in sorted(self.sa.items())},
+            "side_b": {p: list(v) for p, v in sorted(self.sb.items())},
         }
         raw = json.dumps(data, ensure_ascii=True, separators=(",", ":")).encode()
         atomic_write(self.path, raw)
         self.digest = hashlib.sha256(raw).hexdigest()
         self.exists = True
+
+
+def fingerprint(entries: dict[str, Sig]) -> str:
+    """A digest of one side's listing (for --plan/--apply: was anything changed since?)."""
+    h = hashlib.sha256()
+    for p, sig in sorted(entries.items()):
+        h.update(repr((p, sig)).encode("utf-8", "surrogateescape"))
+    return h.hexdigest()

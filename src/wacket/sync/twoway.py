@@ -34,7 +34,6 @@ class Side:
     hostname: str = ""
     entries: dict[str, Sig] = field(default_factory=dict)
     errors: list = field(default_factory=list)
-    fingerprint: str = ""
 
     @property
     def label(self) -> str:
@@ -82,8 +81,6 @@ def _call(side: Side, op: str, **args):
 
 def prepare_and_scan(side: Side, pool, *, create: bool, excludes: list[str], trash_days, dry_run):
     """Resolve the root, prune the trash, then one streamed walk of the whole tree."""
-    import hashlib
-
     from wacket.remote.client import HelperError
 
     side.session = pool.session(side.ep.host)
@@ -93,7 +90,6 @@ def prepare_and_scan(side: Side, pool, *, create: bool, excludes: list[str], tra
     side.hostname = info["host"]
     done: dict = {}
     entries: dict[str, Sig] = {}
-    fp = hashlib.sha256()
     try:
         for batch in side.helper().stream(
             "tree.scan", on_done=done.update, root=side.root,
@@ -103,7 +99,6 @@ def prepare_and_scan(side: Side, pool, *, create: bool, excludes: list[str], tra
                 sig = _entry_sig(e)
                 if sig is not None:
                     entries[e[0]] = sig
-                    fp.update(repr((e[0], sig)).encode("utf-8", "surrogateescape"))
     except HelperError as exc:
         if exc.kind in ("missing", "notdir"):
             raise WacketError(str(exc), Exit.USAGE) from None
@@ -114,7 +109,6 @@ def prepare_and_scan(side: Side, pool, *, create: bool, excludes: list[str], tra
         raise
     side.entries = entries
     side.errors = done.get("errors", [])
-    side.fingerprint = fp.hexdigest()
 
 
 def parallel(fns: list[Callable[[], object]]) -> list:
@@ -169,17 +163,24 @@ class Decisions:
     check: list[str] = field(default_factory=list)  # both files, same size: compare hashes
 
 
-def decide(A: dict, B: dict, S: dict, *, first_run: bool, policy: str, a_errors=(), b_errors=(),
-           when: str, hosts: dict[str, str]) -> Decisions:  # fmt: skip
+def changed_paths(A: dict, B: dict, SA: dict, SB: dict) -> set[str]:
+    """Paths whose signature differs from the state on either side (set operations: C speed)."""
+    out = {p for p, _ in set(A.items()) ^ set(SA.items())}
+    out.update(p for p, _ in set(B.items()) ^ set(SB.items()))
+    return out
+
+
+def decide(A: dict, B: dict, SA: dict, SB: dict, *, first_run: bool, policy: str, a_errors=(),
+           b_errors=(), when: str, hosts: dict[str, str]) -> Decisions:  # fmt: skip
     d = Decisions()
     ba, bb = _blocked_fn(list(a_errors)), _blocked_fn(list(b_errors))
     taken = set(A) | set(B)
-    keys = taken | set(S) if S else taken
+    keys = changed_paths(A, B, SA, SB) if SA else taken
     for p in sorted(keys):
         if (ba and ba(p)) or (bb and bb(p)):
             continue
         sa, sb = A.get(p), B.get(p)
-        st = S.get(p) if S else None
+        st = (SA[p], SB[p]) if p in SA else None
         if st is None:
             if sa is not None and sb is not None:
                 _both(d, p, sa, sb, first_run or policy, when, hosts, taken)
@@ -326,18 +327,21 @@ def _read_excludes(path) -> list[str]:
 
 def make_plan(a: Side, b: Side, state: State, job):
     from wacket.sync.plan import Plan
+    from wacket.sync.state import fingerprint
 
     when = stamp()
     hosts = {"a": a.conflict_host, "b": b.conflict_host}
     first = not state.exists
     policy = job.conflict or "keep-both"
-    d = decide(a.entries, b.entries, state.entries, first_run=first, policy=policy,
+    d = decide(a.entries, b.entries, state.sa, state.sb, first_run=first, policy=policy,
                a_errors=a.errors, b_errors=b.errors, when=when, hosts=hosts)  # fmt: skip
     taken = set(a.entries) | set(b.entries)
     resolve_checks(d, a, b, "keep-both" if first else policy, when, hosts, taken)
+    fa = fingerprint(a.entries) if job.plan_file else ""
+    fb = fingerprint(b.entries) if job.plan_file else ""
     return Plan(
-        a={"host": a.ep.host.name, "root": a.root, "label": a.label, "fingerprint": a.fingerprint},
-        b={"host": b.ep.host.name, "root": b.root, "label": b.label, "fingerprint": b.fingerprint},
+        a={"host": a.ep.host.name, "root": a.root, "label": a.label, "fingerprint": fa},
+        b={"host": b.ep.host.name, "root": b.root, "label": b.label, "fingerprint": fb},
         stamp=when, ops=d.ops, same=d.same, drop=d.drop, first_run=first,
         state_digest=state.digest, errors={"a": a.errors, "b": b.errors},
         options={"excludes": list(job.excludes) + _read_excludes(job.exclude_from),
