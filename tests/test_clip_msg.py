@@ -104,3 +104,30 @@ def test_send_list_and_notify_report(run_wacket, fleet, isolated_env: Path, tmp_
     assert r.returncode == 1 and b"empty message" in r.stderr
     r = run_wacket("log", "--command", "msg", "--jsonl")
     assert json.loads(r.stdout.splitlines()[0])["outcome"] == "ok"
+
+
+def test_notification_on_a_desktop(run_wacket, fleet, isolated_env: Path, tmp_path) -> None:
+    """h2 has a desktop (Xvfb + session bus + dunst): the message pops up there; h3 has none."""
+    import shutil
+
+    import pytest
+
+    if not (shutil.which("dunst") and shutil.which("notify-send")):
+        pytest.skip("needs dunst and libnotify-bin")
+    with xbed.Xvfb() as x, xbed.Notifier(x, tmp_path / "desk") as desk:
+        fleet.write_fleet(
+            isolated_env,
+            Path(os.environ["WACKET_CONFIG"]),
+            f'[clip]\nhub = "h1"\nstore = "{tmp_path / "s"}"\nname = "desk"\n'
+            f'[clip.hosts.h2]\ndisplay = "{x.display}"\ndbus = "{desk.address}"\n',
+        )
+        r = run_wacket("msg", "send", "h2,h3", "backup home: ok, 132 MB", "--jsonl")
+        assert r.returncode == 0, r.stderr
+        rows = {row["host"]: row for row in map(json.loads, r.stdout.splitlines())}
+        assert rows["h2"]["notified"] is True
+        assert (rows["h3"]["notified"], rows["h3"]["why"]) == (False, "no desktop session")
+        deadline = time.monotonic() + 30
+        while not desk.lines():
+            assert time.monotonic() < deadline, "no notification shown"
+            time.sleep(0.1)
+        assert desk.lines() == ["wacket|wacket: desk|backup home: ok, 132 MB"]

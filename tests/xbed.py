@@ -222,6 +222,92 @@ class Sway:
         self.stop()
 
 
+class Notifier:
+    """A desktop's notification service on an Xvfb display: a session dbus-daemon and dunst, both
+    our direct children. Every notification shown is also appended to `shown` (app, summary,
+    body per line, via a dunst script rule)."""
+
+    def __init__(self, xvfb: Xvfb, workdir: Path) -> None:
+        self.xvfb = xvfb
+        self.workdir = Path(workdir)
+        self.shown = self.workdir / "shown.txt"
+        self.procs: list[subprocess.Popen] = []
+        self.address = ""
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {"DISPLAY": self.xvfb.display, "DBUS_SESSION_BUS_ADDRESS": self.address}
+
+    def start(self, timeout: float = 20.0) -> Notifier:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        bus = subprocess.Popen(
+            [
+                "dbus-daemon",
+                "--session",
+                "--nofork",
+                "--print-address=1",
+                f"--address=unix:path={self.workdir / 'bus'}",
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
+        self.procs.append(bus)
+        self.address = bus.stdout.readline().decode().strip()
+        script = self.workdir / "record.sh"
+        script.write_text(f'#!/bin/sh\nprintf "%s|%s|%s\\n" "$1" "$2" "$3" >> {self.shown}\n')
+        script.chmod(0o755)
+        config = self.workdir / "dunstrc"
+        config.write_text(f"[global]\n[record]\nappname = *\nscript = {script}\n")
+        dunst = subprocess.Popen(
+            ["dunst", "-config", str(config)],
+            env={**os.environ, **self.env},
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        self.procs.append(dunst)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            r = subprocess.run(
+                ["dunstctl", "is-paused"],
+                env={**os.environ, **self.env},
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                timeout=10,
+            )
+            if r.returncode == 0:
+                return self
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError("dunst did not come up")
+
+    def lines(self) -> list[str]:
+        try:
+            return self.shown.read_text().splitlines()
+        except FileNotFoundError:
+            return []
+
+    def stop(self) -> None:
+        for proc in reversed(self.procs):
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+            if proc.stdout:
+                proc.stdout.close()
+        self.procs.clear()
+
+    def __enter__(self) -> Notifier:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
 # --------------------------------------------------------------------------------------------
 # Running wacket as another machine of the test bed: over real SSH, with that machine's own HOME,
 # config and data dir (each test gets fresh ones, so tests never share state through a host).
