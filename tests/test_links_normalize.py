@@ -60,3 +60,24 @@ def test_titles():
     assert clean_title("Line one\nline two\r\n\tthree") == "Line one line two three"
     assert clean_title(None) == ""
     assert clean_title("  x\x00y ") == "x y"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://example.com",
+        "https://example.com/a/b?x=1&y=%20",
+        "http://a-b.example.org/x?",
+        "https://Example.com/",
+        "https://example.com:443/",
+        "https://example.com/#x",
+        "https://u@example.com/",
+        "http://example.com./",
+        "https://example.com/ä",
+    ],
+)
+def test_fast_path_agrees_with_full_rules(url):
+    from wacket.links.normalize import host_of, normalize_with_host
+
+    n = normalize(url)
+    assert normalize_with_host(url) == (n, host_of(n))

@@ -46,16 +46,18 @@ CREATE TABLE IF NOT EXISTS links (
     first_visit INTEGER,
     last_visit INTEGER,
     visit_count INTEGER NOT NULL DEFAULT 0,
-    bookmarks INTEGER NOT NULL DEFAULT 0
+    bookmarks INTEGER NOT NULL DEFAULT 0,
+    frecency INTEGER NOT NULL DEFAULT 0
 );
+CREATE INDEX IF NOT EXISTS links_frecency ON links (frecency);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS visits (
     source_id INTEGER NOT NULL,
     link_id INTEGER NOT NULL,
     time INTEGER NOT NULL,
     kind INTEGER NOT NULL,
-    PRIMARY KEY (source_id, link_id, time)
+    PRIMARY KEY (link_id, time, source_id)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS visits_link ON visits (link_id, time);
 CREATE TABLE IF NOT EXISTS placements (
     source_id INTEGER NOT NULL,
     link_id INTEGER NOT NULL,
@@ -83,14 +85,17 @@ END;
 
 DAY_US = 86_400_000_000
 # Frecency-like score: (visits + 1) x recency weight of the last visit x 2 when bookmarked.
+# Stored in links.frecency (indexed) for the links a merge touches; like Firefox's, the recency
+# part ages, so a merge recomputes every link's score when the last full recompute is a day old.
 RECENCY = ((4, 100), (14, 70), (31, 50), (90, 30))
+RESCORE_AFTER_US = DAY_US
 
 
 def score_sql(now_us: int) -> str:
-    whens = " ".join(f"WHEN l.last_visit >= {now_us - d * DAY_US} THEN {w}" for d, w in RECENCY)
+    whens = " ".join(f"WHEN last_visit >= {now_us - d * DAY_US} THEN {w}" for d, w in RECENCY)
     return (
-        f"((l.visit_count + 1) * (CASE {whens} ELSE 10 END)"
-        " * (CASE WHEN l.bookmarks > 0 THEN 2 ELSE 1 END))"
+        f"((visit_count + 1) * (CASE {whens} ELSE 10 END)"
+        " * (CASE WHEN bookmarks > 0 THEN 2 ELSE 1 END))"
     )
 
 
@@ -218,12 +223,18 @@ class Master:
                 if top < watermark or full:
                     watermark = 0  # a new or reset profile at the same path: read it all
                 res.full = watermark == 0
+                if res.full:
+                    check = conn.execute("PRAGMA src.quick_check(1)").fetchone()
+                    if not check or check[0] != "ok":
+                        raise sqlite3.DatabaseError(
+                            f"damaged database ({check[0] if check else '?'})"
+                        )
                 before_links = conn.execute("SELECT count(*) FROM links").fetchone()[0]
                 self._load_places(conn, reader, watermark, res)
                 cur = conn.execute(
                     "INSERT OR IGNORE INTO visits (source_id, link_id, time, kind)"
                     f" SELECT ?, m.link_id, v.t, v.k FROM ({reader.visits_sql()}) v"
-                    " JOIN temp.src_map m ON m.place_id = v.place_id",
+                    " JOIN temp.src_map m ON m.place_id = v.place_id ORDER BY m.link_id, v.t",
                     (sid, watermark),
                 )
                 res.new_visits = cur.rowcount
@@ -254,18 +265,18 @@ class Master:
             "CREATE TEMP TABLE src_places (place_id INTEGER PRIMARY KEY, url TEXT NOT NULL,"
             " site TEXT NOT NULL, title TEXT NOT NULL, ttime INTEGER NOT NULL)"
         )
-        normalize, clean, host_of = norm.normalize, norm.clean_title, norm.host_of
+        normalize, clean = norm.normalize_with_host, norm.clean_title
         rows = []
         for pid, url, title, ttime in conn.execute(reader.places_sql(), (watermark,)):
             n = normalize(url) if isinstance(url, str) else None
             if n is None:
                 res.skipped += 1
                 continue
-            rows.append((pid, n, host_of(n), clean(title), ttime or 0))
+            rows.append((pid, n[0], n[1], clean(title), ttime or 0))
         conn.executemany("INSERT INTO temp.src_places VALUES (?,?,?,?,?)", rows)
         conn.execute(
             "INSERT INTO links (url, site, title, title_time)"
-            " SELECT url, site, title, ttime FROM temp.src_places WHERE true"
+            " SELECT url, site, title, ttime FROM temp.src_places WHERE true ORDER BY url"
             " ON CONFLICT (url) DO UPDATE SET title = excluded.title, title_time = excluded.title_time"
             " WHERE excluded.title != '' AND excluded.title != links.title"
             " AND (excluded.title_time > links.title_time OR links.title = '')"
@@ -284,6 +295,17 @@ class Master:
             " (SELECT link_id, count(*) AS n, min(time) AS f, max(time) AS l FROM visits"
             f" WHERE link_id IN ({link_ids_sql}) GROUP BY link_id) AS a WHERE links.id = a.link_id"
         )
+        self._rescore(conn, f"id IN ({link_ids_sql})")
+
+    def _rescore(self, conn, where: str | None = None) -> None:
+        """Recompute stored scores (of `where`'s links, or all when a full rescore is due)."""
+        now = int(time.time() * 1_000_000)
+        row = conn.execute("SELECT value FROM meta WHERE key = 'scored_at'").fetchone()
+        if where is None or row is None or now - int(row[0]) > RESCORE_AFTER_US:
+            conn.execute(f"UPDATE links SET frecency = {score_sql(now)}")
+            conn.execute("INSERT OR REPLACE INTO meta VALUES ('scored_at', ?)", (now,))
+        else:
+            conn.execute(f"UPDATE links SET frecency = {score_sql(now)} WHERE {where}")
 
     def merge_bookmarks(self, info: SourceInfo, items: list[Bookmark]) -> MergeResult:
         start = time.monotonic()
@@ -392,6 +414,7 @@ class Master:
                 "UPDATE links SET bookmarks = (SELECT count(*) FROM placements p"
                 " WHERE p.link_id = links.id) WHERE id IN (SELECT id FROM temp.touched)"
             )
+            self._rescore(conn, "id IN (SELECT id FROM temp.touched)")
         return len(rows)
 
     # --- queries ---------------------------------------------------------------------------
@@ -404,9 +427,7 @@ class Master:
         host: str | None = None,
         bookmarked: bool = False,
         limit: int | None = 50,
-        now_us: int | None = None,
     ) -> list[dict]:
-        now_us = now_us or int(time.time() * 1_000_000)
         where, params = [], []
         if terms:
             where.append("l.id IN (SELECT rowid FROM links_fts WHERE links_fts MATCH ?)")
@@ -428,9 +449,9 @@ class Master:
             )
         sql = (
             "SELECT l.id, l.url, l.title, l.site, l.visit_count, l.first_visit, l.last_visit,"
-            f" l.bookmarks, {score_sql(now_us)} AS score FROM links l"
+            " l.bookmarks, l.frecency AS score FROM links l"
             + (" WHERE " + " AND ".join(where) if where else "")
-            + " ORDER BY score DESC, l.last_visit DESC, l.id"
+            + " ORDER BY l.frecency DESC, l.last_visit DESC, l.id"
             + (f" LIMIT {int(limit)}" if limit else "")
         )
         try:

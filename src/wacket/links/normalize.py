@@ -58,6 +58,22 @@ _NEEDS_QUOTE = re.compile(r"[^\x21-\x7e]")
 _SPACE = re.compile(r"\s+")
 
 
+# Already-normal http(s) URLs (most of what browsers store): lower-case host, no port, no user,
+# no fragment, nothing to encode. They pass unchanged (an empty path gains its "/").
+_FAST = re.compile(
+    r"(?:https?)://([a-z0-9-]+(?:\.[a-z0-9-]+)*)(/[!$&'()*+,\-./0-9:;=?@A-Z_a-z~%]*)?\Z"
+)
+
+
+def normalize_with_host(url: str, *, bookmark: bool = False) -> tuple[str, str] | None:
+    """(normalised URL, its host), or None when the rules say skip it."""
+    m = _FAST.match(url) if len(url) <= MAX_URL else None
+    if m:
+        return (url if m.group(2) else url + "/"), m.group(1)
+    n = normalize(url, bookmark=bookmark)
+    return None if n is None else (n, host_of(n))
+
+
 def normalize(url: str, *, bookmark: bool = False) -> str | None:
     """The normalised form of `url`, or None when the rules say skip it."""
     if not url or len(url) > MAX_URL:
@@ -134,4 +150,10 @@ def clean_title(title: str | None) -> str:
         return ""
     if len(title) > MAX_TITLE:
         title = title[:MAX_TITLE]
+    if title.isprintable():
+        return (
+            _SPACE.sub(" ", title).strip()
+            if "  " in title or title[0] == " " or title[-1] == " "
+            else title
+        )
     return _SPACE.sub(" ", "".join(c if c.isprintable() else " " for c in title)).strip()

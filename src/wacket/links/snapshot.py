@@ -68,15 +68,15 @@ def copy_consistent(path: Path, workdir: Path, tries: int = 3) -> Path:
     raise SourceError(f"{path}: kept changing while being copied ({tries} tries); try again")
 
 
-def open_copy(copy: Path, label: str = "") -> sqlite3.Connection:
-    """Open a private copy (replaying its WAL/journal) and check it is a readable database."""
+def open_copy(copy: Path, label: str = "", check: bool = False) -> sqlite3.Connection:
+    """Open a private copy (replaying its WAL/journal); with `check`, also PRAGMA quick_check."""
     try:
         conn = sqlite3.connect(copy, isolation_level=None)
         conn.execute("PRAGMA query_only=0")
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
         # Replay the WAL into the main file so the copy can be ATTACHed as one plain file.
         conn.execute("PRAGMA journal_mode=DELETE")
-        row = conn.execute("PRAGMA quick_check(1)").fetchone()
+        row = conn.execute("PRAGMA quick_check(1)").fetchone() if check else ("ok",)
     except sqlite3.DatabaseError as exc:
         raise SourceError(f"{label or copy.name}: unreadable database ({exc})") from None
     if not row or row[0] != "ok":
