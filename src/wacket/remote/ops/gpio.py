@@ -1553,10 +1553,14 @@ def _gpio_watch(args):
         return _gpio_watch_sim(backend, specs, edge, debounce, emit)
     if isinstance(backend, _GpioBindings) and backend.v2:
         return _gpio_watch_v2(backend, specs, edge, debounce, emit)
+    if isinstance(backend, _GpioBindings):
+        return _gpio_watch_v1(backend, specs, edge, debounce, emit)
     if isinstance(backend, _GpioSysfs):
         return _gpio_watch_sysfs(backend, specs, edge, debounce, emit)
+    if isinstance(backend, _GpioTools) and shutil.which("gpiomon"):
+        return _gpio_watch_gpiomon(backend, specs, edge, debounce, emit)
     raise OpError(
-        "watch needs the libgpiod v2 Python bindings, sysfs or the sim here (backend %s)"
+        "watch needs libgpiod's Python bindings, gpiomon, sysfs or the sim here (backend %s)"
         % backend.name,
         "unsupported",
     )
@@ -1754,4 +1758,136 @@ def _gpio_watch_sysfs(backend, specs, edge, debounce, emit):
     finally:
         for fh, _ in files.values():
             fh.close()
+    raise SystemExit(0)
+
+
+def _gpio_ready(specs):
+    return {
+        "ready": [
+            {
+                "pin": s.get("pin") or s["name"],
+                "name": s["name"],
+                "value": s["level"] ^ (1 if s.get("active_low") else 0),
+            }
+            for s in specs
+        ]
+    }
+
+
+def _gpio_watch_v1(backend, specs, edge, debounce, emit):
+    """libgpiod v1 bindings (Raspberry Pi OS Bookworm's python3-libgpiod): one event request per
+    line, levels as on the wire (active-low is applied by the common loop)."""
+    gpiod = backend.gpiod
+    biases = {
+        "pull-up": "LINE_REQ_FLAG_BIAS_PULL_UP",
+        "pull-down": "LINE_REQ_FLAG_BIAS_PULL_DOWN",
+        "disabled": "LINE_REQ_FLAG_BIAS_DISABLE",
+    }
+    held = []
+    try:
+        for spec in specs:
+            chip = gpiod.Chip(backend._path(spec["chip"]))
+            line = chip.get_line(spec["offset"])
+            flags = 0
+            bias = _gpio_norm_bias(spec.get("bias"))
+            if bias and hasattr(gpiod, biases[bias]):
+                flags |= getattr(gpiod, biases[bias])
+            try:
+                line.request(
+                    consumer=GPIO_WATCH_CONSUMER, type=gpiod.LINE_REQ_EV_BOTH_EDGES, flags=flags
+                )
+            except OSError as exc:
+                chip.close()
+                if exc.errno == errno.EBUSY:
+                    raise OpError("%s is in use by another process" % spec["name"], "busy")
+                raise
+            held.append((chip, line, spec))
+            spec["level"] = line.get_value()
+        emit(_gpio_ready(specs))
+        by_fd = {line.event_get_fd(): (line, spec) for chip, line, spec in held}
+
+        def source(timeout, stdin):
+            watch = list(by_fd) + ([stdin] if stdin is not None else [])
+            ready, _, _ = select.select(watch, [], [], timeout)
+            if _gpio_stdin_closed(stdin, ready):
+                return None
+            changes = []
+            for fd in ready:
+                if fd in by_fd:
+                    line, spec = by_fd[fd]
+                    ev = line.event_read()
+                    level = 1 if ev.type == gpiod.LineEvent.RISING_EDGE else 0
+                    changes.append((spec["offset"], level, time.time()))
+            return changes
+
+        _gpio_watch_loop(specs, edge, debounce, emit, source)
+    finally:
+        for chip, line, _ in held:
+            line.release()
+            chip.close()
+    raise SystemExit(0)
+
+
+def _gpio_watch_gpiomon(backend, specs, edge, debounce, emit):
+    """gpiomon (v1 or v2 syntax) per chip, one line per event: `<edge> <offset>`; v1 prints edge
+    0 (falling) / 1 (rising), v2 1 (rising) / 2 (falling)."""
+    values = backend.get(specs)
+    for spec, value in zip(specs, values):  # noqa: B905 - Python 3.7
+        spec["level"] = value ^ (1 if spec.get("active_low") else 0)
+    by_chip = {}
+    for spec in specs:
+        by_chip.setdefault(spec["chip"], []).append(spec)
+    procs = []
+    prefix = ["stdbuf", "-oL"] if shutil.which("stdbuf") else []
+    for chip, group in by_chip.items():
+        offsets = [str(s["offset"]) for s in group]
+        if backend.v2:
+            argv = ["gpiomon", "--format=%e %o", "--consumer", GPIO_WATCH_CONSUMER, "-c", chip]
+        else:
+            argv = ["gpiomon", "--format=%e %o", chip]
+        proc = subprocess.Popen(
+            prefix + argv + offsets,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            bufsize=0,  # unbuffered: one readline per select, nothing hidden in a buffer
+        )
+        procs.append((proc, {s["offset"]: s for s in group}))
+    time.sleep(0.1)
+    for proc, group in procs:
+        if proc.poll() is not None:
+            err = proc.stderr.read().decode("utf-8", "replace")
+            for p, _ in procs:
+                if p.poll() is None:
+                    p.terminate()
+            if "busy" in err.lower():
+                raise _gpio_busy_error(list(group.values())[0]["name"], err)
+            raise OpError("gpiomon: %s" % err.strip(), "error")
+    emit(_gpio_ready(specs))
+    by_fd = {proc.stdout.fileno(): (proc, group) for proc, group in procs}
+
+    def source(timeout, stdin):
+        watch = list(by_fd) + ([stdin] if stdin is not None else [])
+        ready, _, _ = select.select(watch, [], [], timeout)
+        if _gpio_stdin_closed(stdin, ready):
+            return None
+        changes = []
+        for fd in ready:
+            if fd not in by_fd:
+                continue
+            proc, group = by_fd[fd]
+            line = proc.stdout.readline().decode("ascii", "replace").split()
+            if not line:
+                raise OpError("gpiomon stopped", "error")
+            kind, offset = line[0], int(line[1])
+            rising = kind == "1"
+            changes.append((offset, 1 if rising else 0, time.time()))
+        return changes
+
+    try:
+        _gpio_watch_loop(specs, edge, debounce, emit, source)
+    finally:
+        for proc, _ in procs:
+            proc.terminate()
+            proc.wait()
     raise SystemExit(0)
