@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from gpiobed import GPIO_TOML, read_events, reset, sim_state, stop, wacket_popen, wait_stderr
 
+from wacket.gpio import parsers
+
 WATCH_TOML = (
     GPIO_TOML
     + """
@@ -166,3 +168,35 @@ def test_watch_errors_are_one_line(gpio_fleet, run_wacket):
     res = run_wacket("gpio", "watch", "h3", "GPIO4", "--debounce", "soon", timeout=60)
     assert res.returncode == 2
     assert "bad duration 'soon'" in res.stderr.decode()
+
+
+def test_host_down_then_back_is_retried_with_backoff(gpio_fleet, run_wacket):
+    """A rebooted device: sshd gone (connections refused) for a while, then back. The watch keeps
+    retrying, says so on stderr, and reports the blind stretch once it sees the pin again."""
+    bed, procs = gpio_fleet
+    h1 = bed.hosts[0]
+    proc = start_watch(procs, "h1", "door")
+    try:
+        h1.stop()
+        (watcher,) = sim_state(h1)["watchers"].values()
+        os.kill(watcher["pid"], signal.SIGKILL)  # the old session dies with the "reboot"
+        wait_stderr(proc, "unreachable (refused)")
+        wait_stderr(proc, "unreachable (refused)")  # retried again, later
+        # the door changes while nobody can see it
+        device = parsers.module()
+        saved = device.data_dir
+        device.data_dir = lambda: str(h1.home / ".local/share/wacket")
+        try:
+            device._GpioSim().drive([(27, 0)], 0)
+        finally:
+            device.data_dir = saved
+    finally:
+        if not h1.running:
+            h1.start()
+    seen = wait_stderr(proc, "watching h1")
+    assert "door=0" in seen  # what the pin reads now that it is visible again
+    gap = read_events(proc, 1)
+    assert (gap[0]["edge"], gap[0]["pin"]) == ("gap", None)
+    assert gap[0]["since"] < gap[0]["timestamp"]
+    drive(run_wacket, "h1", "door=1")
+    assert edges(read_events(proc, 1)) == [("h1", "door", "rising", 1)]
