@@ -104,7 +104,10 @@ def clip() -> None:
     "--secret", is_flag=True, help="A password: kept out of the history file, gone after --ttl."
 )
 @click.option(
-    "--ttl", type=float, metavar="SECONDS", help="Lifetime of a --secret entry (default 60)."
+    "--ttl",
+    type=click.FloatRange(min=1),
+    metavar="SECONDS",
+    help="Lifetime of a --secret entry (default: [clip] ttl, else 60).",
 )
 @hub_option
 @connection_options

@@ -81,7 +81,7 @@ def send(app, hosts, text, no_notify, hub, accept_new, connect_timeout, fmt) -> 
                         }
                     )
                 else:
-                    code = Exit.PARTIAL
+                    code = max(code, Exit.UNREACHABLE if res.unreachable else Exit.PARTIAL)
                     rows.append({"host": res.host, "notified": False, "why": str(res.error)})
         j.summary = f"message #{posted['id']} to {hosts} ({len(text)} chars)"
         j.outcome = "ok" if code == Exit.OK else "partial"
