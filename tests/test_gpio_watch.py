@@ -200,3 +200,10 @@ def test_host_down_then_back_is_retried_with_backoff(gpio_fleet, run_wacket):
     assert gap[0]["since"] < gap[0]["timestamp"]
     drive(run_wacket, "h1", "door=1")
     assert edges(read_events(proc, 1)) == [("h1", "door", "rising", 1)]
+
+
+def test_watch_gives_up_on_a_host_key_it_does_not_know(gpio_fleet, run_wacket, isolated_env):
+    (isolated_env / ".ssh/known_hosts").write_text("")
+    res = run_wacket("gpio", "watch", "h1", "door", timeout=60)
+    assert res.returncode == 3
+    assert "h1: unreachable (host key unknown)" in res.stderr.decode()

@@ -22,6 +22,7 @@ from wacket.remote.client import HelperError
 HEARTBEAT_TIMEOUT = 15.0  # the device side sends a heartbeat every 5 s
 BACKOFF_FIRST = 0.5
 BACKOFF_MAX = 30.0
+FATAL_REASONS = ("auth", "host key unknown", "host key changed")
 
 
 @dataclass
@@ -136,6 +137,9 @@ def _host_loop(target, make_pool, edge, debounce, q, stop, backoff_first, backof
                     return
                 lost = str(exc)
             except UnreachableError as exc:
+                if exc.reason in FATAL_REASONS:  # retrying cannot fix these
+                    q.put(("fatal", {"host": host, "error": exc}))
+                    return
                 lost = str(exc)
             except (OSError, EOFError, ValueError) as exc:
                 lost = f"{host}: connection lost: {exc or type(exc).__name__}"
