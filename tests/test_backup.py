@@ -111,10 +111,21 @@ def test_two_runs_share_unchanged_inodes(bed, run_wacket):
         assert entries == expected_entries(snap), snap.name
         assert header["snapshot"] == snap.name
     assert read_manifest(Path(f"{s2}.manifest.gz"))[0]["manifest_mode"] == "delta"
-    res = ok(run_wacket("backup", "verify", "home", "--all"))
+    # A third run with nothing changed reuses the manifest body as is, and still says the truth.
+    ok(run_wacket("backup", "run", "home"))
+    s3 = bed.root / complete(bed.root)[-1]
+    header, entries = read_manifest(Path(f"{s3}.manifest.gz"))
+    assert entries == expected_entries(s3) and header["added_files"] == 0
+    assert header["files"] == read_manifest(Path(f"{s2}.manifest.gz"))[0]["files"]
+    assert ino(s2 / "Documents/with space.txt") == ino(s3 / "Documents/with space.txt")
+    res = ok(run_wacket("backup", "verify", "home", "--all", "--extra"))
     assert res.stdout == b""
+    (s3 / "Documents" / "stray").write_text("not in the manifest")
+    res = run_wacket("backup", "verify", "home", "--extra", "--plain")
+    assert res.returncode == 0 and res.stdout.split(b"\t")[1:3] == [b"Documents/stray", b"extra"]
+    (s3 / "Documents" / "stray").unlink()
     listing = ok(run_wacket("backup", "list", "home", "--jsonl")).stdout.splitlines()
-    assert [json.loads(x)["snapshot"] for x in listing] == [s1.name, s2.name]
+    assert [json.loads(x)["snapshot"] for x in listing] == [s1.name, s2.name, s3.name]
     diff = [
         json.loads(x)
         for x in ok(run_wacket("backup", "diff", "home", s1.name, "--jsonl")).stdout.splitlines()
@@ -132,7 +143,11 @@ def test_two_runs_share_unchanged_inodes(bed, run_wacket):
             run_wacket("backup", "find", "home", "with space", "--jsonl")
         ).stdout.splitlines()
     ]
-    assert [(f["snapshot"], f["version"]) for f in found] == [(s1.name, 1), (s2.name, 2)]
+    assert [(f["snapshot"], f["version"]) for f in found] == [
+        (s1.name, 1),
+        (s2.name, 2),
+        (s3.name, 2),
+    ]
     log = ok(run_wacket("log", "--jsonl")).stdout.decode()
     assert "backup run home" in log
 

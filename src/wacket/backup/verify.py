@@ -18,6 +18,7 @@ def verify(
     every: bool = False,
     sample: float = 100.0,
     seed: int | None = None,
+    extra: bool = False,
     on_problem: Callable[[dict], None] = lambda p: None,
 ) -> dict:
     """Totals {snapshots, files, checked, bytes, problems, extra}; each problem goes to on_problem."""
@@ -35,6 +36,7 @@ def verify(
         snapshots=chosen,
         sample=sample,
         seed=seed,
+        extra=extra,
     ):
         for problem in batch:
             on_problem(problem)

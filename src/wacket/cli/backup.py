@@ -197,11 +197,16 @@ def list_cmd(app, name, target, accept_new, connect_timeout, fmt) -> int:
     metavar="PCT",
     help="Re-hash only PCT% of the files, chosen at random.",
 )
+@click.option(
+    "--extra", is_flag=True, help="Also list files in the snapshot that the manifest lacks."
+)
 @_target_option
 @connection_options
 @output_options
 @pass_app
-def verify_cmd(app, name, snapshot, every, sample, target, accept_new, connect_timeout, fmt) -> int:
+def verify_cmd(
+    app, name, snapshot, every, sample, extra, target, accept_new, connect_timeout, fmt
+) -> int:
     """Re-hash SNAPSHOT (default: latest) on the target against its manifest.
 
     Every missing, changed or unreadable file is listed; exit 1 if any.
@@ -228,7 +233,7 @@ def verify_cmd(app, name, snapshot, every, sample, target, accept_new, connect_t
                 lost += 1
             out.emit(p)
 
-        totals = verify(t, snapshot, every=every, sample=sample, on_problem=on_problem)
+        totals = verify(t, snapshot, every=every, sample=sample, extra=extra, on_problem=on_problem)
     app.note(
         f"verified {len(totals['verified'])} snapshot(s): {totals.get('checked', 0)} of "
         f"{totals.get('files', 0)} files checked, {human_bytes(totals.get('bytes', 0))} hashed, "

@@ -12,6 +12,7 @@
 import errno
 import fcntl
 import gzip
+import hashlib
 import json
 import os
 import random
@@ -105,20 +106,44 @@ def _read_manifest(path):
     return header, entries
 
 
-def _write_manifest(path, header, entries):
+def _gzip_member(data):
+    import zlib
+
+    c = zlib.compressobj(1, zlib.DEFLATED, 31)
+    return c.compress(data) + c.flush()
+
+
+def _split_manifest(raw):
+    """(header dict, body bytes still compressed): the header is a gzip member of its own, so a
+    manifest whose entries did not change reuses the previous body without decompressing it."""
+    import zlib
+
+    d = zlib.decompressobj(31)
+    head = d.decompress(raw)
+    while not d.eof and d.unconsumed_tail:
+        head += d.decompress(d.unconsumed_tail)
+    if not d.eof:
+        return None, None
+    line = head.split(b"\n", 1)[0]
+    if head.count(b"\n") != 1 or not head.endswith(b"\n"):
+        return None, None  # an old single-member manifest: no reusable body
+    return json.loads(line.decode("utf-8", "surrogateescape")), d.unused_data
+
+
+def _write_raw(path, header, body_member):
     tmp = path + ".tmp"
-    dumps = json.dumps
-    parts = [dumps(header, ensure_ascii=True)]
-    for e in entries:
-        parts.append(dumps(e, ensure_ascii=True, separators=(",", ":")))
-    data = ("\n".join(parts) + "\n").encode("ascii")
+    head = _gzip_member((json.dumps(header, ensure_ascii=True) + "\n").encode("ascii"))
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as raw:
-        with gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=1, mtime=0) as gz:
-            gz.write(data)
-        raw.flush()
-        os.fsync(raw.fileno())
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(head)
+        fh.write(body_member)
+        fh.flush()
+        os.fsync(fh.fileno())
     os.replace(tmp, path)
+
+
+def _entry_line(e):
+    return json.dumps(e, ensure_ascii=True, separators=(",", ":")).encode("ascii")
 
 
 # --- lock -------------------------------------------------------------------------------------
@@ -351,17 +376,122 @@ def _unshare_attr_changes(inprog, base_dir, base_map, attr_only):
 
 
 def _hash_entries(top, entries, errors):
+    todo = [e for e in entries if e[1] == "f" and e[5] is None]
+    digests = _hash_many([os.path.join(top, e[0]) for e in todo], _threads())
     hashed = [0, 0]
-    for e in entries:
-        if e[1] == "f" and e[5] is None:
-            try:
-                e[5] = file_hash(os.path.join(top, e[0]))
-            except OSError as exc:
-                errors.append([e[0], exc.strerror or str(exc)])
-                continue
-            hashed[0] += 1
-            hashed[1] += e[2]
+    for i, e in enumerate(todo):
+        digest = digests[i]
+        if isinstance(digest, OSError):
+            errors.append([e[0], str(digest)])
+            continue
+        e[5] = digest
+        hashed[0] += 1
+        hashed[1] += e[2]
     return hashed
+
+
+def _threads():
+    return max(2, min(4, os.cpu_count() or 2))
+
+
+def _delta_manifest(root, inprog, base, base_dir, changes, errors):
+    """(header totals, body member) for a clone of `base` plus rsync's itemized `changes`.
+
+    Untouched entries are copied from the base manifest as raw lines (only their path is decoded);
+    with no change at all the base's compressed body is reused as is."""
+    import zlib
+    from json.decoder import scanstring
+
+    with open(_manifest_path(root, base), "rb") as fh:
+        raw = fh.read()
+    base_header, body = _split_manifest(raw)
+    if base_header is None:
+        return None
+    totals = {k: base_header.get(k, 0) for k in ("files", "dirs", "entries", "bytes")}
+    deleted = set()
+    touched = set()
+    attr_only = set()
+    for code, rel in changes:
+        rel = rel.rstrip("/")
+        if not rel or rel == ".":
+            continue
+        if code.startswith("*deleting"):
+            deleted.add(rel)
+        else:
+            touched.add(rel)
+            if code[:2] == ".f":
+                attr_only.add(rel)
+        parent = os.path.dirname(rel)
+        while parent:
+            touched.add(parent)
+            parent = os.path.dirname(parent)
+    if not deleted and not touched:
+        totals.update(added_files=0, added_bytes=0, hashed=0, unshared=0)
+        return totals, body
+    lines = zlib.decompress(body, 31).split(b"\n")
+    kept = []
+    old = {}
+
+    def gone(rel):
+        if rel in deleted:
+            return True
+        parent = os.path.dirname(rel)
+        while parent:
+            if parent in deleted:
+                return True
+            parent = os.path.dirname(parent)
+        return False
+
+    def drop(e):
+        totals["entries"] -= 1
+        if e[1] == "f":
+            totals["files"] -= 1
+            totals["bytes"] -= e[2]
+        elif e[1] == "d":
+            totals["dirs"] -= 1
+
+    for line in lines:
+        if not line:
+            continue
+        rel = scanstring(line.decode("ascii"), 2)[0]
+        if rel in touched or (deleted and gone(rel)):
+            e = json.loads(line.decode("ascii"))
+            old[rel] = e
+            drop(e)
+            continue
+        kept.append((rel, line))
+    base_map = dict((k, v) for k, v in old.items() if k in attr_only)
+    unshared = _unshare_attr_changes(inprog, base_dir, base_map, sorted(attr_only))
+    fresh = []
+    for rel in touched:
+        try:
+            e = _entry_for(os.path.join(inprog, rel), rel)
+        except OSError:
+            continue
+        prev = old.get(rel)
+        if (
+            rel in attr_only
+            and e[1] == "f"
+            and prev is not None
+            and prev[1] == "f"
+            and prev[2] == e[2]
+            and prev[3] == e[3]
+        ):
+            e[5] = prev[5]
+        fresh.append(e)
+    hashed = _hash_entries(inprog, fresh, errors)
+    for e in fresh:
+        totals["entries"] += 1
+        if e[1] == "f":
+            totals["files"] += 1
+            totals["bytes"] += e[2]
+        elif e[1] == "d":
+            totals["dirs"] += 1
+        kept.append((e[0], _entry_line(e)))
+    kept.sort(key=lambda x: x[0])
+    body = _gzip_member(b"".join(line + b"\n" for _rel, line in kept))
+    totals.update(added_files=hashed[0], added_bytes=hashed[1], hashed=hashed[0], unshared=unshared)
+    return totals, body
 
 
 @op("backup.manifest")
@@ -379,63 +509,25 @@ def _backup_manifest(args):
     base = args.get("base")
     mode = args.get("mode", "scan")
     errors = []
-    base_map = {}
     base_dir = os.path.join(root, base) if base else None
-    if base:
-        try:
-            _hdr, base_entries = _read_manifest(_manifest_path(root, base))
-            for e in base_entries:
-                base_map[e[0]] = e
-        except (OSError, ValueError, EOFError):
-            base_map = {}
-            mode = "scan"
+    done = None
     if mode == "delta" and base:
-        changes = args.get("changes") or []
-        attr_only = []
-        touched = set()
-        entries = dict(base_map)
-        for code, rel in changes:
-            rel = rel.rstrip("/")
-            if not rel or rel == ".":
-                continue
-            if code.startswith("*deleting"):
-                entries.pop(rel, None)
-                prefix = rel + "/"
-                for key in [k for k in entries if k.startswith(prefix)]:
-                    del entries[key]
-            else:
-                if code[:2] == ".f":
-                    attr_only.append(rel)
-                touched.add(rel)
-            parent = os.path.dirname(rel)
-            while parent:
-                touched.add(parent)
-                parent = os.path.dirname(parent)
-        unshared = _unshare_attr_changes(inprog, base_dir, base_map, attr_only)
-        added = [0, 0]
-        for rel in touched:
-            full = os.path.join(inprog, rel)
-            try:
-                e = _entry_for(full, rel)
-            except OSError:
-                entries.pop(rel, None)
-                continue
-            prev = base_map.get(rel)
-            if (
-                e[1] == "f"
-                and prev is not None
-                and prev[1] == "f"
-                and prev[2] == e[2]
-                and prev[3] == e[3]
-                and rel in attr_only
-            ):
-                e[5] = prev[5]
-            entries[rel] = e
-        result = [entries[k] for k in sorted(entries)]
-        hashed = _hash_entries(inprog, result, errors)
-        added = hashed
+        try:
+            done = _delta_manifest(root, inprog, base, base_dir, args.get("changes") or [], errors)
+        except (OSError, ValueError, EOFError):
+            done = None
+    if done is not None:
+        totals, body = done
     else:
-        unshared = 0
+        mode = "scan"
+        base_map = {}
+        if base:
+            try:
+                _hdr, base_entries = _read_manifest(_manifest_path(root, base))
+                for e in base_entries:
+                    base_map[e[0]] = e
+            except (OSError, ValueError, EOFError):
+                base_map = {}
         result = _scan_entries(inprog, errors)
         for e in result:
             prev = base_map.get(e[0])
@@ -449,44 +541,35 @@ def _backup_manifest(args):
                 e[5] = prev[5]
         result.sort(key=lambda e: e[0])
         hashed = _hash_entries(inprog, result, errors)
-        added = hashed
-    files = 0
-    total = 0
-    dirs = 0
-    for e in result:
-        if e[1] == "f":
-            files += 1
-            total += e[2]
-        elif e[1] == "d":
-            dirs += 1
+        totals = {"files": 0, "dirs": 0, "entries": len(result), "bytes": 0}
+        for e in result:
+            if e[1] == "f":
+                totals["files"] += 1
+                totals["bytes"] += e[2]
+            elif e[1] == "d":
+                totals["dirs"] += 1
+        totals.update(added_files=hashed[0], added_bytes=hashed[1], hashed=hashed[0], unshared=0)
+        body = _gzip_member(b"".join(_entry_line(e) + b"\n" for e in result))
     header = dict(args.get("header") or {})
     header.update(
         {
             "wacket_backup_manifest": MANIFEST_FORMAT,
             "snapshot": args["name"],
             "base": base,
-            "files": files,
-            "dirs": dirs,
-            "entries": len(result),
-            "bytes": total,
-            "added_files": added[0],
-            "added_bytes": added[1],
+            "files": totals["files"],
+            "dirs": totals["dirs"],
+            "entries": totals["entries"],
+            "bytes": totals["bytes"],
+            "added_files": totals["added_files"],
+            "added_bytes": totals["added_bytes"],
             "manifest_mode": mode,
             "finished": time.time(),
         }
     )
-    _write_manifest(os.path.join(root, ".inprogress.manifest.gz"), header, result)
-    return {
-        "files": files,
-        "dirs": dirs,
-        "bytes": total,
-        "added_files": added[0],
-        "added_bytes": added[1],
-        "hashed": hashed[0],
-        "unshared": unshared,
-        "mode": mode,
-        "errors": errors[:100],
-    }
+    _write_raw(os.path.join(root, ".inprogress.manifest.gz"), header, body)
+    totals["mode"] = mode
+    totals["errors"] = errors[:100]
+    return totals
 
 
 @op("backup.commit")
@@ -568,6 +651,19 @@ def _backup_find(args):
     return {"matches": count}
 
 
+def _map_chunked(pool, fn, items, chunk=256):
+    """pool.map in chunks: one future per file costs more than hashing a small file."""
+
+    def run(part):
+        return [fn(x) for x in part]
+
+    parts = [items[i : i + chunk] for i in range(0, len(items), chunk)]
+    out = []
+    for res in pool.map(run, parts):
+        out.extend(res)
+    return out
+
+
 def _hash_many(paths, threads):
     """sha256 of many files: hashlib releases the GIL, so a few threads keep the disk busy."""
     if threads <= 1 or len(paths) < 64:
@@ -587,112 +683,121 @@ def _hash_many(paths, threads):
             return OSError(exc.strerror or str(exc))
 
     with ThreadPoolExecutor(threads) as pool:
-        return list(pool.map(one, paths, chunksize=64))
+        return _map_chunked(pool, one, paths)
+
+
+def _check_file(full, size, seen):
+    """(problem, detail, digest, key) for one manifest file entry: one open, no separate lstat."""
+    try:
+        fd = os.open(full, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except FileNotFoundError:
+        return "missing", "", None, None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "type", "not a file", None, None
+        return "unreadable", exc.strerror or str(exc), None, None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            return "type", "not a file", None, None
+        if st.st_size != size:
+            return "changed", "size %d, manifest says %d" % (st.st_size, size), None, None
+        key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+        if key in seen:
+            return None, "", seen[key], None
+        h = hashlib.sha256()
+        while True:
+            block = os.read(fd, 1 << 20)
+            if not block:
+                break
+            h.update(block)
+        return None, "", h.hexdigest(), key
+    except OSError as exc:
+        return "unreadable", exc.strerror or str(exc), None, None
+    finally:
+        os.close(fd)
 
 
 @op("backup.verify")
 def _backup_verify(args):
     """Re-hash snapshots against their manifests; stream problems as
-    {snapshot, path, problem, detail}. problem: missing, changed, type, unreadable, extra,
-    manifest. A file hard-linked into several snapshots is read once per call."""
+    {snapshot, path, problem, detail}. problem: missing, changed, type, unreadable, manifest, and
+    with `extra` also extra (on disk, not in the manifest). A file hard-linked into several
+    snapshots is read once per call."""
+    from concurrent.futures import ThreadPoolExecutor
+
     root = _root(args)
     snaps = args.get("snapshots") or []
     sample = float(args.get("sample") or 100.0)
     rng = random.Random(args.get("seed"))
-    threads = int(args.get("threads") or 4)
     emit = args["_emit"]
     seen = {}
     totals = {"snapshots": 0, "files": 0, "checked": 0, "bytes": 0, "problems": 0, "extra": 0}
-    for snap in snaps:
-        top = os.path.join(root, snap)
-        totals["snapshots"] += 1
-        try:
-            _hdr, entries = _read_manifest(_manifest_path(root, snap))
-        except (OSError, ValueError, EOFError) as exc:
-            emit([{"snapshot": snap, "path": "", "problem": "manifest", "detail": str(exc)}])
-            totals["problems"] += 1
-            continue
-        problems = []
-        todo = []
-        for e in entries:
-            rel, kind = e[0], e[1]
-            full = os.path.join(top, rel)
-            if kind == "f":
-                totals["files"] += 1
-                if sample < 100.0 and rng.random() * 100.0 >= sample:
-                    continue
+    pool = ThreadPoolExecutor(int(args.get("threads") or _threads()))
+    try:
+        for snap in snaps:
+            top = os.path.join(root, snap)
+            totals["snapshots"] += 1
             try:
-                st = os.lstat(full)
-            except OSError:
-                problems.append({"snapshot": snap, "path": rel, "problem": "missing", "detail": ""})
+                _hdr, entries = _read_manifest(_manifest_path(root, snap))
+            except (OSError, ValueError, EOFError) as exc:
+                emit([{"snapshot": snap, "path": "", "problem": "manifest", "detail": str(exc)}])
+                totals["problems"] += 1
                 continue
-            if kind == "f":
-                if not stat.S_ISREG(st.st_mode):
-                    problems.append(
-                        {"snapshot": snap, "path": rel, "problem": "type", "detail": "not a file"}
-                    )
-                    continue
-                if st.st_size != e[2]:
-                    problems.append(
-                        {
-                            "snapshot": snap,
-                            "path": rel,
-                            "problem": "changed",
-                            "detail": "size %d, manifest says %d" % (st.st_size, e[2]),
-                        }
-                    )
-                    continue
-                key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
-                if key in seen:
-                    digest = seen[key]
-                    if digest != e[5]:
-                        problems.append(
-                            {"snapshot": snap, "path": rel, "problem": "changed", "detail": ""}
-                        )
-                    totals["checked"] += 1
-                    continue
-                todo.append((e, full, key))
-            elif kind == "d":
-                if not stat.S_ISDIR(st.st_mode):
-                    problems.append(
-                        {"snapshot": snap, "path": rel, "problem": "type", "detail": "not a dir"}
-                    )
-            elif kind == "l":
-                if not stat.S_ISLNK(st.st_mode):
-                    problems.append(
-                        {"snapshot": snap, "path": rel, "problem": "type", "detail": "not a link"}
-                    )
-                elif os.readlink(full) != e[6]:
-                    problems.append(
-                        {"snapshot": snap, "path": rel, "problem": "changed", "detail": "link"}
-                    )
-        digests = _hash_many([t[1] for t in todo], threads)
-        for i, (e, _full, key) in enumerate(todo):
-            digest = digests[i]
-            totals["checked"] += 1
-            if isinstance(digest, OSError):
-                problems.append(
-                    {"snapshot": snap, "path": e[0], "problem": "unreadable", "detail": str(digest)}
+            problems = []
+
+            def problem(rel, kind, detail="", _snap=snap, _problems=problems):
+                _problems.append(
+                    {"snapshot": _snap, "path": rel, "problem": kind, "detail": detail}
                 )
-                continue
-            totals["bytes"] += e[2]
-            seen[key] = digest
-            if digest != e[5]:
-                problems.append(
-                    {"snapshot": snap, "path": e[0], "problem": "changed", "detail": "content"}
-                )
-        if sample >= 100.0 and args.get("extra", True):
-            known = set(e[0] for e in entries)
-            errs = []
-            for e in _scan_entries(top, errs):
-                if e[0] not in known:
-                    totals["extra"] += 1
-                    problems.append(
-                        {"snapshot": snap, "path": e[0], "problem": "extra", "detail": ""}
-                    )
-        totals["problems"] += sum(1 for p in problems if p["problem"] != "extra")
-        if problems:
-            emit(problems)
+
+            files = []
+            for e in entries:
+                kind = e[1]
+                if kind == "f":
+                    totals["files"] += 1
+                    if sample < 100.0 and rng.random() * 100.0 >= sample:
+                        continue
+                    files.append(e)
+                    continue
+                full = os.path.join(top, e[0])
+                try:
+                    st = os.lstat(full)
+                except OSError:
+                    problem(e[0], "missing")
+                    continue
+                if kind == "d" and not stat.S_ISDIR(st.st_mode):
+                    problem(e[0], "type", "not a directory")
+                elif kind == "l":
+                    if not stat.S_ISLNK(st.st_mode):
+                        problem(e[0], "type", "not a symlink")
+                    elif os.readlink(full) != e[6]:
+                        problem(e[0], "changed", "symlink target")
+            results = _map_chunked(
+                pool, lambda e, _top=top: _check_file(os.path.join(_top, e[0]), e[2], seen), files
+            )
+            for i, (kind, detail, digest, key) in enumerate(results):
+                e = files[i]
+                totals["checked"] += 1
+                if kind:
+                    problem(e[0], kind, detail)
+                    continue
+                if key is not None:
+                    seen[key] = digest
+                    totals["bytes"] += e[2]
+                if digest != e[5]:
+                    problem(e[0], "changed", "content")
+            if sample >= 100.0 and args.get("extra"):
+                known = set(e[0] for e in entries)
+                for e in _scan_entries(top, []):
+                    if e[0] not in known:
+                        totals["extra"] += 1
+                        problem(e[0], "extra")
+            totals["problems"] += sum(1 for p in problems if p["problem"] != "extra")
+            if problems:
+                emit(problems)
+    finally:
+        pool.shutdown()
     return totals
 
 
