@@ -163,6 +163,7 @@ def load(config, host: str) -> HostGpio:
                 '{ line = "GPIO17", direction = "out" }',
                 "gpio",
                 host,
+                key,
             )
         hg.pins[key] = _pin_from(config, host, key, value)
     return hg
@@ -170,7 +171,7 @@ def load(config, host: str) -> HostGpio:
 
 def _pin_from(config, host: str, name: str, entry: dict) -> Pin:
     def bad(problem: str) -> ConfigError:
-        return config.error(f"[gpio.{host}] {name}: {problem}", "gpio", host)
+        return config.error(f"[gpio.{host}] {name}: {problem}", "gpio", host, name)
 
     unknown = set(entry) - _PIN_KEYS
     if unknown:
