@@ -208,7 +208,7 @@ def test_host_unreachable_mid_way(pair, run_wacket, fleet, isolated_env):
             if rel.startswith("big/") and entry[0] == "f":
                 assert entry[1] == (local / rel).read_bytes()
         state_dir = Path(os.environ["WACKET_DATA"]) / "sync"
-        assert not state_dir.exists() or not list(state_dir.glob("*.json"))
+        assert not state_dir.exists() or not list(state_dir.glob("*.state"))
     finally:
         proxy.close()
 

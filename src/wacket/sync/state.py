@@ -1,6 +1,8 @@
 """The per-pair state of a two-way sync: every path as both sides had it after the last good sync.
 
-One JSON file per pair in wacket's data dir (`sync/<pair id>.json`), replaced atomically, and only
+One file per pair in wacket's data dir (`sync/<pair id>.state`: a pickle of plain dicts, tuples,
+strings and ints, in the private 0700 data dir: it loads about four times faster than the same data
+as JSON, which matters at 100,000 paths), replaced atomically, and only
 after the transfers it describes succeeded: a run killed at any point leaves the previous state,
 which the next run reconciles without loss or duplicates.
 """
@@ -8,7 +10,7 @@ which the next run reconciles without loss or duplicates.
 from __future__ import annotations
 
 import hashlib
-import json
+import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -59,20 +61,20 @@ class State:
 
     @classmethod
     def load(cls, pid: str, a: str, b: str) -> State:
-        path = state_dir() / f"{pid}.json"
+        path = state_dir() / f"{pid}.state"
         try:
             raw = path.read_bytes()
         except FileNotFoundError:
             return cls(path, a, b)
         try:
-            data = json.loads(raw)
-            if data.get("version") != VERSION:
+            data = pickle.loads(raw)
+            if not isinstance(data, dict) or data.get("version") != VERSION:
                 raise ValueError(f"version {data.get('version')!r}")
-            sa = {p: tuple(v) for p, v in data["side_a"].items()}
-            sb = {p: tuple(v) for p, v in data["side_b"].items()}
-            if sa.keys() != sb.keys():
+            sa, sb = data["side_a"], data["side_b"]
+            if not isinstance(sa, dict) or not isinstance(sb, dict) or sa.keys() != sb.keys():
                 raise ValueError("the sides list different paths")
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError, EOFError,
+                pickle.UnpicklingError) as exc:  # fmt: skip
             raise WacketError(
                 f"{path}: the sync state is damaged ({exc}); move it away to start this pair "
                 "afresh (the first run merges both sides without deleting anything)"
@@ -85,10 +87,10 @@ class State:
             "version": VERSION,
             "a": self.a,
             "b": self.b,
-            "side_a": {p: list(v) for p, v in sorted(self.sa.items())},
-            "side_b": {p: list(v) for p, v in sorted(self.sb.items())},
+            "side_a": self.sa,
+            "side_b": self.sb,
         }
-        raw = json.dumps(data, ensure_ascii=True, separators=(",", ":")).encode()
+        raw = pickle.dumps(data, protocol=5)
         atomic_write(self.path, raw)
         self.digest = hashlib.sha256(raw).hexdigest()
         self.exists = True

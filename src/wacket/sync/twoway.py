@@ -95,10 +95,14 @@ def prepare_and_scan(side: Side, pool, *, create: bool, excludes: list[str], tra
             "tree.scan", on_done=done.update, root=side.root,
             exclude=["/" + TRASH] + list(excludes), hash=False,
         ):  # fmt: skip
-            for e in batch:
-                sig = _entry_sig(e)
-                if sig is not None:
-                    entries[e[0]] = sig
+            for e in batch:  # inlined _entry_sig: this loop runs once per path
+                kind = e[1]
+                if kind == "f":
+                    entries[e[0]] = ("f", e[2], e[3])
+                elif kind == "d":
+                    entries[e[0]] = ("d",)
+                elif kind == "l":
+                    entries[e[0]] = ("l", e[6] or "")
     except HelperError as exc:
         if exc.kind in ("missing", "notdir"):
             raise WacketError(str(exc), Exit.USAGE) from None
@@ -165,8 +169,12 @@ class Decisions:
 
 def changed_paths(A: dict, B: dict, SA: dict, SB: dict) -> set[str]:
     """Paths whose signature differs from the state on either side (set operations: C speed)."""
-    out = {p for p, _ in set(A.items()) ^ set(SA.items())}
-    out.update(p for p, _ in set(B.items()) ^ set(SB.items()))
+    out: set[str] = set()
+    for X, SX in ((A, SA), (B, SB)):
+        if X == SX:  # the common case, compared in C
+            continue
+        out.update(p for p, s in X.items() if SX.get(p) != s)
+        out.update(SX.keys() - X.keys())
     return out
 
 
