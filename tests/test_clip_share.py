@@ -57,6 +57,10 @@ def test_share_between_two_displays(fleet, isolated_env: Path, tmp_path: Path, t
         a.xclip_set(b"<b>bold on h1</b>", "text/html")
         _wait_for(lambda: b.xclip_get() == b"<b>bold on h1</b>", "html h1 -> h2")
         time.sleep(1.5)
+        # A password manager's copy is never shared.
+        a.xclip_set(b"hunter2", "x-kde-passwordManagerHint")
+        time.sleep(1.5)
+        assert b.xclip_get() == b"<b>bold on h1</b>"
     finally:
         proc.send_signal(signal.SIGINT)
         rc = proc.wait(30)

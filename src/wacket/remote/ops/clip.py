@@ -671,6 +671,15 @@ def clip_system_get(args):
                 out = b""
             else:
                 raise OpError("xclip failed: %s" % text.strip(), "backend")
+        # The owner may have changed between the two requests (xclip serves its data for any
+        # target asked): what we read only counts if the owner still offers the same types.
+        after = _clip_x_targets(env, sel)
+        if _clip_sensitive(after):
+            return {"backend": backend, "data": b"", "mime": None, "sensitive": True}
+        if after != types:
+            if args.get("_retry"):
+                raise OpError("the clipboard kept changing while being read", "busy")
+            return clip_system_get(dict(args, _retry=True))
         if target and "/" in target:
             mime = target.split(";")[0].lower()
     elif backend == "xsel":
@@ -689,6 +698,14 @@ def clip_system_get(args):
         rc, out, err = _clip_run(base + ["--no-newline", "--type", target], env)
         if rc != 0:
             raise OpError("wl-paste failed: %s" % err.decode("utf-8", "replace").strip(), "backend")
+        rc, after, _ = _clip_run(base + ["--list-types"], env)
+        after = after.decode("utf-8", "replace").split() if rc == 0 else []
+        if _clip_sensitive(after):
+            return {"backend": backend, "data": b"", "mime": None, "sensitive": True}
+        if after != types:
+            if args.get("_retry"):
+                raise OpError("the clipboard kept changing while being read", "busy")
+            return clip_system_get(dict(args, _retry=True))
         if "/" in target:
             mime = target.split(";")[0].lower()
     elif backend == "macos":
