@@ -333,8 +333,11 @@ class _GpioSim(object):
                     continue
                 msg = json.dumps({"offset": offset, "level": level, "ts": now}).encode()
                 sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+                sock.setblocking(False)  # a stopped watcher must not stall the chip
                 try:
                     sock.sendto(msg, path)
+                except BlockingIOError:
+                    pass
                 except OSError as exc:
                     if exc.errno in (errno.ECONNREFUSED, errno.ENOENT):
                         del state["watchers"][path]
