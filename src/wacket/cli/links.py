@@ -222,7 +222,13 @@ def sources_(app, discover, db, accept_new, connect_timeout, fmt) -> int:
             for p in res.value:
                 if f"{res.host}:{p}" in seen:
                     continue
-                kind = "firefox" if p.endswith("places.sqlite") else "chromium"
+                kind = (
+                    "firefox"
+                    if p.endswith("places.sqlite")
+                    else "chromium-bookmarks"
+                    if p.endswith("Bookmarks")
+                    else "chromium"
+                )
                 rows.append(
                     {"host": res.host, "browser": browser_of(p, kind), "path": p, "kind": kind,
                      "profile": p.rsplit("/", 2)[-2], "last_merged": "never", "outcome": "found",

@@ -388,34 +388,59 @@ class Master:
         return conn.execute("SELECT id FROM links WHERE url = ?", (url,)).fetchone()[0]
 
     def _replace_placements(self, conn, sid: int, items: list[Bookmark], res: MergeResult) -> int:
-        old = {
-            r[0] for r in conn.execute("SELECT link_id FROM placements WHERE source_id=?", (sid,))
-        }
-        conn.execute("DELETE FROM placements WHERE source_id=?", (sid,))
-        new: set[int] = set()
+        """Make the source's placements exactly `items`; nothing is written when they are unchanged."""
+        import hashlib
+
         rows = []
         for b in items:
-            n = norm.normalize(b.url, bookmark=True)
+            n = norm.normalize_with_host(b.url, bookmark=True)
             if n is None:
                 res.skipped += 1
                 continue
-            link_id = self._link(conn, n, norm.clean_title(b.title))
-            new.add(link_id)
-            rows.append(
-                (sid, link_id, b.folder, norm.clean_title(b.title), ",".join(b.tags), b.added)
-            )
-        conn.executemany("INSERT OR REPLACE INTO placements VALUES (?,?,?,?,?,?)", rows)
-        touched = old | new
-        if touched:
-            conn.execute("CREATE TEMP TABLE IF NOT EXISTS touched (id INTEGER PRIMARY KEY)")
-            conn.execute("DELETE FROM temp.touched")
-            conn.executemany("INSERT INTO temp.touched VALUES (?)", [(i,) for i in touched])
-            conn.execute(
-                "UPDATE links SET bookmarks = (SELECT count(*) FROM placements p"
-                " WHERE p.link_id = links.id) WHERE id IN (SELECT id FROM temp.touched)"
-            )
-            self._rescore(conn, "id IN (SELECT id FROM temp.touched)")
-        return len(rows)
+            title = norm.clean_title(b.title)
+            rows.append((n[0], n[1], title, b.folder, ",".join(b.tags), b.added))
+        digest = hashlib.sha256(repr(rows).encode("utf-8", "surrogateescape")).hexdigest()
+        key = f"placements:{sid}"
+        row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        if row and row[0] == digest:
+            return len({(r[0], r[3]) for r in rows})
+        conn.execute("CREATE TEMP TABLE IF NOT EXISTS touched (id INTEGER PRIMARY KEY)")
+        conn.execute("DELETE FROM temp.touched")
+        conn.execute(
+            "INSERT INTO temp.touched SELECT DISTINCT link_id FROM placements WHERE source_id=?",
+            (sid,),
+        )
+        conn.execute("DELETE FROM placements WHERE source_id=?", (sid,))
+        conn.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS src_marks (url TEXT, site TEXT, title TEXT, folder TEXT,"
+            " tags TEXT, added INTEGER)"
+        )
+        conn.execute("DELETE FROM temp.src_marks")
+        conn.executemany("INSERT INTO temp.src_marks VALUES (?,?,?,?,?,?)", rows)
+        conn.execute(
+            "INSERT INTO links (url, site, title) SELECT url, site, title FROM temp.src_marks"
+            " WHERE true ORDER BY url ON CONFLICT (url) DO UPDATE SET title = excluded.title"
+            " WHERE links.title = '' AND excluded.title != ''"
+        )
+        conn.execute(
+            "INSERT OR REPLACE INTO placements SELECT ?, l.id, m.folder, m.title, m.tags, m.added"
+            " FROM temp.src_marks m JOIN links l ON l.url = m.url",
+            (sid,),
+        )
+        conn.execute(
+            "INSERT OR IGNORE INTO temp.touched SELECT DISTINCT link_id FROM placements"
+            " WHERE source_id=?",
+            (sid,),
+        )
+        conn.execute(
+            "UPDATE links SET bookmarks = (SELECT count(*) FROM placements p"
+            " WHERE p.link_id = links.id) WHERE id IN (SELECT id FROM temp.touched)"
+        )
+        self._rescore(conn, "id IN (SELECT id FROM temp.touched)")
+        conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, digest))
+        return conn.execute("SELECT count(*) FROM placements WHERE source_id=?", (sid,)).fetchone()[
+            0
+        ]
 
     # --- queries ---------------------------------------------------------------------------
 
