@@ -45,7 +45,7 @@ fi
 echo "cpus=$(getconf _NPROCESSORS_ONLN 2>/dev/null)"
 df -Pk / 2>/dev/null | awk 'NR==2{printf "root_free=%.0f\nroot_size=%.0f\n", $4*1024, $2*1024}'
 df -Pk "$HOME" 2>/dev/null | awk 'NR==2{printf "home_free=%.0f\nhome_size=%.0f\n", $4*1024, $2*1024}'
-p=$(python3 -c 'import platform; print(platform.python_version())' 2>/dev/null) && echo "python=$p"
+p=$(python3 -V 2>&1) && echo "python=${p#Python }"
 printf 'tools='
 for t in TOOLS; do command -v "$t" >/dev/null 2>&1 && printf '%s,' "$t"; done
 echo
