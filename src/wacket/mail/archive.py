@@ -127,9 +127,9 @@ def archive_folder(store: Store, account, client, f: imap.Folder, condstore: boo
             if len(group) == 1 and meta[group[0]].get(b"RFC822.SIZE", 0) > BIG:
                 _fetch_big(client, batch, group[0], meta[group[0]], f.uidvalidity)
             else:
-                bodies = client.fetch(group, ["BODY.PEEK[]"])
+                bodies = imap.fetch_bodies(client, group)
                 for uid in group:
-                    data = bodies.get(uid, {}).get(b"BODY[]")
+                    data = bodies.get(uid)
                     if data is None:
                         continue  # expunged meanwhile
                     m = meta[uid]

@@ -221,5 +221,46 @@ def fetch_range(client, spec: str, data: list[str], modifiers: list[str] | None 
     return parse_fetch_response(dat, client.normalise_times, True)
 
 
+_UID = None
+
+
+def fetch_bodies(client, uids: list[int]) -> dict[int, bytes]:
+    """UID FETCH (BODY.PEEK[]) for many UIDs, read straight from imaplib's literals.
+
+    imapclient's generic response parser tokenises every FETCH item in Python; for whole
+    messages only the UID and the literal matter, so this skips that work.
+    """
+    import re
+
+    global _UID
+    if _UID is None:
+        _UID = re.compile(rb"UID (\d+)", re.I)
+    imap = client._imap
+    tag = imap._command("UID", "FETCH", ",".join(map(str, uids)), "(UID BODY.PEEK[])")
+    typ, dat = imap._command_complete("FETCH", tag)
+    client._checkok("fetch", typ, dat)
+    typ, dat = imap._untagged_response(typ, dat, "FETCH")
+    out: dict[int, bytes] = {}
+    pending = None
+    for item in dat:
+        if isinstance(item, tuple):
+            head, literal = item[0], item[1]
+            if b"BODY[]" not in head.upper():
+                pending = None
+                continue
+            m = _UID.search(head)
+            if m:
+                out[int(m.group(1))] = literal
+                pending = None
+            else:
+                pending = literal
+        elif pending is not None and isinstance(item, bytes):
+            m = _UID.search(item)
+            if m:
+                out[int(m.group(1))] = pending
+            pending = None
+    return out
+
+
 def warn(message: str) -> None:
     print(message, file=sys.stderr)

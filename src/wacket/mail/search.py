@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from email import message_from_bytes
 from email.header import decode_header, make_header
 from email.parser import BytesHeaderParser
 from email.policy import compat32
@@ -11,7 +10,6 @@ from email.utils import getaddresses, parsedate_to_datetime
 
 BODY_LIMIT = 64 * 1024  # characters of body text indexed per message
 _TAGS = re.compile(r"<[^>]*>|&[a-z]+;", re.S)
-_HDR_END = re.compile(rb"\r?\n\r?\n")
 
 
 def _decode(value) -> str:
@@ -31,18 +29,13 @@ def _addresses(values) -> str:
     return ", ".join(f"{n} <{a}>" if n else a for n, a in pairs if n or a)
 
 
-def _text_of(part) -> str:
-    try:
-        payload = part.get_payload(decode=True)
-    except Exception:
-        payload = None
-    if payload is None:
-        return ""
-    charset = part.get_content_charset() or "utf-8"
-    try:
-        return payload.decode(charset, "replace")
-    except LookupError:
-        return payload.decode("utf-8", "replace")
+def _header_end(data: bytes) -> int:
+    """Offset just past the blank line ending the headers, or -1."""
+    crlf = data.find(b"\r\n\r\n")
+    lf = data.find(b"\n\n", 0, crlf if crlf >= 0 else len(data))
+    if lf >= 0:
+        return lf + 2
+    return crlf + 4 if crlf >= 0 else -1
 
 
 def extract(data: bytes, internaldate: float | None = None) -> dict:
@@ -50,8 +43,8 @@ def extract(data: bytes, internaldate: float | None = None) -> dict:
 
     Never raises: a malformed message still gets indexed with whatever could be read.
     """
-    m = _HDR_END.search(data)
-    head = data[: m.end()] if m else data
+    end = _header_end(data)
+    head = data[:end] if end >= 0 else data
     try:
         h = BytesHeaderParser(policy=compat32).parsebytes(head)
     except Exception:
@@ -71,46 +64,83 @@ def extract(data: bytes, internaldate: float | None = None) -> dict:
                 meta["date"] = parsedate_to_datetime(str(date)).timestamp()
         except Exception:
             pass
-        ctype = (h.get_content_type() or "text/plain").lower()
-    else:
-        ctype = "text/plain"
-    meta["body"] = _body(data, m, ctype)
+    try:
+        meta["body"] = _text(head, data[end:] if end >= 0 else b"", 0)[:BODY_LIMIT]
+    except Exception:
+        meta["body"] = data[:BODY_LIMIT].decode("utf-8", "replace")
     return meta
 
 
-def _body(data: bytes, m, ctype: str) -> str:
-    try:
-        if ctype.startswith("multipart/") or ctype == "text/html" or m is None:
-            msg = message_from_bytes(data[: 4 * BODY_LIMIT * 4], policy=compat32)
-            plain, html = [], []
-            for part in msg.walk():
-                t = part.get_content_type()
-                if part.get_content_maintype() == "multipart":
-                    continue
-                if part.get_filename():
-                    continue
-                if t == "text/plain":
-                    plain.append(_text_of(part))
-                elif t == "text/html":
-                    html.append(_TAGS.sub(" ", _text_of(part)))
-            return (" ".join(plain) or " ".join(html))[:BODY_LIMIT]
-        if not ctype.startswith("text/"):
+_CTYPE = re.compile(rb"^content-type:[ \t]*([^;\s]+)((?:[^\n]|\n[ \t])*)", re.I | re.M)
+_BOUNDARY = re.compile(rb'boundary=(?:"([^"]+)"|([^;\s]+))', re.I)
+_CHARSET = re.compile(rb'charset=(?:"([^"]+)"|([^;\s]+))', re.I)
+_CTE = re.compile(rb"^content-transfer-encoding:[ \t]*([\w-]+)", re.I | re.M)
+_FILENAME = re.compile(rb"^content-disposition:[ \t]*attachment|filename=|name=", re.I | re.M)
+
+
+def _text(head: bytes, body: bytes, depth: int) -> str:
+    """The text of a MIME entity: text/plain parts (text/html stripped if no plain), attachments
+    skipped without decoding; multiparts split on their boundary (no full MIME parse: fast)."""
+    m = _CTYPE.search(head)
+    ctype = m.group(1).lower() if m else b"text/plain"
+    params = m.group(2) if m else b""
+    if ctype.startswith(b"multipart/") and depth < 5:
+        b = _BOUNDARY.search(params)
+        if not b:
             return ""
-        head = data[: m.end()]
-        if b"quoted-printable" in head.lower() or b"base64" in head.lower():
-            msg = message_from_bytes(data[: 4 * BODY_LIMIT], policy=compat32)
-            return _text_of(msg)[:BODY_LIMIT]
-        charset = "utf-8"
-        cm = re.search(rb'charset="?([A-Za-z0-9_.:-]+)', head, re.I)
-        if cm:
-            charset = cm.group(1).decode("ascii")
-        body = data[m.end() : m.end() + 2 * BODY_LIMIT]
+        delim = b"--" + (b.group(1) or b.group(2))
+        plain, html = [], []
+        for part in body.split(delim)[1:]:
+            if part.startswith(b"--"):
+                break
+            if part.startswith(b"\r\n"):
+                part = part[2:]
+            elif part.startswith(b"\n"):
+                part = part[1:]
+            if part.startswith((b"\r\n", b"\n")):
+                phead, pbody = b"", part
+            else:
+                end = _header_end(part)
+                phead, pbody = (part, b"") if end < 0 else (part[:end], part[end:])
+            pm = _CTYPE.search(phead)
+            pt = pm.group(1).lower() if pm else b"text/plain"
+            if pt.startswith(b"multipart/"):
+                plain.append(_text(phead, pbody, depth + 1))
+            elif pt in (b"text/plain", b"text/html") and not _FILENAME.search(phead):
+                t = _decode_part(phead, pbody, pm.group(2) if pm else b"")
+                (plain if pt == b"text/plain" else html).append(t)
+            if sum(map(len, plain)) > BODY_LIMIT:
+                break
+        text = " ".join(x for x in plain if x)
+        return text or _TAGS.sub(" ", " ".join(html))
+    if ctype == b"text/html":
+        return _TAGS.sub(" ", _decode_part(head, body, params))
+    if ctype.startswith(b"text/") or not m:
+        return _decode_part(head, body, params)
+    return ""
+
+
+def _decode_part(head: bytes, body: bytes, params: bytes) -> str:
+    cte = _CTE.search(head)
+    enc = cte.group(1).lower() if cte else b""
+    body = body[: 4 * BODY_LIMIT]
+    if enc == b"base64":
+        import binascii
+
         try:
-            return body.decode(charset, "replace")[:BODY_LIMIT]
-        except LookupError:
-            return body.decode("utf-8", "replace")[:BODY_LIMIT]
-    except Exception:
-        return data[:BODY_LIMIT].decode("utf-8", "replace")
+            body = binascii.a2b_base64(body)
+        except binascii.Error:
+            return ""
+    elif enc == b"quoted-printable":
+        import quopri
+
+        body = quopri.decodestring(body)
+    cs = _CHARSET.search(params)
+    charset = (cs.group(1) or cs.group(2)).decode("ascii", "replace") if cs else "utf-8"
+    try:
+        return body.decode(charset, "replace")
+    except LookupError:
+        return body.decode("utf-8", "replace")
 
 
 # -- queries --------------------------------------------------------------------------------------
