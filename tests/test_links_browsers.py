@@ -164,3 +164,52 @@ def test_headless_chromium_profile_merged(page, tmp_path, run_wacket):
     # Converted from the WebKit epoch: within ten minutes of now.
     assert abs(visit["time"] - now_us()) < 600_000_000
     assert visit["browser"] == "chromium" and visit["kind"] == "typed"
+
+
+@pytest.mark.skipif(not FIREFOX, reason="firefox-esr is not installed")
+def test_html_export_imports_into_firefox(tmp_path, run_wacket):
+    """`wacket links export --html` is read by Firefox's own bookmarks.html import."""
+    from browserdb import FirefoxProfile
+
+    (tmp_path / "src").mkdir()
+    src = FirefoxProfile(tmp_path / "src" / "places.sqlite")
+    folder = src.folder("Wacket Dev")
+    src.bookmark("https://exported.example/page", "Exported Page", folder, tags=["one", "two"])
+    src.bookmark("https://other.example/", "Other <&> Page", "menu________")
+    src.close()
+    assert run_wacket("links", "merge", str(src.path)).returncode == 0
+    html = tmp_path / "bookmarks.html"
+    assert run_wacket("links", "export", "--html", "-o", str(html)).returncode == 0
+    profile = tmp_path / "ffimport"
+    profile.mkdir()
+    (profile / "user.js").write_text(
+        'user_pref("browser.places.importBookmarksHTML", true);\n'
+        f'user_pref("browser.bookmarks.file", "{html}");\n'
+    )
+    proc = start(
+        [FIREFOX, "--headless", "--profile", str(profile), "--no-remote", "about:blank"],
+        tmp_path / "ff.log",
+    )
+    other = tmp_path / "imported.sqlite"
+    try:
+
+        def imported() -> bool:
+            if not (profile / "places.sqlite").exists():
+                return False
+            res = run_wacket("links", "merge", "--into", str(other), str(profile), "--jsonl")
+            return (
+                res.returncode == 0
+                and json.loads(res.stdout.decode().splitlines()[0])["bookmarks"] >= 2
+            )
+
+        wait_for(imported, 90, "Firefox to import the exported bookmarks.html")
+    finally:
+        stop(proc)
+    from wacket.links.master import Master
+
+    with Master(other) as m:
+        marks = {p["url"]: p for p in m.placements()}
+    assert marks["https://exported.example/page"]["title"] == "Exported Page"
+    assert marks["https://exported.example/page"]["folder"].endswith("Bookmarks Toolbar/Wacket Dev")
+    assert marks["https://exported.example/page"]["tags"] == "one,two"
+    assert marks["https://other.example/"]["title"] == "Other <&> Page"
