@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -72,6 +73,7 @@ def build_argv(
     accept_new: bool,
     connect_timeout: float,
     remote_side: str,
+    control_path: str | None = None,
 ) -> list[str]:
     """rsync's argument list; `remote_side` is "target", "source" or "none" (all on one host)."""
     argv = ["rsync", "-a", "-s", "--delete", "--numeric-ids", "--out-format=%i %n"]
@@ -82,10 +84,10 @@ def build_argv(
         argv.append(f"--link-dest={link_dest}")
     if remote_side != "none":
         host = dest.host if remote_side == "target" else sources[0].host
-        argv += [
-            "-e",
-            rsync_args.rsh(host, accept_new=accept_new, connect_timeout=int(connect_timeout)),
-        ]
+        ssh = rsync_args.rsh(host, accept_new=accept_new, connect_timeout=int(connect_timeout))
+        if control_path:
+            ssh += " -S " + shlex.quote(control_path)
+        argv += ["-e", ssh]
     for src in sources:
         path = src.path.rstrip("/") or "/"
         argv.append(rsync_args.remote_spec(src.host, path) if remote_side == "source" else path)
@@ -155,3 +157,59 @@ def describe_failure(out: RsyncOutcome) -> str:
     lines = [ln for ln in out.stderr.strip().splitlines() if ln.strip()]
     detail = "; ".join(lines[-3:]) if lines else RSYNC_ERRORS.get(out.rc, "")
     return f"rsync exit {out.rc} ({RSYNC_ERRORS.get(out.rc, 'error')}): {detail}"
+
+
+def _control_dir() -> str:
+    """A private directory for the control socket (short path: sockets allow ~100 bytes); those
+    of runs that were killed are removed here."""
+    import shutil
+    import tempfile
+
+    base = os.path.join(tempfile.gettempdir(), f"wacket-ssh-{os.getuid()}")
+    os.makedirs(base, mode=0o700, exist_ok=True)
+    os.chmod(base, 0o700)
+    for entry in os.listdir(base):
+        try:
+            os.kill(int(entry), 0)
+        except (ValueError, ProcessLookupError):
+            shutil.rmtree(os.path.join(base, entry), ignore_errors=True)
+        except PermissionError:
+            pass
+    path = os.path.join(base, str(os.getpid()))
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    return path
+
+
+class SSHMaster:
+    """An OpenSSH control master opened while the helper connects, so rsync's own ssh starts
+    without a handshake (about half a second per run here). If the master is not up yet when
+    rsync starts, rsync's ssh simply connects by itself."""
+
+    def __init__(self, host, *, accept_new: bool = False, connect_timeout: float = 10.0):
+        self.dir = _control_dir()
+        self.path = os.path.join(self.dir, "master")
+        argv = rsync_args.ssh_command(
+            host, accept_new=accept_new, connect_timeout=int(connect_timeout)
+        ) + ["-M", "-S", self.path, "-N", "-o", "ControlPersist=no", host.address]
+        try:
+            self.proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
+            )
+        except OSError:
+            self.proc = None
+
+    def close(self) -> None:
+        import shutil
+
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)

@@ -51,9 +51,16 @@ class RunResult:
         }
 
 
+_T0 = time.monotonic()
+
+
 def _crash_point(point: str) -> None:
     """Test hooks: WACKET_BACKUP_CRASH=point makes the run die there with SIGKILL (no cleanup);
     WACKET_BACKUP_PAUSE=point:seconds makes it wait there (to test concurrent runs)."""
+    if os.environ.get("WACKET_DEBUG"):
+        import sys
+
+        sys.stderr.write(f"backup: {point} at {time.monotonic() - _T0:.3f}s\n")
     if os.environ.get("WACKET_BACKUP_CRASH") == point:
         os.kill(os.getpid(), signal.SIGKILL)
     pause = os.environ.get("WACKET_BACKUP_PAUSE", "")
@@ -121,8 +128,54 @@ def run_backup(
             "one of them must be this machine (or both the same host)",
             Exit.USAGE,
         )
+    if (target.host.is_local and src_host.is_local) or src_host.name == target.host.name:
+        side = "none"
+    elif target.host.is_local:
+        side = "source"
+    else:
+        side = "target"
+    master = None
+    if side != "none":
+        remote = target.host if side == "target" else src_host
+        master = rsyncrun.SSHMaster(remote, accept_new=accept_new, connect_timeout=connect_timeout)
+    try:
+        return _run_locked(
+            pool,
+            bset,
+            result,
+            target,
+            sources,
+            side,
+            master,
+            start,
+            note,
+            prune_after,
+            accept_new,
+            connect_timeout,
+        )
+    finally:
+        if master is not None:
+            master.close()
+
+
+def _run_locked(
+    pool,
+    bset,
+    result,
+    target,
+    sources,
+    side,
+    master,
+    start,
+    note,
+    prune_after,
+    accept_new,
+    connect_timeout,
+) -> RunResult:
     tsess = pool.session(target.host)
+    _crash_point("resolved")
     helper = tsess.helper()
+    _crash_point("helper")
     root = bset.root(target.path)
     locked = lock_set(helper, root)
     root = locked["root"]
@@ -141,18 +194,13 @@ def run_backup(
         begin = helper.call("backup.begin", root=root, clone=True)
         if begin.get("recovered"):
             note(f"{bset.name}: finished the interrupted commit of {begin['recovered']}")
+        _crash_point("cloned")
         base = begin.get("base")
         name = _next_name(begin.get("latest"))
         inprog = Location(target.host, begin["inprogress"])
         link_dest = None
         if base and not begin.get("cloned"):
             link_dest = f"{root}/{base}"
-        if target.host.is_local and src_host.is_local or src_host.name == target.host.name:
-            side = "none"
-        elif target.host.is_local:
-            side = "source"
-        else:
-            side = "target"
         argv = rsyncrun.build_argv(
             sources,
             inprog,
@@ -162,6 +210,7 @@ def run_backup(
             accept_new=accept_new,
             connect_timeout=connect_timeout,
             remote_side=side,
+            control_path=master.path if master is not None else None,
         )
         if side == "none" and not target.host.is_local:
             out = rsyncrun.run_remote(tsess, argv)
@@ -187,6 +236,7 @@ def run_backup(
         )
         _crash_point("before-rename")
         helper.call("backup.commit", root=root, name=name)
+        _crash_point("committed")
         result.snapshot = name
         result.files = info["files"]
         result.bytes = info["bytes"]
