@@ -587,6 +587,39 @@ def test_restore_to_second_account_and_verify(box, dovecot, run_wacket, isolated
     assert set(archive_hashes("t2", "Restored")) == set(server)
 
 
+def test_expunge_archived_older_than(box, run_wacket):
+    import datetime as dt
+
+    old_date = dt.datetime.now(dt.UTC) - dt.timedelta(days=800)
+    c = box.client
+    old = [msg(i, subject=f"old {i}") for i in range(6)]
+    for m in old:
+        c.append("INBOX", m, msg_time=old_date)
+    c.append("INBOX", msg(50, subject="old but unarchived"), msg_time=old_date)
+    box.append("INBOX", [msg(i, subject=f"new {i}") for i in range(10, 14)])
+    user_deleted = msg(60, subject="recent, flagged deleted by the user")
+    c.append("INBOX", user_deleted, flags=[b"\\Deleted"])
+    # Archive first without the late message, so one old message is not in the archive.
+    c.select_folder("INBOX")
+    late = [u for u, d in c.fetch(c.search("ALL"), ["BODY.PEEK[]"]).items()
+            if b"unarchived" in d[b"BODY[]"]]  # fmt: skip
+    ok(run_wacket("mail", "archive", "t"))
+    db = sqlite3.connect(data_dir() / "mail" / "index.sqlite")
+    db.execute("DELETE FROM uids WHERE uid=?", (late[0],))  # as if it arrived after the run
+    db.commit()
+    db.close()
+    recs = jsonl(ok(run_wacket("mail", "archive", "t", "--expunge-archived-older-than", "365d",
+                               "--jsonl")))  # fmt: skip
+    assert recs[0]["expunged"] == 6
+    server = box.server_hashes("INBOX")
+    assert not {content_hash(m) for m in old} & set(server)
+    assert content_hash(user_deleted) in server  # never touched
+    assert len(server) == 6  # 4 new + the unarchived old one + the user's deleted one
+    assert {content_hash(m) for m in old} <= set(archive_hashes("t", "INBOX"))
+    log = jsonl(ok(run_wacket("log", "--command", "mail archive", "--jsonl")))
+    assert "6 expunged" in log[-1]["summary"]
+
+
 def test_verify_reports_missing(box, run_wacket):
     box.append("INBOX", [msg(i) for i in range(6)])
     ok(run_wacket("mail", "archive", "t"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import sys
+import time
 
 import click
 
@@ -139,6 +140,7 @@ def folders(app, account, fmt) -> int:
 
 
 ARCHIVE_COLUMNS = ["account", "folder", "server", "new", "linked", "flags", "bytes", "status"]
+EXPUNGE_COLUMNS = [*ARCHIVE_COLUMNS[:-1], "expunged", "status"]
 
 
 @mail.command()
@@ -146,9 +148,12 @@ ARCHIVE_COLUMNS = ["account", "folder", "server", "new", "linked", "flags", "byt
 @click.option("--all", "all_", is_flag=True, help="Every configured account.")
 @click.option("--batch", type=click.IntRange(1, 10000), default=500, show_default=True,
               help="UIDs per FETCH.")  # fmt: skip
+@click.option("--expunge-archived-older-than", "expunge", metavar="AGE",
+              help="After archiving, delete from the server the messages older than AGE (365d) "
+                   "that are verified in the archive (UID, size, content hash).")  # fmt: skip
 @output_options
 @pass_app
-def archive(app, account, all_, batch, fmt) -> int:
+def archive(app, account, all_, batch, expunge, fmt) -> int:
     """Copy every message of every selected folder into the local archive.
 
     Incremental (per folder: UIDVALIDITY + highest UID archived), read-only on
@@ -161,6 +166,7 @@ def archive(app, account, all_, batch, fmt) -> int:
       wacket mail archive work
       wacket mail archive --all --jsonl
       wacket -q mail archive --all     # for cron
+      wacket mail archive work --expunge-archived-older-than 365d
     """
     from wacket import journal
     from wacket.lock import job_lock
@@ -169,18 +175,25 @@ def archive(app, account, all_, batch, fmt) -> int:
     from wacket.mail.store import Store
 
     accts = _accounts(app, account, all_)
+    expunge_before = None
+    if expunge:
+        from wacket import timeparse
+
+        expunge_before = time.time() - timeparse.duration(expunge)
     code = Exit.OK
-    totals = {"new": 0, "linked": 0, "bytes": 0, "folders": 0}
+    totals = {"new": 0, "linked": 0, "bytes": 0, "folders": 0, "expunged": 0}
     failed = []
     with journal.entry("mail archive", [a.name for a in accts]) as entry:
         store = Store()
-        with Renderer(fmt, ARCHIVE_COLUMNS) as out:
+        with Renderer(fmt, EXPUNGE_COLUMNS if expunge else ARCHIVE_COLUMNS) as out:
             for acct in accts:
                 try:
                     with job_lock(f"mail-{acct.name}"):
                         client = _connect(app, acct)
                         try:
-                            recs = arch.archive_account(store, acct, client, _progress(app), batch)
+                            recs = arch.archive_account(
+                                store, acct, client, _progress(app), batch, expunge_before
+                            )
                         finally:
                             imap.logout(client)
                 except WacketError as exc:
@@ -192,13 +205,15 @@ def archive(app, account, all_, batch, fmt) -> int:
                     continue
                 for r in recs:
                     totals["folders"] += 1
-                    for k in ("new", "linked", "bytes"):
-                        totals[k] += r[k]
+                    for k in ("new", "linked", "bytes", "expunged"):
+                        totals[k] += r.get(k, 0)
                     out.emit(r)
         store.close()
         entry.summary = (
             f"{totals['new']} new, {totals['linked']} linked, {totals['bytes']} bytes in "
-            f"{totals['folders']} folders" + (f"; failed: {', '.join(failed)}" if failed else "")
+            f"{totals['folders']} folders"
+            + (f"; {totals['expunged']} expunged from the server" if expunge else "")
+            + (f"; failed: {', '.join(failed)}" if failed else "")
         )
         if failed:
             entry.outcome, entry.exit_code = "partial", int(code)

@@ -59,14 +59,81 @@ def _ts(value) -> float | None:
 
 
 def archive_account(store: Store, account, client, progress: Callable | None = None,
-                    batch_count: int = BATCH_COUNT) -> list[dict]:  # fmt: skip
+                    batch_count: int = BATCH_COUNT,
+                    expunge_before: float | None = None) -> list[dict]:  # fmt: skip
     condstore = client.has_capability("CONDSTORE")
+    if expunge_before is not None and not client.has_capability("UIDPLUS"):
+        from wacket.errors import WacketError
+
+        raise WacketError(
+            f"mail {account.name}: the server lacks UIDPLUS (UID EXPUNGE): refusing to expunge,"
+            " since other messages marked deleted could go too"
+        )
     out = []
     for f in imap.list_folders(client):
         if not account.wants(f.name):
             continue
-        out.append(archive_folder(store, account, client, f, condstore, progress, batch_count))
+        rec = archive_folder(store, account, client, f, condstore, progress, batch_count)
+        if expunge_before is not None:
+            rec["expunged"] = expunge_archived(store, account, client, f, expunge_before)
+        out.append(rec)
     return out
+
+
+def expunge_archived(store: Store, account, client, f: imap.Folder, before: float) -> int:
+    """Remove from the server the messages older than `before` (internal date) that are verified
+    in the archive: UID known under the current UIDVALIDITY, file present with the same size and
+    content hash. Only those UIDs are flagged and UID EXPUNGEd."""
+    import datetime as dt
+
+    from wacket.mail.store import content_hash
+
+    if not f.messages:
+        return 0
+    client.select_folder(f.name, readonly=True)
+    day = dt.date.fromtimestamp(before)
+    old = client.search(["BEFORE", day])
+    if not old:
+        return 0
+    archived = {
+        uid: (size, h, d, name)
+        for uid, size, h, d, name in store.db.execute(
+            "SELECT uids.uid, uids.size, messages.hash, folders.dir, files.name FROM uids"
+            " JOIN messages ON messages.id=uids.msg"
+            " JOIN folders ON folders.account=uids.account AND folders.folder=uids.folder"
+            " JOIN files ON files.account=uids.account AND files.folder=uids.folder"
+            " AND files.msg=uids.msg"
+            " WHERE uids.account=? AND uids.folder=? AND uids.uidvalidity=?",
+            (account.name, f.name, f.uidvalidity),
+        )
+    }
+    sizes = {}
+    for part in _chunks(old, META_CHUNK):
+        for uid, data in client.fetch(part, ["RFC822.SIZE"]).items():
+            sizes[uid] = data.get(b"RFC822.SIZE")
+    verified = []
+    for uid in old:
+        if uid not in archived or uid not in sizes:
+            continue
+        size, h, d, name = archived[uid]
+        path = store.root / d / "cur" / name
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            continue
+        if size == sizes[uid] and content_hash(data) == h:
+            verified.append(uid)
+    if not verified:
+        return 0
+    client.select_folder(f.name, readonly=False)  # the only read-write SELECT wacket ever does
+    try:
+        for part in _chunks(verified, 1000):
+            client.add_flags(part, [b"\\Deleted"], silent=True)
+            client.uid_expunge(part)
+    finally:
+        # Never CLOSE (it would expunge every \\Deleted message): EXAMINE deselects without that.
+        client.select_folder(f.name, readonly=True)
+    return len(verified)
 
 
 def archive_folder(store: Store, account, client, f: imap.Folder, condstore: bool,
