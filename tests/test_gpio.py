@@ -45,9 +45,22 @@ def test_info_lists_a_pi_like_chip_and_the_backend(gpio_fleet, run_wacket):
         "edge": "none",
         "drive": "push-pull",
     }
+    chips = jsonl(run_wacket("gpio", "info", "h1", "--chips", "--jsonl"))
+    assert chips == [
+        {
+            "host": "h1",
+            "backend": "sim",
+            "chip": "gpiochip0",
+            "label": "pinctrl-bcm2835",
+            "lines": 28,
+        }
+    ]
     table = run_wacket("gpio", "info", "h1", "--table")
     assert table.returncode == 0
-    assert b"GPIO27" in table.stdout and b"backend sim" in table.stderr
+    assert b"GPIO27" in table.stdout
+    assert (
+        b"backend sim" in table.stderr and b"gpiochip0 [pinctrl-bcm2835] (28 lines)" in table.stderr
+    )
 
 
 def test_set_value_persists_after_the_command_exits(gpio_fleet, run_wacket):

@@ -66,22 +66,39 @@ def _each(pool, targets, work, forks: int) -> tuple[list, int]:
 @gpio.command()
 @click.argument("hostset")
 @click.option("--used", is_flag=True, help="Only lines in use by some consumer.")
+@click.option("--chips", is_flag=True, help="Only the chips (like gpiodetect).")
 @connection_options
 @forks_option
 @output_options
 @pass_app
-def info(app, hostset, used, accept_new, connect_timeout, forks, fmt) -> int:
+def info(app, hostset, used, chips, accept_new, connect_timeout, forks, fmt) -> int:
     """List the chips and lines of HOSTSET, like gpioinfo, and the backend in use.
 
     \b
     Examples:
       wacket gpio info kitchen-pi
       wacket gpio info @pi --used --plain
+      wacket gpio info all --chips
     """
     from wacket.gpio import client
 
     pool = app.pool(accept_new, connect_timeout)
     done, code = _each(pool, _hosts(app, hostset), lambda h, hg, s: client.info(s, hg), forks)
+    if chips:
+        with Renderer(fmt, ["host", "backend", "chip", "label", "lines"]) as out:
+            for host, res in done:
+                for chip in res["chips"]:
+                    out.emit(
+                        {
+                            "host": host.name,
+                            "backend": res["backend"],
+                            "chip": chip["chip"],
+                            "label": chip.get("label"),
+                            "lines": chip["lines"],
+                            **({"base": chip["base"]} if "base" in chip else {}),
+                        }
+                    )
+        return code
     columns = [
         "host",
         "backend",
@@ -98,8 +115,12 @@ def info(app, hostset, used, accept_new, connect_timeout, forks, fmt) -> int:
         for host, res in done:
             holder = res.get("holder") or {}
             if not fmt or fmt == "table":
+                chip_list = ", ".join(
+                    f"{c['chip']} [{c.get('label') or '?'}] ({c['lines']} lines)"
+                    for c in res["chips"]
+                )
                 app.note(
-                    f"{host.name}: backend {res['backend']} ({res['detail']})"
+                    f"{host.name}: backend {res['backend']} ({res['detail']}); {chip_list}"
                     + (f"; holder pid {holder['pid']}" if holder else "")
                 )
             for line in res["lines"]:
