@@ -138,3 +138,19 @@ def test_hub_unreachable(run_wacket, fleet, isolated_env: Path, closed_port: int
         assert r.returncode == 3, (args, r.stderr)
         assert r.stderr.startswith(b"wacket: error: clipboard hub nas: unreachable (refused)")
         assert b"Traceback" not in r.stderr
+
+
+def test_other_rings_with_hub_and_from(run_wacket, fleet, isolated_env: Path, tmp_path) -> None:
+    """--hub and --from reach a ring on another machine than the configured hub (local here)."""
+    fleet.write_fleet(isolated_env, Path(os.environ["WACKET_CONFIG"]))
+    assert run_wacket("clip", "copy", input=b"kept here").returncode == 0
+    assert run_wacket("clip", "copy", "--hub", "h3", input=b"kept on h3").returncode == 0
+    assert run_wacket("clip", "paste").stdout == b"kept here"
+    assert run_wacket("clip", "paste", "--from", "h3").stdout == b"kept on h3"
+    r = run_wacket("clip", "list", "--hub", "h3", "--jsonl")
+    rows = [json.loads(line) for line in r.stdout.splitlines()]
+    assert [(e["preview"], e["hub"]) for e in rows[:1]] == [("kept on h3", "h3")]
+    assert run_wacket("clip", "rm", "1", "--hub", "h3").returncode == 0
+    r = run_wacket("clip", "backends", "local,h2", "--jsonl", env={"DISPLAY": None})
+    assert r.returncode == 1
+    assert [json.loads(line)["backend"] for line in r.stdout.splitlines()] == [None, None]
