@@ -714,6 +714,8 @@ def clip_system_get(args):
         if rc != 0:
             raise OpError("pbpaste failed: %s" % err.decode("utf-8", "replace").strip(), "backend")
     elif backend == "windows":
+        if not _clip_which("powershell.exe", env):
+            raise OpError("reading the Windows clipboard needs powershell.exe", "no-backend")
         script = (
             "[Console]::OutputEncoding=[Text.Encoding]::UTF8;"
             "$c=Get-Clipboard -Raw; if ($c) { [Console]::Out.Write($c) }"
@@ -754,6 +756,12 @@ def clip_system_set(args, data, mime=None):
     elif backend == "macos":
         env.setdefault("LANG", "en_US.UTF-8")
         _clip_spawn_owner(["pbcopy"], env, data)
+    elif backend == "windows" and not _clip_which("powershell.exe", env):
+        # clip.exe alone: plain text, which it takes as UTF-16 with a byte order mark.
+        text = data.decode("utf-8", "replace")
+        rc, _, err = _clip_run(["clip.exe"], env, 30, text.encode("utf-16"))
+        if rc != 0:
+            raise OpError("clip.exe failed: %s" % err.decode("utf-8", "replace"), "backend")
     elif backend == "windows":
         if mime == "text/html":
             set_cmd = "Set-Clipboard -AsHtml -Value $t"
