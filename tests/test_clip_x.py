@@ -129,3 +129,23 @@ def test_password_manager_contents_never_stored(xvfb) -> None:
     assert b"password manager" in r.stderr
     r = _wacket(xvfb, "clip", "list", "--jsonl")
     assert r.stdout == b""
+
+
+@pytest.mark.parametrize("backend", ["xclip", "xsel"])
+def test_secret_leaves_the_clipboard_after_its_ttl(xvfb, backend: str) -> None:
+    import time
+
+    _use_backend(backend)
+    r = _wacket(xvfb, "clip", "copy", "--secret", "--ttl", "3", "--to", "local", input=b"s3cret!")
+    assert r.returncode == 0, r.stderr
+    assert xvfb.xclip_get() == b"s3cret!"
+    deadline = time.monotonic() + 60
+    while xvfb.xclip_get() == b"s3cret!":
+        assert time.monotonic() < deadline, "the password stayed on the clipboard"
+        time.sleep(0.2)
+    assert xvfb.xclip_get() == b""
+    # Something copied meanwhile is left alone.
+    _wacket(xvfb, "clip", "copy", "--secret", "--ttl", "2", "--to", "local", input=b"pw2")
+    xvfb.xclip_set(b"copied later")
+    time.sleep(4)
+    assert xvfb.xclip_get() == b"copied later"

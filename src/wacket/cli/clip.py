@@ -221,9 +221,11 @@ def _place_on(c: Ctx, targets, entry: dict, data: bytes, primary: bool):
     from wacket.transport.fanout import fan_out_ordered
 
     mime = mime_for(entry, data)
+    clear_after = _secret_left(entry)
 
     def put(host):
-        return SystemClipboard(c.place(host.name), c.settings, primary).set(data, mime)
+        board = SystemClipboard(c.place(host.name), c.settings, primary)
+        return board.set(data, mime, clear_after)
 
     placed, failed = [], []
     for res in fan_out_ordered(targets, put):
@@ -233,6 +235,15 @@ def _place_on(c: Ctx, targets, entry: dict, data: bytes, primary: bool):
             click.echo(f"wacket: {res.error}", err=True)
             failed.append((res.host, res.unreachable))
     return placed, failed
+
+
+def _secret_left(entry: dict) -> float | None:
+    """Seconds a secret entry has left (a system clipboard holding it is emptied then)."""
+    import time
+
+    if not entry.get("secret"):
+        return None
+    return max(0.5, entry["expires"] - time.time())
 
 
 @clip.command()
@@ -285,7 +296,8 @@ def paste(
         entry, data = _hub_call(ring, ring.get, n)
     if system:
         with journal.entry("clip paste", ["local"]) as j:
-            backend = c.board("local", primary).set(data, mime_for(entry, data))["backend"]
+            board = c.board("local", primary)
+            backend = board.set(data, mime_for(entry, data), _secret_left(entry))["backend"]
             j.summary = f"#{entry['id']} {entry['kind']} {len(data)} B onto the clipboard"
         app.note(f"entry {n} ({entry['kind']}, {len(data)} B) is on the clipboard ({backend})")
         return Exit.OK

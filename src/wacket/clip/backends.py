@@ -36,11 +36,14 @@ class SystemClipboard:
             got["data"] = base64.b64decode(got.pop("data_b64"))
         return got
 
-    def set(self, data: bytes, mime: str | None = None) -> dict:
+    def set(self, data: bytes, mime: str | None = None, clear_after: float | None = None) -> dict:
+        """Put `data` on the clipboard; with `clear_after`, empty it again after that many seconds
+        unless something else was copied meanwhile (for passwords)."""
         return self.place.call(
             "clip.system.set",
             data_b64=base64.b64encode(data).decode("ascii"),
             mime=mime,
+            clear_after=clear_after,
             **self.args,
         )
 

@@ -782,7 +782,42 @@ def clip_system_set(args, data, mime=None):
             os.write(fd, seq)
         finally:
             os.close(fd)
+    if args.get("clear_after"):
+        _clip_clear_later(backend, env, primary, data, float(args["clear_after"]))
     return {"backend": backend, "mime": mime}
+
+
+def _clip_clear_later(backend, env, primary, data, seconds):
+    """After `seconds`, empty the clipboard if it still holds `data` (a password's lifetime).
+
+    A small shell script in its own session, no pipe of ours: it outlives this process.
+    """
+    sel = "primary" if primary else "clipboard"
+    read, clear = {
+        "xclip": ("xclip -selection %s -o" % sel, "printf '' | xclip -selection %s -i" % sel),
+        "xsel": ("xsel --%s -o" % sel, "xsel --%s --clear" % sel),
+        "wayland": (
+            "wl-paste --no-newline" + (" --primary" if primary else ""),
+            "wl-copy --clear" + (" --primary" if primary else ""),
+        ),
+        "macos": ("pbpaste", "pbcopy < /dev/null"),
+    }.get(backend, (None, None))
+    if read is None:
+        return
+    digest = hashlib.sha256(data).hexdigest()
+    script = (
+        'sleep "$1"; h=$(%s 2>/dev/null | (sha256sum 2>/dev/null || shasum -a 256) | cut -c1-64);'
+        ' [ "$h" = "$2" ] && { %s; } >/dev/null 2>&1; exit 0' % (read, clear)
+    )
+    subprocess.Popen(
+        ["sh", "-c", script, "wacket-clear", "%.1f" % max(0.0, seconds), digest],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+        close_fds=True,
+        start_new_session=True,
+    )
 
 
 @op("clip.system.get")
