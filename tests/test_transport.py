@@ -157,11 +157,13 @@ def test_proxy_jump_through_another_host(testbed, isolated_env, closed_port):
 
 def test_helper_is_sent_once_and_cached(fleet):
     cached = fleet.hosts[1].home / ".cache/wacket" / f"helper-{helper_hash()}.py"
-    if cached.exists():
-        cached.unlink()
+    for old in cached.parent.glob(f"helper-{helper_hash()}*"):
+        old.unlink()
     with Pool() as pool:
         hello = pool.session(host(fleet, "h2")).helper().call("hello")
     assert cached.exists() and "tree.scan" in hello["ops"]
+    compiled = list(cached.parent.glob(f"helper-{helper_hash()}.*.code"))
+    assert len(compiled) == 1  # later starts load the compiled code instead of compiling
     mtime = cached.stat().st_mtime_ns
     with Pool() as pool:
         assert pool.session(host(fleet, "h2")).helper().call("hello")["pid"] > 0

@@ -15,7 +15,7 @@ from wacket.errors import WacketError
 
 # Runs on the remote python3 (>= 3.7): start the cached helper, or ask for it first ("NEED").
 BOOTSTRAP = (
-    "import sys,os,hashlib\n"
+    "import sys,os,hashlib,marshal\n"
     "h=sys.argv[1];d=os.path.join(os.environ.get('XDG_CACHE_HOME') or "
     "os.path.expanduser('~/.cache'),'wacket');p=os.path.join(d,'helper-'+h+'.py')\n"
     "if not os.path.exists(p):\n"
@@ -25,7 +25,17 @@ BOOTSTRAP = (
     " os.makedirs(d,0o700,exist_ok=True);t=p+'.%d'%os.getpid()\n"
     " with open(t,'wb') as f:f.write(s)\n"
     " os.replace(t,p)\n"
-    "sys.argv=[p];exec(compile(open(p,'rb').read(),p,'exec'),{'__name__':'__wacket__'})\n"
+    # The compiled code is cached too (per interpreter), so later starts skip compiling.
+    "c=p[:-3]+'.'+(sys.implementation.cache_tag or 'x')+'.code'\n"
+    "try:\n"
+    " with open(c,'rb') as f:k=marshal.loads(f.read())\n"
+    "except Exception:\n"
+    " k=compile(open(p,'rb').read(),p,'exec');t=c+'.%d'%os.getpid()\n"
+    " try:\n"
+    "  with open(t,'wb') as f:f.write(marshal.dumps(k))\n"
+    "  os.replace(t,c)\n"
+    " except OSError:pass\n"
+    "sys.argv=[p];exec(k,{'__name__':'__wacket__'})\n"
 )
 
 
