@@ -160,14 +160,14 @@ def copy(
         items.append({"data": got["data"], "mime": got.get("mime"), "source": None})
     elif not files:
         files = ("-",)
-        if sys.stdin.isatty():
+        if sys.stdin is not None and sys.stdin.isatty():
             raise click.UsageError(
                 "nothing to copy: pipe data in (cmd | wacket clip copy), name a FILE, "
                 "or use --from-system"
             )
     for path in files:
         if path == "-":
-            data = sys.stdin.buffer.read()
+            data = sys.stdin.buffer.read() if sys.stdin is not None else b""
             if not data:
                 raise WacketError("stdin was empty: nothing copied")
             items.append({"data": data})

@@ -55,9 +55,10 @@ def send(app, hosts, text, no_notify, hub, accept_new, connect_timeout, fmt) -> 
     c = Ctx(app, accept_new, connect_timeout)
     targets = app.fleet.select(hosts)
     if text is None:
-        if sys.stdin.isatty():
+        if sys.stdin is not None and sys.stdin.isatty():
             raise click.UsageError("no message: give TEXT or pipe it in")
-        text = sys.stdin.buffer.read().decode("utf-8", "surrogateescape")
+        raw = sys.stdin.buffer.read() if sys.stdin is not None else b""
+        text = raw.decode("utf-8", "surrogateescape")
     text = text.rstrip("\n")
     if not text.strip():
         raise WacketError("empty message: nothing sent")
