@@ -29,9 +29,8 @@ TOOLS = [
 
 # One POSIX shell round trip: works even where python3 is missing.
 STATUS_SCRIPT = r"""
-echo "os=$(uname -s)"
-echo "kernel=$(uname -r)"
-echo "arch=$(uname -m)"
+set -- $(uname -s -r -m)
+echo "os=$1"; echo "kernel=$2"; echo "arch=$3"
 if [ -r /etc/os-release ]; then (. /etc/os-release; echo "distro=$PRETTY_NAME")
 elif command -v sw_vers >/dev/null 2>&1; then echo "distro=macOS $(sw_vers -productVersion)"; fi
 if [ -r /proc/uptime ]; then read up rest < /proc/uptime; echo "uptime=${up%.*}"
@@ -40,11 +39,12 @@ else b=$(sysctl -n kern.boottime 2>/dev/null | sed 's/.*sec = \([0-9]*\).*/\1/')
 if [ -r /proc/loadavg ]; then read a b c rest < /proc/loadavg; echo "load=$a $b $c"
 else echo "load=$(sysctl -n vm.loadavg 2>/dev/null | tr -d '{}' | awk '{print $1, $2, $3}')"; fi
 if [ -r /proc/meminfo ]; then
-  awk '/^MemTotal:/{t=$2} /^MemAvailable:/{a=$2} END{printf "mem_total=%.0f\nmem_avail=%.0f\n", t*1024, a*1024}' /proc/meminfo
+  while read k v rest; do case $k in MemTotal:) t=$v;; MemAvailable:) m=$v;; esac; done < /proc/meminfo
+  [ -n "$t" ] && echo "mem_total=$((t * 1024))"; [ -n "$m" ] && echo "mem_avail=$((m * 1024))"
 fi
 echo "cpus=$(getconf _NPROCESSORS_ONLN 2>/dev/null)"
-df -Pk / 2>/dev/null | awk 'NR==2{printf "root_free=%.0f\nroot_size=%.0f\n", $4*1024, $2*1024}'
-df -Pk "$HOME" 2>/dev/null | awk 'NR==2{printf "home_free=%.0f\nhome_size=%.0f\n", $4*1024, $2*1024}'
+df -Pk / "$HOME" 2>/dev/null | awk 'NR==2{printf "root_free=%.0f\nroot_size=%.0f\n", $4*1024, $2*1024}
+  NR==3{printf "home_free=%.0f\nhome_size=%.0f\n", $4*1024, $2*1024}'
 p=$(python3 -V 2>&1) && echo "python=${p#Python }"
 printf 'tools='
 for t in TOOLS; do command -v "$t" >/dev/null 2>&1 && printf '%s,' "$t"; done
