@@ -6,7 +6,8 @@
 Generates three profiles with the real schemas of tests/browserdb.py, in the standard places of a
 home directory: Firefox (~/.mozilla/firefox, with profiles.ini), Chromium (~/.config/chromium/Default)
 and Chrome (~/.config/google-chrome/Default). Each has VISITS visits over URLS URLs; the URLs overlap
-(a third of each profile's URLs are also in the next profile), titles are drawn from a vocabulary,
+(a third of each profile's URLs are also in the next profile), a page's title is drawn from a
+vocabulary once (the same page has the same title in every browser; bookmark titles differ),
 and each profile has URLS/20 bookmarks in nested folders (Firefox with tags).
 
 Measured (whole `wacket` processes unless said):
@@ -125,6 +126,11 @@ def title_of(rng: random.Random) -> str:
     return " ".join(rng.choice(WORDS) for _ in range(rng.randint(2, 6))).capitalize()
 
 
+def page_title(i: int) -> str:
+    """A page's <title>: the same in every browser that visited it (as on the real web)."""
+    return title_of(random.Random(i))
+
+
 def url_of(i: int) -> str:
     return f"https://site{i % 7919}.example/{WORDS[i % len(WORDS)]}/page-{i}.html"
 
@@ -141,7 +147,7 @@ def make_firefox(path: Path, ids: list[int], visits: int, rng: random.Random, no
         url = url_of(i)
         host = url.split("/")[2]
         places.append(
-            (n, url, title_of(rng), host[::-1] + ".", f"g{n:010d}", browserdb.firefox_url_hash(url))
+            (n, url, page_title(i), host[::-1] + ".", f"g{n:010d}", browserdb.firefox_url_hash(url))
         )
     conn.executemany(
         "INSERT INTO moz_places (id, url, title, rev_host, guid, url_hash, frecency) VALUES (?,?,?,?,?,?,100)",
@@ -215,7 +221,7 @@ def make_chromium(profile: Path, ids: list[int], visits: int, rng: random.Random
     conn.executemany(
         "INSERT INTO urls (id, url, title, visit_count, typed_count, last_visit_time, hidden)"
         " VALUES (?,?,?,0,0,0,0)",
-        [(n, url_of(i), title_of(rng)) for n, i in enumerate(ids, 1)],
+        [(n, url_of(i), page_title(i)) for n, i in enumerate(ids, 1)],
     )
     rows = []
     for _ in range(visits):
