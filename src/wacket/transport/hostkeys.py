@@ -10,9 +10,8 @@ import os
 import threading
 from pathlib import Path
 
-import paramiko
-
 from wacket.paths import ssh_dir
+from wacket.transport.sshlib import paramiko
 
 _write_lock = threading.Lock()
 

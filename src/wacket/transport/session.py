@@ -260,9 +260,8 @@ class SSHSession(Session):
     def _connect(self):
         import socket
 
-        import paramiko
-
         from wacket.transport import hostkeys
+        from wacket.transport.sshlib import paramiko
 
         host = self.host
         client = paramiko.SSHClient()
@@ -402,7 +401,7 @@ class SSHSession(Session):
             return False
 
     def _open_channel(self):
-        import paramiko
+        from wacket.transport.sshlib import paramiko
 
         try:
             return self.client.get_transport().open_session(timeout=self.connect_timeout)
