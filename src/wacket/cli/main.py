@@ -50,37 +50,15 @@ def cli(ctx: click.Context, config_path: str | None, quiet: bool, debug: bool) -
 
 
 def _register() -> None:
-    from wacket.cli import hosts, log, run
-    from wacket.cli import sync as sync_cli
-
-    cli.add_command(hosts.hosts)
-    cli.add_command(run.run)
-    cli.add_command(log.log)
+    """Add the subcommands (their modules import heavy libraries only when a command runs)."""
+    from wacket.cli import backup, clip, find, gpio, hosts, links, log, mail, msg, run, sync
     from wacket.cli.map import map_
 
-    cli.add_command(map_)
-
-    from wacket.cli import mail
-
-    cli.add_command(mail.mail)
-    from wacket.cli import clip as clip_cli
-    from wacket.cli import msg as msg_cli
-
-    cli.add_command(clip_cli.clip)
-    cli.add_command(msg_cli.msg)
-    cli.add_command(sync_cli.sync)
-    from wacket.cli import backup as backup_cli
-
-    cli.add_command(backup_cli.backup)
-    from wacket.cli import links as links_cli
-
-    cli.add_command(links_cli.links)
-    from wacket.cli import find as find_cli
-
-    cli.add_command(find_cli.find)
-    from wacket.cli import gpio as gpio_cli
-
-    cli.add_command(gpio_cli.gpio)
+    for command in (
+        hosts.hosts, run.run, log.log, sync.sync, backup.backup, mail.mail, find.find,
+        links.links, clip.clip, msg.msg, gpio.gpio, map_,
+    ):  # fmt: skip
+        cli.add_command(command)
 
 
 _register()
