@@ -328,11 +328,11 @@ def test_second_concurrent_run_exits_4_naming_the_holder(bed, run_wacket, isolat
 
 def test_prune_refuses_after_failed_run_and_keeps_newest(bed, run_wacket):
     bed.configure(keep="keep = { last = 1 }\n")
-    ok(run_wacket("backup", "run", "home", "--no-prune"))
-    ok(run_wacket("backup", "run", "home", "--no-prune"))
+    ok(run_wacket("backup", "run", "home"))
+    ok(run_wacket("backup", "run", "home"))
     assert len(complete(bed.root)) == 2
     shutil.rmtree(bed.src / "Pictures")  # a source that vanished (unmounted disk?): rsync rc 23
-    res = run_wacket("backup", "run", "home")
+    res = run_wacket("backup", "run", "home", "--prune")
     assert res.returncode == 1 and b"rsync exit 23" in res.stderr
     snaps = complete(bed.root)
     assert len(snaps) == 3  # made, marked partial; rsync deleted nothing after the I/O error
@@ -344,6 +344,10 @@ def test_prune_refuses_after_failed_run_and_keeps_newest(bed, run_wacket):
     actions = [json.loads(x)["action"] for x in res.stdout.splitlines()]
     assert actions == ["keep", "would remove", "would remove"]
     ok(run_wacket("backup", "prune", "home", "--force"))
+    assert len(complete(bed.root)) == 1
+    # run --prune applies the policy after a successful run only.
+    (bed.src / "Pictures").mkdir()
+    ok(run_wacket("backup", "run", "home", "--prune"))
     assert len(complete(bed.root)) == 1
 
 

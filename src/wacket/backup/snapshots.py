@@ -110,7 +110,7 @@ def run_backup(
     fleet: Fleet,
     bset: BackupSet,
     *,
-    prune_after: bool = True,
+    prune_after: bool = False,
     accept_new: bool = False,
     connect_timeout: float = 10.0,
     note=lambda msg: None,

@@ -66,7 +66,12 @@ def _fail(message: str) -> None:
 @_target_option
 @click.option("--name", "adhoc_name", metavar="NAME", help="Ad hoc: the set's name on the target.")
 @click.option("--exclude", multiple=True, metavar="PATTERN", help="Ad hoc: rsync exclude pattern.")
-@click.option("--no-prune", is_flag=True, help="Do not apply the keep policy after the run.")
+@click.option(
+    "--prune",
+    "prune_after",
+    is_flag=True,
+    help="After a fully successful run, apply the set's keep policy (as `backup prune`).",
+)
 @connection_options
 @output_options
 @pass_app
@@ -78,7 +83,7 @@ def run_cmd(
     target,
     adhoc_name,
     exclude,
-    no_prune,
+    prune_after,
     accept_new,
     connect_timeout,
     fmt,
@@ -94,7 +99,7 @@ def run_cmd(
     \b
     Examples:
       wacket backup run home
-      wacket backup run --all
+      wacket backup run --all --prune
       wacket backup run --source ~/Documents --target nas:/backups --name docs
       wacket backup run --source ~/Photos --target drive:USBDISK:/backups --name photos
     """
@@ -125,7 +130,7 @@ def run_cmd(
                         pool,
                         app.fleet,
                         bset,
-                        prune_after=not no_prune,
+                        prune_after=prune_after,
                         accept_new=accept_new,
                         connect_timeout=connect_timeout,
                         note=app.note,
