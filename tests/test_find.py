@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -170,7 +171,31 @@ def test_incremental_reindex(trees, run_wacket):
     assert b["size"] == 9000
 
 
-def test_awkward_names_deep_trees_loops(fleet, tmp_path, isolated_env, run_wacket):
+def remove_deep_chain(base: Path) -> None:
+    """Remove base/d/d/d/... without recursion (pytest's and shutil's rmtree recurse once per
+    level and fail past ~1000 levels): move each child up next to base, then drop its parent."""
+    cur, n = base / "d", 0
+    while cur.is_dir():
+        child, nxt = cur / "d", None
+        if child.is_dir():
+            nxt = base / f"up-{n}"
+            n += 1
+            os.rename(child, nxt)
+        shutil.rmtree(cur)
+        if nxt is None:
+            break
+        cur = nxt
+
+
+@pytest.fixture
+def deep_dir(tmp_path):
+    path = tmp_path / "odd" / "deep"
+    yield path
+    if path.exists():
+        remove_deep_chain(path)
+
+
+def test_awkward_names_deep_trees_loops(fleet, tmp_path, isolated_env, run_wacket, deep_dir):
     root = tmp_path / "odd"
     extra = f'[find.hosts.h1]\nroots = ["{root}"]\n'
     fleet.write_fleet(isolated_env, Path(os.environ["WACKET_CONFIG"]), extra_toml=extra)
@@ -183,7 +208,7 @@ def test_awkward_names_deep_trees_loops(fleet, tmp_path, isolated_env, run_wacke
     (root / "self").symlink_to("self")
     (root / "updown").mkdir()
     (root / "updown/back").symlink_to("..")
-    deep = root / "deep"
+    deep = deep_dir
     deep.mkdir()
     fd = os.open(deep, os.O_RDONLY)
     try:  # 2100 levels: the full path grows past PATH_MAX (4096)

@@ -133,6 +133,8 @@ class Matcher:
 
     @staticmethod
     def _find(names: catalog.Names, needle: bytes) -> list[int]:
+        """Records holding `needle`, by `find` from each hit's next record (a split of the
+        whole file into records measured slower, even with 20% of records matching)."""
         mm, base, offs = names.mm, names.base, names.offsets
         end = base + names.blob_len
         find = mm.find

@@ -28,6 +28,17 @@ class _ExcludeRules(object):
         for key, parts in groups.items():
             self.res[key] = re.compile("|".join("(?:%s)" % p for p in parts))
 
+        def joined(keys):
+            parts = [p for k in keys for p in groups.get(k, [])]
+            return re.compile("|".join("(?:%s)" % p for p in parts)).match if parts else None
+
+        # What the walk asks per entry: (by name, by path) for files and for directories.
+        self.for_file = (joined([(False, False)]), joined([(False, True)]))
+        self.for_dir = (
+            joined([(False, False), (True, False)]),
+            joined([(False, True), (True, True)]),
+        )
+
     def __len__(self):
         return len(self.rules)
 
@@ -201,7 +212,10 @@ def _tree_scan(args):
     root_dev = st.st_dev
     batch = []
     errors = []
-    counts = {"files": 0, "dirs": 0, "bytes": 0, "hashed": 0, "hashed_bytes": 0}
+    n_files = n_dirs = n_bytes = n_hashed = n_hashed_bytes = 0
+    file_name_rx, file_path_rx = rules.for_file
+    dir_name_rx, dir_path_rx = rules.for_dir
+    S_ISDIR, S_ISREG, S_ISLNK, S_IMODE = stat.S_ISDIR, stat.S_ISREG, stat.S_ISLNK, stat.S_IMODE
     stack = [""]
     complete = True  # every directory was listed (cache pruning is safe)
     while stack:
@@ -214,41 +228,51 @@ def _tree_scan(args):
             errors.append([rel_dir or ".", exc.strerror or str(exc)])
             complete = False
             continue
+        prefix = rel_dir + "/" if rel_dir else ""
         subdirs = []
         for entry in entries:
-            rel = rel_dir + "/" + entry.name if rel_dir else entry.name
+            name = entry.name
+            rel = prefix + name
             try:
                 st = entry.stat(follow_symlinks=False)
             except OSError as exc:
                 errors.append([rel, exc.strerror or str(exc)])
                 continue
             mode = st.st_mode
-            is_dir = stat.S_ISDIR(mode)
-            if rules and _excluded(rules, rel, entry.name, is_dir):
+            is_dir = S_ISDIR(mode)
+            if is_dir:
+                if (dir_name_rx is not None and dir_name_rx(name)) or (
+                    dir_path_rx is not None and dir_path_rx(rel)
+                ):
+                    continue
+            elif (file_name_rx is not None and file_name_rx(name)) or (
+                file_path_rx is not None and file_path_rx(rel)
+            ):
                 continue
             digest = None
             link = None
-            if stat.S_ISREG(mode):
+            size = st.st_size
+            if S_ISREG(mode):
                 kind = "f"
-                counts["files"] += 1
-                counts["bytes"] += st.st_size
-                if want_hash and st.st_size >= hash_min:
-                    digest = cache.get(rel, st.st_size, st.st_mtime_ns, st)
+                n_files += 1
+                n_bytes += size
+                if want_hash and size >= hash_min:
+                    digest = cache.get(rel, size, st.st_mtime_ns, st)
                     if digest is None:
                         try:
                             digest = file_hash(entry.path, algo)
                         except OSError as exc:
                             errors.append([rel, exc.strerror or str(exc)])
                             continue
-                        counts["hashed"] += 1
-                        counts["hashed_bytes"] += st.st_size
-                        cache.put(rel, st.st_size, st.st_mtime_ns, digest, st)
+                        n_hashed += 1
+                        n_hashed_bytes += size
+                        cache.put(rel, size, st.st_mtime_ns, digest, st)
             elif is_dir:
                 kind = "d"
-                counts["dirs"] += 1
+                n_dirs += 1
                 if not one_fs or st.st_dev == root_dev:
                     subdirs.append(rel)
-            elif stat.S_ISLNK(mode):
+            elif S_ISLNK(mode):
                 kind = "l"
                 try:
                     link = os.readlink(entry.path)
@@ -256,11 +280,18 @@ def _tree_scan(args):
                     link = ""
             else:
                 kind = "o"
-            batch.append([rel, kind, st.st_size, st.st_mtime_ns, stat.S_IMODE(mode), digest, link])
+            batch.append([rel, kind, size, st.st_mtime_ns, S_IMODE(mode), digest, link])
             if len(batch) >= batch_size:
                 emit(batch)
                 batch = []
         stack.extend(reversed(subdirs))
+    counts = {
+        "files": n_files,
+        "dirs": n_dirs,
+        "bytes": n_bytes,
+        "hashed": n_hashed,
+        "hashed_bytes": n_hashed_bytes,
+    }
     if batch:
         emit(batch)
     cache.close(complete)
