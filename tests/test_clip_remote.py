@@ -154,3 +154,18 @@ def test_other_rings_with_hub_and_from(run_wacket, fleet, isolated_env: Path, tm
     r = run_wacket("clip", "backends", "local,h2", "--jsonl", env={"DISPLAY": None})
     assert r.returncode == 1
     assert [json.loads(line)["backend"] for line in r.stdout.splitlines()] == [None, None]
+
+
+def test_place_on_an_unreachable_machine(run_wacket, fleet, isolated_env, closed_port) -> None:
+    """The entry is stored; the machine that cannot be reached is named; exit 3."""
+    extra = (
+        f'[hosts.gone]\naddress = "127.0.0.1"\nport = {closed_port}\nuser = "root"\n'
+        f'identity = "{fleet.client_key}"\n'
+    )
+    fleet.write_fleet(isolated_env, Path(os.environ["WACKET_CONFIG"]), extra)
+    r = run_wacket("clip", "copy", "--to", "gone", input=b"still stored")
+    assert r.returncode == 3
+    assert b"gone: unreachable (refused)" in r.stderr
+    assert run_wacket("clip", "paste").stdout == b"still stored"
+    r = run_wacket("log", "--command", "clip copy", "--jsonl")
+    assert json.loads(r.stdout)["outcome"] == "partial"

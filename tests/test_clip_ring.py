@@ -291,3 +291,13 @@ def test_osc52_in_a_terminal_without_a_display(run_wacket) -> None:
     os.close(master)
     want = b"\x1b]52;c;" + base64.b64encode("über OSC 52".encode()) + b"\x07"
     assert want in seen
+
+
+def test_several_files_make_several_entries(run_wacket, tmp_path: Path) -> None:
+    for name in ("a.txt", "b.bin"):
+        (tmp_path / name).write_bytes(name.encode() + b"\x00")
+    r = run_wacket("clip", "copy", str(tmp_path / "a.txt"), str(tmp_path / "b.bin"), "--jsonl")
+    assert r.returncode == 0, r.stderr
+    assert [e["name"] for e in _list(run_wacket)] == ["b.bin", "a.txt"]
+    r = run_wacket("clip", "copy", str(tmp_path / "missing"))
+    assert r.returncode == 1 and b"missing: No such file or directory" in r.stderr
