@@ -9,6 +9,7 @@ old state, from which the next run finishes the job without loss or duplicates.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -324,7 +325,7 @@ def apply_cli(app, plan_file, fmt, accept_new, connect_timeout) -> int:
     from wacket.sync import endpoints
     from wacket.sync.job import Job
     from wacket.sync.state import State, pair_id
-    from wacket.sync.twoway import Side, scan_sides
+    from wacket.sync.twoway import Side, pair_lock, scan_sides
 
     plan = read(plan_file)
     started = time.monotonic()
@@ -337,12 +338,15 @@ def apply_cli(app, plan_file, fmt, accept_new, connect_timeout) -> int:
     fmt = resolve(fmt)
     hosts = list(dict.fromkeys([a_ep.host.name, b_ep.host.name]))
     pool = app.pool(accept_new, connect_timeout)
-    with job_lock(job.lock_name()), journal.entry("sync", hosts) as entry:
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(job_lock(job.lock_name()))
+        entry = stack.enter_context(journal.entry("sync", hosts))
         entry.summary = f"apply {plan_file}: "
         a, b = Side("a", a_ep), Side("b", b_ep)
         scan_sides(a, b, pool, job)
-        state = State.load(pair_id(a.ep.host.name, a.root, b.ep.host.name, b.root),
-                           a.label, b.label)  # fmt: skip
+        pid = pair_id(a.ep.host.name, a.root, b.ep.host.name, b.root)
+        stack.enter_context(pair_lock(pid, a, b))
+        state = State.load(pid, a.label, b.label)
         from wacket.sync.state import fingerprint
 
         for side, saved in ((a, plan.a), (b, plan.b)):

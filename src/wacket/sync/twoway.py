@@ -307,14 +307,23 @@ def sync_twoway(a_ep: Endpoint, b_ep: Endpoint, job, pool, emit, *, accept_new=F
     started = time.monotonic()
     a, b = Side("a", a_ep), Side("b", b_ep)
     scan_sides(a, b, pool, job)
-    state = State.load(pair_id(a.ep.host.name, a.root, b.ep.host.name, b.root), a.label, b.label)
-    plan = make_plan(a, b, state, job)
-    if job.plan_file:
-        planmod.write(plan, job.plan_file)
-    if job.dry_run or job.plan_file:
-        return planmod.report_only(plan, a, b, emit, started, job)
-    return planmod.execute(plan, a, b, state, job, emit, started, accept_new=accept_new,
-                           connect_timeout=connect_timeout, quiet=quiet)  # fmt: skip
+    pid = pair_id(a.ep.host.name, a.root, b.ep.host.name, b.root)
+    with pair_lock(pid, a, b):
+        state = State.load(pid, a.label, b.label)
+        plan = make_plan(a, b, state, job)
+        if job.plan_file:
+            planmod.write(plan, job.plan_file)
+        if job.dry_run or job.plan_file:
+            return planmod.report_only(plan, a, b, emit, started, job)
+        return planmod.execute(plan, a, b, state, job, emit, started, accept_new=accept_new,
+                               connect_timeout=connect_timeout, quiet=quiet)  # fmt: skip
+
+
+def pair_lock(pid: str, a: Side, b: Side):
+    """One run per pair at a time, however its sides were spelled (the profile lock is by name)."""
+    from wacket.lock import job_lock
+
+    return job_lock(f"sync-pair-{pid}")
 
 
 def scan_sides(a: Side, b: Side, pool, job) -> None:
