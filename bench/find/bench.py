@@ -36,16 +36,21 @@ import gentree  # noqa: E402
 QUERIES = [("rare substring", "zebra-quartz"), ("common substring", "doc"), ("glob", "*.pdf")]
 
 
-def timed(argv, env=None, runs=1) -> tuple[float, subprocess.CompletedProcess]:
-    times = []
-    proc = None
+def timed(argv, env=None, runs=1) -> tuple[float, float]:
+    """Median wall seconds and median CPU seconds (user+sys of the process and its children)."""
+    import resource
+
+    times, cpus = [], []
     for _ in range(runs):
+        r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         t = time.perf_counter()
         proc = subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         times.append(time.perf_counter() - t)
+        r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpus.append(r1.ru_utime + r1.ru_stime - r0.ru_utime - r0.ru_stime)
         if proc.returncode not in (0, 1):
             raise SystemExit(f"{argv[:4]}... failed ({proc.returncode}): {proc.stderr.decode()}")
-    return statistics.median(times), proc
+    return statistics.median(times), statistics.median(cpus)
 
 
 def count_lines(argv, env=None, sep=b"\n") -> int:
@@ -92,11 +97,11 @@ def main() -> None:
             "updatedb", "-U", str(tree), "-o", str(db), "-l", "0",
             "--prunefs", "", "--prunepaths", "", "--prunenames", "",
         ]  # fmt: skip
-        up1, _ = timed(updatedb)
-        up2, _ = timed(updatedb)
+        up1 = timed(updatedb)
+        up2 = timed(updatedb)
         idx = [*wacket, "-q", "find", "index", "local", "--root", str(tree)]
-        w1, _ = timed(idx, env)
-        w2, _ = timed(idx, env)
+        w1 = timed(idx, env)
+        w2 = timed(idx, env)
         rows.append(("index, first run", up1, w1))
         rows.append(("index, nothing changed", up2, w2))
 
@@ -112,8 +117,8 @@ def main() -> None:
         os.environ["WACKET_DATA"] = env["WACKET_DATA"]
         qrows = []
         for label, pattern in QUERIES:
-            pl, _ = timed(["plocate", "-i", "-d", str(db), pattern], runs=7)
-            wq, _ = timed([*wacket, "find", pattern, "--no-check", "--plain"], env, runs=7)
+            pl = timed(["plocate", "-i", "-d", str(db), pattern], runs=7)[0]
+            wq = timed([*wacket, "find", pattern, "--no-check", "--plain"], env, runs=7)[0]
             inproc = []
             hits = 0
             for _ in range(7):
@@ -135,15 +140,16 @@ def main() -> None:
         bed.write_fleet(home, Path(env["WACKET_CONFIG"]))
         ridx_local = [*wacket, "-q", "find", "index", "local", "--root", str(rtree)]
         ridx_remote = [*wacket, "-q", "find", "index", "h1", "--root", str(rtree)]
-        rl1, _ = timed(ridx_local, env)
-        rr1, _ = timed(ridx_remote, env)
-        rl2, _ = timed(ridx_local, env)
-        rr2, _ = timed(ridx_remote, env)
+        rl1 = timed(ridx_local, env)[0]
+        rr1 = timed(ridx_remote, env)[0]
+        rl2 = timed(ridx_local, env)[0]
+        rr2 = timed(ridx_remote, env)[0]
+        startup = timed([*wacket, "--version"], env, runs=7)[0]
 
         print(f"\n## Index: {entries} entries ({made} files), local tree")
-        print(f"{'':28}{'updatedb':>10}{'wacket':>10}{'ratio':>8}")
-        for label, a, b in rows:
-            print(f"{label:28}{a:9.2f}s{b:9.2f}s{b / a:7.2f}x")
+        print(f"{'':24}{'updatedb':>10}{'wacket':>10}{'ratio':>8}   CPU: updatedb  wacket  ratio")
+        for label, (a, ac), (b, bc) in rows:
+            print(f"{label:24}{a:9.2f}s{b:9.2f}s{b / a:7.2f}x{ac:14.2f}s{bc:7.2f}s{bc / ac:6.2f}x")
         print("\n## Query (median of 7; plocate -i vs wacket find; whole processes)")
         print(
             f"{'':18}{'pattern':>14}{'hits pl':>9}{'hits wk':>9}{'plocate':>10}{'wacket':>10}"
@@ -154,6 +160,9 @@ def main() -> None:
                 f"{label:18}{pattern:>14}{n_pl:9d}{hits:9d}{pl * 1000:8.1f}ms{wq * 1000:8.1f}ms"
                 f"{wq / pl:7.1f}x{ip * 1000:9.1f}ms"
             )
+        print(
+            f"(`wacket --version`, the interpreter + click start-up floor: {startup * 1000:.0f} ms)"
+        )
         per_m = catalog_bytes * 1_000_000 / entries / 2**20
         pl_m = du(db) * 1_000_000 / entries / 2**20
         print("\n## Catalog size per million entries")

@@ -331,37 +331,51 @@ class Catalog:
         prefixes = {rid: (p if p.endswith("/") else p + "/") for rid, p in roots.items()}
         if ids is not None and not ids:
             return
-        if ids is None or len(ids) > self.count // 8:
+        if ids is None:
             cur = self.conn.execute("SELECT first, n, root, data FROM dirs ORDER BY first")
-            wanted = None if ids is None else set(ids)
-            for first, n, rid, data in cur:
-                if wanted is not None and not any(i in wanted for i in range(first, first + n)):
-                    continue
-                items = json.loads(zlib.decompress(data))
+            for first, _n, rid, data in cur:
                 prefix = prefixes[rid]
-                for k, item in enumerate(items):
-                    if wanted is not None and first + k not in wanted:
-                        continue
+                for k, item in enumerate(json.loads(zlib.decompress(data))):
                     if keep is None or keep(item):
                         yield _entry(first + k, roots[rid], prefix, item)
             return
         conn = self.conn
-        cached_first, cached = -1, None
-        for i in ids:
-            if cached is None or not (cached_first <= i < cached_first + len(cached[1])):
+        if len(ids) <= 64:  # a few hits: look each one's directory up
+            rows = []
+            for i in ids:
+                if rows and rows[-1][0] <= i < rows[-1][0] + rows[-1][1]:
+                    continue
                 row = conn.execute(
                     "SELECT first, n, root, data FROM dirs WHERE first <= ? "
                     "ORDER BY first DESC LIMIT 1",
                     (i,),
                 ).fetchone()
-                if row is None or i >= row[0] + row[1]:
+                if row is not None:
+                    rows.append(row)
+        else:  # many: find the directories holding them, fetch those in one query
+            from bisect import bisect_right
+
+            firsts = [f for (f,) in conn.execute("SELECT first FROM dirs ORDER BY first")]
+            needed = sorted({firsts[bisect_right(firsts, i) - 1] for i in ids if i >= 1})
+            rows = conn.execute(
+                "SELECT first, n, root, data FROM dirs WHERE first IN "
+                "(SELECT value FROM json_each(?)) ORDER BY first",
+                (json.dumps(needed),),
+            ).fetchall()
+        pos = 0
+        for first, n, rid, data in rows:
+            items = None
+            prefix = prefixes[rid]
+            while pos < len(ids) and ids[pos] < first + n:
+                i = ids[pos]
+                pos += 1
+                if i < first:
                     continue
-                cached_first = row[0]
-                cached = (row[2], json.loads(zlib.decompress(row[3])))
-            rid, items = cached
-            item = items[i - cached_first]
-            if keep is None or keep(item):
-                yield _entry(i, roots[rid], prefixes[rid], item)
+                if items is None:
+                    items = json.loads(zlib.decompress(data))
+                item = items[i - first]
+                if keep is None or keep(item):
+                    yield _entry(i, roots[rid], prefix, item)
 
     def close(self) -> None:
         if self._conn is not None:
