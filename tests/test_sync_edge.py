@@ -232,3 +232,14 @@ def test_one_way_host_unreachable_mid_way(pair, run_wacket, fleet, isolated_env)
         assert all((remote / f"extra{i}").exists() for i in range(5))  # deletions never started
     finally:
         proxy.close()
+
+
+def test_table_names_conflicts_and_errors_on_stderr(pair, run_wacket):
+    local, remote, spec = pair
+    write(local, "c.txt", "a side", mtime=1_000_000)
+    write(remote, "c.txt", "b side", mtime=2_000_000)
+    r = run_wacket("sync", "--two-way", str(local), spec, "--table")
+    assert r.returncode == 0, r.stderr
+    err = r.stderr.decode()
+    assert "conflict: c.txt (the other version is kept as c.conflict-" in err
+    assert "conflict" in r.stdout.decode() and "ACTION" in r.stdout.decode()

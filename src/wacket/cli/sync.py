@@ -139,7 +139,7 @@ def _run(app, jobs, fmt, accept_new, connect_timeout) -> int:
     worst = Exit.OK
     summary_rows = []
     with Renderer(fmt if fmt != "table" else "plain", RECORD_COLUMNS) as out:
-        emit = out.emit if fmt != "table" else (lambda rec: None)
+        emit = out.emit if fmt != "table" else _table_emitter(app)
         for job in jobs:
             try:
                 code, summary, report = run_job(
@@ -175,6 +175,20 @@ def _run(app, jobs, fmt, accept_new, connect_timeout) -> int:
             for row in summary_rows:
                 table.emit(row)
     return int(worst)
+
+
+def _table_emitter(app):
+    """The table is a summary: failures and conflicts are still named, on stderr."""
+    from click import echo
+
+    def emit(rec: dict) -> None:
+        if rec["action"] == "error":
+            echo(f"wacket sync: error: {rec['path']}: {rec.get('message', '')}", err=True)
+        elif rec["action"] == "conflict" and not app.quiet:
+            kept = f" (the other version is kept as {rec['kept_as']})" if rec.get("kept_as") else ""
+            echo(f"wacket sync: conflict: {rec['path']}{kept}", err=True)
+
+    return emit
 
 
 def _apply(app, plan_file, fmt, accept_new, connect_timeout) -> int:

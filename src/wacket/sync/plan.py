@@ -356,8 +356,10 @@ def apply_cli(app, plan_file, fmt, accept_new, connect_timeout) -> int:
         if state.digest != plan.state_digest:
             raise WacketError("the pair was synced since the plan was made; nothing done "
                               "(make a new plan)")  # fmt: skip
+        from wacket.cli.sync import _table_emitter
+
         with Renderer(fmt if fmt != "table" else "plain", ["action", "kind", "size", "path"]) as r:
-            emit = r.emit if fmt != "table" else (lambda rec: None)
+            emit = r.emit if fmt != "table" else _table_emitter(app)
             report = execute(plan, a, b, state, job, emit, started, accept_new=accept_new,
                              connect_timeout=connect_timeout, quiet=app.quiet)  # fmt: skip
         summary = report.totals.line(report.seconds)
