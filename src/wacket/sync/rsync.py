@@ -16,14 +16,36 @@ from wacket.sync.itemize import OUT_FORMAT, parse_line, parse_stats
 
 @functools.cache
 def version() -> tuple[int, ...]:
-    try:
-        out = subprocess.run(["rsync", "--version"], capture_output=True, check=False).stdout
-    except FileNotFoundError:
+    """The local rsync's version, remembered per binary (path, mtime) in the data dir: asking
+    rsync costs a process start on every run, which a no-change mirror run should not pay."""
+    import os
+    import shutil
+
+    from wacket import paths
+
+    exe = shutil.which("rsync")
+    if exe is None:
         raise WacketError(
             "rsync is not installed on this machine (apt-get install rsync)", Exit.USAGE
-        ) from None
+        )
+    key = f"{exe} {os.stat(exe).st_mtime_ns}"
+    cache = paths.data_dir() / "rsync-version"
+    try:
+        cached_key, _, cached = cache.read_text().partition("\n")
+        if cached_key == key:
+            return tuple(int(x) for x in cached.split("."))
+    except (OSError, ValueError):
+        pass
+    out = subprocess.run([exe, "--version"], capture_output=True, check=False).stdout
     m = re.search(rb"version\s+(\d+)\.(\d+)\.(\d+)", out)
-    return tuple(int(x) for x in m.groups()) if m else (0, 0, 0)
+    found = tuple(int(x) for x in m.groups()) if m else (0, 0, 0)
+    try:
+        from wacket.fsutil import atomic_write
+
+        atomic_write(cache, f"{key}\n{'.'.join(map(str, found))}".encode())
+    except OSError:
+        pass
+    return found
 
 
 def base_args(
