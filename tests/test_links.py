@@ -570,3 +570,40 @@ def test_unreachable_host_fails_its_sources_only(fleet, firefox, run_wacket, iso
     assert res.returncode in (1, 3), res.stderr.decode()
     assert b"gone" in res.stderr and b"unreachable" in res.stderr
     assert len(jsonl(res.stdout)) == 1
+
+
+def test_discovery_finds_macos_and_windows_layouts(isolated_env):
+    """The same shell loop runs on every host; here macOS and Windows (Git Bash) homes are faked."""
+    from wacket.fleet import Host
+    from wacket.links.discover import browser_of, discover
+    from wacket.transport.session import LocalSession
+
+    home = isolated_env
+    wanted = [
+        "Library/Application Support/Firefox/Profiles/ab12.default-release/places.sqlite",
+        "Library/Application Support/Google/Chrome/Default/History",
+        "Library/Application Support/BraveSoftware/Brave-Browser/Profile 2/Bookmarks",
+        "AppData/Roaming/Mozilla/Firefox/Profiles/cd34.default/places.sqlite",
+        "AppData/Local/Microsoft/Edge/User Data/Default/History",
+        "AppData/Local/Vivaldi/User Data/Default/Bookmarks",
+        ".config/google-chrome/Profile 1/History",
+        ".var/app/org.mozilla.firefox/.mozilla/firefox/ef56.default/places.sqlite",
+    ]
+    for rel in wanted:
+        p = home / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(b"x")
+    (home / ".config/chromium/Default").mkdir(parents=True)  # a profile dir without files
+    found = discover(LocalSession(Host("local", source="local")))
+    assert sorted(found) == sorted(str(home / rel) for rel in wanted)
+    names = sorted(browser_of(p, "") for p in found)
+    assert names == [
+        "brave",
+        "chrome",
+        "chrome",
+        "edge",
+        "firefox",
+        "firefox",
+        "firefox",
+        "vivaldi",
+    ]
