@@ -81,3 +81,9 @@ def test_fast_path_agrees_with_full_rules(url):
 
     n = normalize(url)
     assert normalize_with_host(url) == (n, host_of(n))
+
+
+def test_long_titles_are_cut():
+    from wacket.links.normalize import MAX_TITLE
+
+    assert clean_title("x" * (MAX_TITLE + 10)) == "x" * MAX_TITLE

@@ -266,13 +266,28 @@ class Master:
             " site TEXT NOT NULL, title TEXT NOT NULL, ttime INTEGER NOT NULL)"
         )
         normalize, clean = norm.normalize_with_host, norm.clean_title
+        fast, max_url, max_title = norm._FAST.match, norm.MAX_URL, norm.MAX_TITLE
         rows = []
+        append = rows.append
         for pid, url, title, ttime in conn.execute(reader.places_sql(), (watermark,)):
-            n = normalize(url) if isinstance(url, str) else None
-            if n is None:
-                res.skipped += 1
-                continue
-            rows.append((pid, n[0], n[1], clean(title), ttime or 0))
+            # The common case inline (already-normal URL, plain title): same result as the calls.
+            m = fast(url) if isinstance(url, str) and len(url) <= max_url else None
+            if m is not None and m.group(2):
+                n = (url, m.group(1))
+            else:
+                n = normalize(url) if isinstance(url, str) else None
+                if n is None:
+                    res.skipped += 1
+                    continue
+            if (
+                not title
+                or len(title) > max_title
+                or not title.isprintable()
+                or "  " in title
+                or title.strip() != title
+            ):
+                title = clean(title)
+            append((pid, n[0], n[1], title, ttime or 0))
         conn.executemany("INSERT INTO temp.src_places VALUES (?,?,?,?,?)", rows)
         conn.execute(
             "INSERT INTO links (url, site, title, title_time)"
