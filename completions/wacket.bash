@@ -48,13 +48,13 @@ __wacket_options() {
         '') echo '-V --version --config -q --quiet --debug -h --help' ;;
         'backup') echo '-h --help' ;;
         'backup diff') echo '--target --accept-new --connect-timeout --table --plain --json --jsonl -h --help' ;;
-        'backup drives') echo '--accept-new --connect-timeout -f --forks --table --plain --json --jsonl -h --help' ;;
+        'backup drives') echo '--all --accept-new --connect-timeout -f --forks --table --plain --json --jsonl -h --help' ;;
         'backup find') echo '--target --accept-new --connect-timeout --table --plain --json --jsonl -h --help' ;;
         'backup list') echo '--target --accept-new --connect-timeout --table --plain --json --jsonl -h --help' ;;
         'backup prune') echo '-n --dry-run --force --accept-new --connect-timeout --table --plain --json --jsonl -h --help' ;;
         'backup restore') echo '--to --overwrite --target --accept-new --connect-timeout --table --plain --json --jsonl -h --help' ;;
-        'backup run') echo '--all --source --target --name --exclude --no-prune --accept-new --connect-timeout --table --plain --json --jsonl -h --help' ;;
-        'backup verify') echo '--all --sample --target --accept-new --connect-timeout --table --plain --json --jsonl -h --help' ;;
+        'backup run') echo '--all --source --target --name --exclude --prune --accept-new --connect-timeout --table --plain --json --jsonl -h --help' ;;
+        'backup verify') echo '--all --sample --extra --target --accept-new --connect-timeout --table --plain --json --jsonl -h --help' ;;
         'clip') echo '-h --help' ;;
         'clip backends') echo '--primary --accept-new --connect-timeout --table --plain --json --jsonl -h --help' ;;
         'clip clear') echo '--hub --accept-new --connect-timeout -h --help' ;;
@@ -73,7 +73,7 @@ __wacket_options() {
         'gpio') echo '-h --help' ;;
         'gpio drive') echo '--gap --accept-new --connect-timeout --table --plain --json --jsonl -h --help' ;;
         'gpio get') echo '--accept-new --connect-timeout -f --forks --table --plain --json --jsonl -h --help' ;;
-        'gpio info') echo '--used --accept-new --connect-timeout -f --forks --table --plain --json --jsonl -h --help' ;;
+        'gpio info') echo '--used --chips --accept-new --connect-timeout -f --forks --table --plain --json --jsonl -h --help' ;;
         'gpio init') echo '--accept-new --connect-timeout -f --forks --table --plain --json --jsonl -h --help' ;;
         'gpio pulse') echo '--ms --value --accept-new --connect-timeout -f --forks --table --plain --json --jsonl -h --help' ;;
         'gpio release') echo '--accept-new --connect-timeout -f --forks --table --plain --json --jsonl -h --help' ;;
@@ -93,7 +93,7 @@ __wacket_options() {
         'links stats') echo '--db --into --table --plain --json --jsonl -h --help' ;;
         'log') echo '--since --host --command --from --accept-new --connect-timeout --table --plain --json --jsonl -h --help' ;;
         'mail') echo '-h --help' ;;
-        'mail archive') echo '--all --batch --table --plain --json --jsonl -h --help' ;;
+        'mail archive') echo '--all --batch --expunge-archived-older-than --table --plain --json --jsonl -h --help' ;;
         'mail export') echo '--mbox -h --help' ;;
         'mail folders') echo '--table --plain --json --jsonl -h --help' ;;
         'mail import') echo '--account --folder --accept-new --connect-timeout --table --plain --json --jsonl -h --help' ;;
@@ -103,7 +103,7 @@ __wacket_options() {
         'mail search') echo '--from --to --subject --since --until --account --folder -n --limit --table --plain --json --jsonl -h --help' ;;
         'mail show') echo '--raw -h --help' ;;
         'mail stats') echo '--table --plain --json --jsonl -h --help' ;;
-        'mail verify') echo '--all --missing-only --table --plain --json --jsonl -h --help' ;;
+        'mail verify') echo '--all --missing-only --repair --table --plain --json --jsonl -h --help' ;;
         'map') echo '--items --jsonl-in -j --jobs-per-host -t --timeout --retries --halt-on-error --load-max --transfer --return --cleanup --joblog --resume -k --keep-order --jsonl --accept-new --connect-timeout -h --help' ;;
         'msg') echo '-h --help' ;;
         'msg list') echo '--last --hub --accept-new --connect-timeout --table --plain --json --jsonl -h --help' ;;
@@ -224,6 +224,7 @@ __wacket_option_kind() {
         'log|--from') echo 'valuehostset' ;;
         'log|--connect-timeout') echo 'value' ;;
         'mail archive|--batch') echo 'value' ;;
+        'mail archive|--expunge-archived-older-than') echo 'value' ;;
         'mail export|--mbox') echo 'valuefile' ;;
         'mail import|--account') echo 'value' ;;
         'mail import|--folder') echo 'value' ;;

@@ -261,6 +261,7 @@ def test_bash_completion_works(generated: Path, fleet_env):
     after = bash_complete(script, ["wacket", "hosts", "status", "--forks", "3", ""], fleet_env)
     assert "nas" in after
     assert bash_complete(script, ["wacket", "hosts", "status", "--forks", ""], fleet_env) == set()
+    assert "echo" in bash_complete(script, ["wacket", "run", "all", "--", "ech"], fleet_env)
 
 
 @pytest.mark.skipif(not shutil.which("zsh"), reason="zsh not installed")
@@ -274,6 +275,7 @@ ZSH_PROBE = r"""
 zmodload zsh/zpty
 zpty z zsh -f -i
 zpty -w z "PROMPT='' RPROMPT=''"
+zpty -w z "rehash"
 zpty -w z "fpath=($1 \$fpath); autoload -U compinit; compinit -u -D"
 zpty -w z 'compadd () {
   if [[ ${@[1,(i)(-|--)]} == *-(O|A|D)\ * ]]; then builtin compadd "$@"; return $?; fi
@@ -308,6 +310,9 @@ def test_zsh_completion_works(generated: Path, fleet_env):
     assert complete("wacket hosts status --c") == {"--check", "--connect-timeout"}
     assert {"all", "nas", "pi1", "@pi"} <= complete("wacket run ")
     assert complete("wacket hosts status nas,p") == {"pi1"}
+    # the command after the host set (and after --) completes as a command name
+    assert "echo" in complete("wacket run all -- ech")
+    assert "echo" in complete("wacket run all --jsonl ech")
 
 
 @pytest.mark.skipif(not shutil.which("fish"), reason="fish not installed")
