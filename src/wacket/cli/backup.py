@@ -401,14 +401,23 @@ def prune_cmd(app, name, dry_run, force, accept_new, connect_timeout, fmt) -> in
     return Exit.OK
 
 
+SYSTEM_MOUNTS = ("/", "/boot", "/boot/efi", "/usr", "/var", "/opt", "/srv", "/home", "/tmp")
+
+
 @backup.command("drives")
 @click.argument("hostset", required=False, default="all")
+@click.option(
+    "--all", "show_all", is_flag=True, help="Also the system's own filesystems (/, /boot, ...)."
+)
 @connection_options
 @forks_option
 @output_options
 @pass_app
-def drives_cmd(app, hostset, accept_new, connect_timeout, forks, fmt) -> int:
-    """Mounted filesystems with a label or UUID across HOSTSET (default: all).
+def drives_cmd(app, hostset, show_all, accept_new, connect_timeout, forks, fmt) -> int:
+    """Removable and other data filesystems mounted across HOSTSET (default: all).
+
+    Lists mounted block-device filesystems that have a label or UUID, except
+    the system's own (/, /boot, /usr, /var, /home...; see --all).
 
     Use one as a target with drive:LABEL:/path or drive:UUID:/path: the backup
     finds the host the drive is plugged into.
@@ -425,6 +434,8 @@ def drives_cmd(app, hostset, accept_new, connect_timeout, forks, fmt) -> int:
     cols = ["host", "label", "uuid", "size", "free", "mountpoint", "removable", "source"]
     with Renderer(fmt, cols) as out:
         for r in records:
+            if not show_all and r["mountpoint"] in SYSTEM_MOUNTS and not r["removable"]:
+                continue
             if human:
                 r = {**r, "size": human_bytes(r["size"]), "free": human_bytes(r["free"])}
             out.emit(r)
