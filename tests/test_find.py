@@ -373,6 +373,8 @@ def test_content_index_and_text_search(fleet, tmp_path, isolated_env, run_wacket
     assert text("narwhal") == ["letter.docx"]
     assert text("penguin") == ["sheet.odt"]
     assert text("invoice", "--ext", "txt") == ["plain.txt"]
+    assert text("invoice", "--larger", "100") == ["scan.pdf"]  # filters apply to --text too
+    assert text("invoice", "--limit", "1") in (["plain.txt"], ["scan.pdf"])
     hit = jsonl(ok(run_wacket("find", "--text", "aardvark", "--jsonl")))[0]
     assert "[aardvark]" in hit["snippet"]
     # Re-index: unchanged documents are carried over, changed ones extracted again.

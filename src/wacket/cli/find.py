@@ -211,9 +211,11 @@ def query_cmd(
         raise WacketError(
             "no catalog yet" + (f" for {hostset}" if hostset else "") + ": run `wacket find index`"
         )
-    fleet_hosts = [app.fleet.hosts[c.host] for c in catalogs if c.host in app.fleet.hosts]
-    probe = None if no_check else query.Probe(fleet_hosts)
-    if online_only and probe is not None:
+    probe = None
+    if online_only or not no_check:
+        fleet = app.fleet.hosts
+        probe = query.Probe([fleet[c.host] for c in catalogs if c.host in fleet])
+    if online_only:
         catalogs = [c for c in catalogs if probe.get(c.host)]
     q = query.Query(
         pattern,
@@ -230,15 +232,18 @@ def query_cmd(
         limit=limit,
     )
     if text:
-        results = ((hit, snip) for hit, snip in query.text_search(text, catalogs, limit))
-        if pattern is not None or exts:
-            matcher = query.Matcher(q)
-            results = (
-                (h, s)
-                for h, s in results
-                if (pattern is None or _matches_pattern(matcher, h.path))
-                and matcher.verify(h.path, h.path.rsplit("/", 1)[-1])
-            )
+        import itertools
+
+        matcher = query.Matcher(q)
+        results = (
+            (h, s)
+            for h, s in query.text_search(text, catalogs)
+            if (pattern is None or _matches_pattern(matcher, h.path))
+            and matcher.verify(h.path, h.path.rsplit("/", 1)[-1])
+            and query.accepts(q, h)
+        )
+        if limit:
+            results = itertools.islice(results, limit)
     else:
         results = ((hit, None) for hit in query.search(q, catalogs))
     ages = {c.host: timeparse.iso(c.indexed_at) for c in catalogs}

@@ -212,6 +212,12 @@ def _keep(q: Query):
     return lambda it: all(t(it) for t in tests)
 
 
+def accepts(q: Query, hit: Hit) -> bool:
+    """The size, age and type filters of `q`, on a hit found another way (--text)."""
+    keep = _keep(q)
+    return keep is None or keep([hit.path, hit.type, hit.size, hit.mtime_ns, 0, hit.hash, None])
+
+
 def search(q: Query, catalogs: list[Catalog]) -> Iterator[Hit]:
     """Hits from each catalog in turn (catalog order, then walk order)."""
     matcher = Matcher(q)
