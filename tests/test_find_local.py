@@ -261,3 +261,26 @@ def test_tree_scan_cache_by_inode_and_prune(tmp_path, isolated_env):
     # Without the new options the cache behaves as before (keyed by path only).
     plain, _ = run_op("tree.scan", root=str(root), hash=True, hash_min=4096, cache="t2")
     assert plain["hashed"] == 1
+
+
+def test_index_lock_and_excludes(run_wacket, tmp_path):
+    from wacket.lock import job_lock
+
+    root = tmp_path / "r"
+    for rel in ("keep.txt", "big.iso", "node_modules/x.js", "build/out.o"):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text("x")
+    with job_lock("find-index"):
+        r = run_wacket("find", "index", "local", "--root", str(root))
+    assert r.returncode == 4 and b"another wacket run holds the lock" in r.stderr
+    cfg = Path(os.environ["WACKET_CONFIG"])
+    cfg.parent.mkdir(parents=True, exist_ok=True)
+    cfg.write_text('[find]\nexclude = ["*.iso"]\n')
+    r = run_wacket("find", "index", "local", "--root", str(root), "--exclude", "build/", "--jsonl")
+    assert r.returncode == 0, r.stderr
+    paths = [
+        json.loads(x)["path"] for x in run_wacket("find", str(root), "--jsonl").stdout.splitlines()
+    ]
+    assert paths == [str(root / "keep.txt")]
+    log = run_wacket("log", "--jsonl").stdout.decode()
+    assert "find index" in log and "indexed: local(1)" in log
