@@ -275,12 +275,7 @@ def _backup_begin(args):
     else:
         if latest and args.get("clone", True):
             _write_json(state_path, {"base": latest, "cloned": True, "started": time.time()})
-            res = subprocess.run(
-                ["cp", "-al", os.path.join(root, latest), inprog],
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-            )
-            if res.returncode == 0:
+            if _clone(os.path.join(root, latest), inprog, _threads()):
                 cloned = True
             else:
                 # No GNU cp (BSD, busybox): fall back to rsync --link-dest alone.
@@ -299,6 +294,66 @@ def _backup_begin(args):
         "recovered": recovered,
         "snapshots": snaps,
     }
+
+
+def _cp_group(calls):
+    for argv in calls:
+        if subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE).returncode != 0:
+            return False
+    return True
+
+
+def _clone(src, dst, workers):
+    """`cp -al src dst`, split over `workers` cp processes by second-level subtrees (link(2) is
+    the whole cost; two processes do it about 1.3x faster here). False if cp failed."""
+    jobs = []  # (dst dir, src path)
+    fix = []
+    try:
+        os.mkdir(dst, 0o700)
+        fix.append((src, dst))
+        for name in sorted(os.listdir(src)):
+            sp = os.path.join(src, name)
+            dp = os.path.join(dst, name)
+            if os.path.isdir(sp) and not os.path.islink(sp):
+                os.mkdir(dp, 0o700)
+                fix.append((sp, dp))
+                for child in sorted(os.listdir(sp)):
+                    jobs.append((dp, os.path.join(sp, child)))
+            else:
+                jobs.append((dst, sp))
+        groups = [[] for _ in range(max(1, workers))]
+        for i, job in enumerate(jobs):
+            groups[i % len(groups)].append(job)
+        calls = []
+        for group in groups:
+            by_dir = {}
+            for d, sp in group:
+                by_dir.setdefault(d, []).append(sp)
+            argvs = []
+            for d, paths in sorted(by_dir.items()):
+                for i in range(0, len(paths), 500):
+                    argvs.append(["cp", "-al", "--"] + paths[i : i + 500] + [d + "/"])
+            calls.append(argvs)
+        if len(calls) == 1 or len(jobs) < 2:
+            ok = _cp_group([c for group in calls for c in group])
+        else:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(len(calls)) as pool:
+                ok = all(pool.map(_cp_group, calls))
+        if not ok:
+            return False
+        for sp, dp in reversed(fix):
+            st = os.lstat(sp)
+            try:
+                os.chown(dp, st.st_uid, st.st_gid)
+            except OSError:
+                pass
+            os.chmod(dp, stat.S_IMODE(st.st_mode))
+            os.utime(dp, ns=(st.st_atime_ns, st.st_mtime_ns))
+        return True
+    except OSError:
+        return False
 
 
 def _entry_for(full, rel, st=None):
