@@ -25,6 +25,7 @@ import time
 import zlib
 from array import array
 from dataclasses import dataclass, field
+from itertools import accumulate
 from pathlib import Path
 
 from wacket import paths
@@ -237,15 +238,11 @@ def write_names(host: str, generation: str, paths_in_order: list[str]) -> None:
     blob = keys.lower().encode("utf-8", "surrogateescape")
     code = "I" if len(blob) < 2**32 - 2 else "Q"
     offsets = array(code, [0])
-    pos = blob.find(b"\n")
-    find = blob.find
-    append = offsets.append
-    while pos >= 0:
-        append(pos + 1)
-        pos = find(b"\n", pos + 1)
-    if not paths_in_order:
-        offsets = array(code)
-    offsets.append(len(blob) + 1)  # sentinel: one past the end of the last line
+    if paths_in_order:
+        # Line starts, then a sentinel one past the end of the last line (all at C speed).
+        offsets.extend(accumulate(map((1).__add__, map(len, blob.split(b"\n")))))
+    else:
+        offsets = array(code, [len(blob) + 1])
     pad = (-len(blob)) % 8
     header = b"%s %s %d %d %s" % (
         NAMES_MAGIC,

@@ -5,6 +5,7 @@ import base64
 import fnmatch
 import hashlib
 import json
+import operator
 import os
 import re
 import sqlite3
@@ -12,6 +13,7 @@ import stat
 import zlib
 
 DEFAULT_BATCH = 2000
+_by_name = operator.attrgetter("name")
 
 
 class _ExcludeRules(object):
@@ -223,7 +225,7 @@ def _tree_scan(args):
         full_dir = os.path.join(root, rel_dir) if rel_dir else root
         try:
             with os.scandir(full_dir) as it:
-                entries = sorted(it, key=lambda e: e.name)
+                entries = sorted(it, key=_by_name)
         except OSError as exc:
             errors.append([rel_dir or ".", exc.strerror or str(exc)])
             complete = False
