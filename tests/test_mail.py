@@ -632,6 +632,11 @@ def test_verify_reports_missing(box, run_wacket):
     problems = sorted(x["problem"] for x in recs if "problem" in x)
     assert problems == ["file missing from the archive", "not archived"]
     assert b"missing" in r.stderr
+    # --repair fetches both again; the archive then equals the server.
+    r = ok(run_wacket("mail", "verify", "t", "--repair", "--jsonl"))
+    assert b"fetched 2 missing" in r.stderr
+    assert all(x.get("missing", 0) == 0 for x in jsonl(r))
+    assert_archive_equals_server(box, "INBOX")
 
 
 def test_search_filters_show_export_stats(box, run_wacket, tmp_path):

@@ -224,19 +224,23 @@ def archive(app, account, all_, batch, expunge, fmt) -> int:
 @click.argument("account", nargs=-1)
 @click.option("--all", "all_", is_flag=True, help="Every configured account.")
 @click.option("--missing-only", is_flag=True, help="List only missing messages, no folder summary.")
+@click.option("--repair", is_flag=True, help="Fetch what is missing again, then verify.")
 @output_options
 @pass_app
-def verify(app, account, all_, missing_only, fmt) -> int:
+def verify(app, account, all_, missing_only, repair, fmt) -> int:
     """Prove the archive holds every message on the server (UID, size, file).
 
     Lists each missing message and a summary per folder. Exit status 1 if
-    anything is missing.
+    anything is missing. --repair fetches the missing messages (say, a file
+    deleted from the archive by hand) and verifies again.
 
     \b
     Examples:
       wacket mail verify work
       wacket mail verify --all --missing-only --jsonl
+      wacket mail verify work --repair
     """
+    from wacket.lock import job_lock
     from wacket.mail import imap
     from wacket.mail.store import Store
     from wacket.mail.verify import verify_account
@@ -249,6 +253,8 @@ def verify(app, account, all_, missing_only, fmt) -> int:
         for acct in accts:
             client = _connect(app, acct)
             try:
+                if repair:
+                    _repair(app, store, acct, client, job_lock)
                 for kind, rec in verify_account(store, acct, client):
                     if kind == "missing":
                         missing += 1
@@ -263,6 +269,27 @@ def verify(app, account, all_, missing_only, fmt) -> int:
         return Exit.PARTIAL
     app.note("wacket mail verify: every message on the server is in the archive")
     return Exit.OK
+
+
+def _repair(app, store, acct, client, job_lock) -> None:
+    from wacket import journal
+    from wacket.mail import archive as arch
+    from wacket.mail import imap
+    from wacket.mail.verify import verify_account
+
+    by_folder: dict[str, list[int]] = {}
+    for kind, rec in verify_account(store, acct, client):
+        if kind == "missing":
+            by_folder.setdefault(rec["folder"], []).append(rec["uid"])
+    if not by_folder:
+        return
+    folders = {f.name: f for f in imap.list_folders(client)}
+    with journal.entry("mail verify --repair", [acct.name]) as entry, job_lock(f"mail-{acct.name}"):
+        fetched = 0
+        for name, uids in by_folder.items():
+            fetched += arch.repair_folder(store, acct, client, folders[name], uids)
+        entry.summary = f"fetched {fetched} missing messages again in {len(by_folder)} folders"
+        app.note(f"wacket mail verify: {entry.summary}")
 
 
 @mail.command()

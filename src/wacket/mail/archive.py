@@ -17,7 +17,7 @@ from wacket.mail import imap
 from wacket.mail.store import Batch, Store, maildir_flags
 
 BATCH_COUNT = 500
-BATCH_BYTES = 16 * 1024 * 1024
+BATCH_BYTES = 8 * 1024 * 1024
 BIG = 16 * 1024 * 1024  # fetched alone, in CHUNK-sized partial fetches
 CHUNK = 8 * 1024 * 1024
 META_CHUNK = 5000
@@ -184,28 +184,9 @@ def archive_folder(store: Store, account, client, f: imap.Folder, condstore: boo
     uids = []
     if f.messages:
         uids = sorted(u for u in client.search(["UID", f"{highest + 1}:*"]) if u > highest)
-    meta = {}
-    for part in _chunks(uids, META_CHUNK):
-        meta.update(client.fetch(part, ["RFC822.SIZE", "FLAGS", "INTERNALDATE"]))
-    uids = [u for u in uids if u in meta]
     bar = progress(len(uids), f"{account.name}/{f.name}") if progress and uids else None
     try:
-        for group in _groups(uids, meta, batch_count):
-            if len(group) == 1 and meta[group[0]].get(b"RFC822.SIZE", 0) > BIG:
-                _fetch_big(client, batch, group[0], meta[group[0]], f.uidvalidity)
-            else:
-                bodies = imap.fetch_bodies(client, group)
-                for uid in group:
-                    data = bodies.get(uid)
-                    if data is None:
-                        continue  # expunged meanwhile
-                    m = meta[uid]
-                    batch.add(data, maildir_flags(m.get(b"FLAGS")), _ts(m.get(b"INTERNALDATE")),
-                              uid, f.uidvalidity)  # fmt: skip
-                del bodies
-            batch.commit(highest_uid=group[-1])
-            if bar:
-                bar.update(len(group))
+        _fetch_uids(client, batch, uids, f.uidvalidity, batch_count, bar, advance=True)
     finally:
         if bar:
             bar.__exit__(None, None, None)
@@ -215,6 +196,43 @@ def archive_folder(store: Store, account, client, f: imap.Folder, condstore: boo
         rec["status"] = "ok"
     rec["seconds"] = round(time.monotonic() - started, 3)
     return rec
+
+
+def _fetch_uids(client, batch: Batch, uids: list[int], uidvalidity: int,
+                batch_count: int = BATCH_COUNT, bar=None, advance: bool = True) -> None:  # fmt: skip
+    """Fetch these UIDs into the batch's folder, a durable commit per group of UIDs; with
+    `advance` the folder's highest UID moves past each group once it is on disk."""
+    meta = {}
+    for part in _chunks(uids, META_CHUNK):
+        meta.update(client.fetch(part, ["RFC822.SIZE", "FLAGS", "INTERNALDATE"]))
+    uids = [u for u in uids if u in meta]
+    for group in _groups(uids, meta, batch_count):
+        if len(group) == 1 and meta[group[0]].get(b"RFC822.SIZE", 0) > BIG:
+            _fetch_big(client, batch, group[0], meta[group[0]], uidvalidity)
+        else:
+            bodies = imap.fetch_bodies(client, group)
+            for uid in group:
+                data = bodies.get(uid)
+                if data is None:
+                    continue  # expunged meanwhile
+                m = meta[uid]
+                batch.add(data, maildir_flags(m.get(b"FLAGS")), _ts(m.get(b"INTERNALDATE")), uid,
+                          uidvalidity)  # fmt: skip
+            del bodies
+        batch.commit(**({"highest_uid": group[-1]} if advance else {}))
+        if bar:
+            bar.update(len(group))
+
+
+def repair_folder(store: Store, account, client, f: imap.Folder, uids: list[int]) -> int:
+    """Fetch again the UIDs `verify` found missing (a file deleted from the archive, a UID never
+    recorded); the folder's state does not move."""
+    if not uids:
+        return 0
+    client.select_folder(f.name, readonly=True)
+    batch = store.batch(account.name, f.name, f.delimiter)
+    _fetch_uids(client, batch, sorted(uids), f.uidvalidity, advance=False)
+    return len(uids)
 
 
 def _groups(uids, meta, batch_count):

@@ -201,16 +201,25 @@ def search(store, words: list[str], *, sender=None, recipient=None, subject=None
         from wacket.errors import ConfigError
 
         raise ConfigError(f"search: {exc}") from None
+    locations: dict[int, tuple] = {}
+    ids = [r[0] for r in rows]
+    for i in range(0, len(ids), 500):
+        part = ids[i : i + 500]
+        sql = (
+            "SELECT files.msg, files.account, files.folder, folders.dir, files.name FROM files"
+            " JOIN folders USING (account, folder) WHERE files.msg IN ("
+            + ",".join("?" * len(part))
+            + ")"
+            + (" AND files.account=?" if account else "")
+            + " ORDER BY files.account, files.folder"
+        )
+        for msg, *loc in store.db.execute(sql, [*part, account] if account else part):
+            if folder and loc[1] != folder and not loc[1].startswith(folder + "/"):
+                continue
+            locations.setdefault(msg, tuple(loc))
     out = []
     for mid, date, sender, recipients, subject, size, message_id in rows:
-        loc = store.db.execute(
-            "SELECT files.account, files.folder, folders.dir, files.name FROM files"
-            " JOIN folders USING (account, folder) WHERE files.msg=?"
-            + (" AND files.account=?" if account else "")
-            + " LIMIT 1",
-            (mid, account) if account else (mid,),
-        ).fetchone()
-        acct, fold, d, name = loc if loc else (None, None, None, None)
+        acct, fold, d, name = locations.get(mid, (None, None, None, None))
         out.append(
             {
                 "id": mid,

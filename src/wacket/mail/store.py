@@ -288,12 +288,14 @@ class Batch:
                     for e in it:
                         self._present[e.name.split(":")[0]] = e.name
             self._known = {}
+            # Only files still on disk count: one deleted from the archive is fetched again.
             for h, name, flags in self.store.db.execute(
                 "SELECT messages.hash, files.name, files.flags FROM files JOIN messages"
                 " ON messages.id=files.msg WHERE files.account=? AND files.folder=?",
                 (self.state["account"], self.state["folder"]),
             ):
-                self._known[h] = (name, flags)
+                if name.split(":")[0] in self._present:
+                    self._known[h] = (self._present[name.split(":")[0]], flags)
 
     def add(self, data: bytes, flags: str = "", internaldate: float | None = None,
             uid: int | None = None, uidvalidity: int = 0, meta_fn=None) -> str:  # fmt: skip
