@@ -679,3 +679,36 @@ def test_help_does_not_import_imapclient_or_keyring():
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, check=True)
     assert r.stdout.strip() == b"False"
+
+
+def test_progress_bar_on_a_tty_only(box, run_wacket):
+    import pty
+
+    box.append("INBOX", [msg(i) for i in range(40)])
+    primary, secondary = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "wacket", "mail", "archive", "t", "--batch", "10", "--plain"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=secondary,
+    )
+    os.close(secondary)
+    chunks = []
+    while True:
+        try:
+            data = os.read(primary, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    out = proc.communicate(timeout=60)[0]
+    os.close(primary)
+    assert proc.returncode == 0
+    tty = b"".join(chunks)
+    assert b"t/INBOX" in tty and b"100%" in tty
+    assert b"t/INBOX" not in out.split(b"\n", 1)[0] or b"\t" in out  # records stay on stdout
+    # Piped stderr: no bar.
+    box.append("INBOX", [msg(i) for i in range(50, 60)])
+    r = ok(run_wacket("mail", "archive", "t"))
+    assert b"%" not in r.stderr

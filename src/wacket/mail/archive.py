@@ -202,10 +202,13 @@ def _fetch_uids(client, batch: Batch, uids: list[int], uidvalidity: int,
                 batch_count: int = BATCH_COUNT, bar=None, advance: bool = True) -> None:  # fmt: skip
     """Fetch these UIDs into the batch's folder, a durable commit per group of UIDs; with
     `advance` the folder's highest UID moves past each group once it is on disk."""
-    meta = {}
-    for part in _chunks(uids, META_CHUNK):
-        meta.update(client.fetch(part, ["RFC822.SIZE", "FLAGS", "INTERNALDATE"]))
-    uids = [u for u in uids if u in meta]
+    for part in _chunks(uids, META_CHUNK):  # metadata of a bounded number of UIDs at a time
+        meta = client.fetch(part, ["RFC822.SIZE", "FLAGS", "INTERNALDATE"])
+        _fetch_part(client, batch, [u for u in part if u in meta], meta, uidvalidity,
+                    batch_count, bar, advance)  # fmt: skip
+
+
+def _fetch_part(client, batch, uids, meta, uidvalidity, batch_count, bar, advance) -> None:
     for group in _groups(uids, meta, batch_count):
         if len(group) == 1 and meta[group[0]].get(b"RFC822.SIZE", 0) > BIG:
             _fetch_big(client, batch, group[0], meta[group[0]], uidvalidity)
