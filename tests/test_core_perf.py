@@ -7,8 +7,7 @@ import sys
 
 PROBE = """
 import sys
-import wacket.transport.session  # what every SSH command imports
-import paramiko
+from wacket.transport.sshlib import paramiko  # how every SSH command imports it
 import paramiko.config
 print("invoke" in sys.modules, paramiko.config.invoke is None)
 import invoke  # anyone else may still import it
