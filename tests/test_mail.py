@@ -712,3 +712,15 @@ def test_progress_bar_on_a_tty_only(box, run_wacket):
     box.append("INBOX", [msg(i) for i in range(50, 60)])
     r = ok(run_wacket("mail", "archive", "t"))
     assert b"%" not in r.stderr
+
+
+def test_plaintext_warning_and_lock(box, run_wacket):
+    from wacket.lock import job_lock
+
+    box.append("INBOX", [msg(1)])
+    r = ok(run_wacket("mail", "archive", "t"))
+    assert b"warning" in r.stderr and b"no TLS" in r.stderr
+    assert b"warning" not in ok(run_wacket("-q", "mail", "archive", "t")).stderr
+    with job_lock("mail-t"):
+        r = run_wacket("mail", "archive", "t")
+    assert r.returncode == 4 and b"another wacket run holds the lock" in r.stderr
