@@ -249,3 +249,44 @@ def test_sigkill_half_way_then_rerun(pair, run_wacket, isolated_env):
     assert len([n for n in t if ".conflict-" in n]) == 1
     assert not [x for x in recs if x["action"] == "error"]
     assert records(two_way(run_wacket, local, spec).stdout) == []
+
+
+def test_listing_cache_is_only_trusted_when_everything_agrees(pair, run_wacket, fleet):
+    """Each side keeps the listing of the last good sync and sends only differences; a cache that
+    does not match the state (crash between writes, deleted files) costs a whole listing, never a
+    wrong decision."""
+    import shutil
+    from pathlib import Path
+
+    local, remote, spec = pair
+    many(local, 20)
+    two_way(run_wacket, local, spec)
+    data = Path(os.environ["WACKET_DATA"])
+    state = next((data / "sync").glob("*.state"))
+    gen = state.with_suffix(".gen")
+    caches = [*(data / "sync-cache").glob("*.pickle"),
+              *(fleet.hosts[0].home / ".local/share/wacket/sync-cache").glob("*.pickle")]  # fmt: skip
+    assert gen.exists() and len(caches) == 2
+    mtime = state.stat().st_mtime_ns
+    assert records(two_way(run_wacket, local, spec).stdout) == []
+    assert state.stat().st_mtime_ns == mtime  # a no-change run did not even rewrite the state
+    # keep generation 1 aside, sync a change (generation 2), then put generation 1 back
+    saved = {p: p.read_bytes() for p in [gen, *caches]}
+    write(local, "f00", "edited")
+    two_way(run_wacket, local, spec)
+    for p, raw in saved.items():
+        p.write_bytes(raw)
+    assert records(two_way(run_wacket, local, spec).stdout) == []
+    write(remote, "f01", "edited on b")
+    (local / "f02").unlink()
+    recs = by_path(records(two_way(run_wacket, local, spec).stdout))
+    assert set(recs) == {"f01", "f02"} and recs["f02"]["action"] == "delete"
+    # a side's cache gone: that side is listed whole
+    for p in caches:
+        p.unlink()
+    write(remote, "f03", "edited on b again")
+    recs = by_path(records(two_way(run_wacket, local, spec).stdout))
+    assert set(recs) == {"f03"}
+    assert tree(local) == tree(remote)
+    shutil.rmtree(data / "sync-cache")
+    assert records(two_way(run_wacket, local, spec).stdout) == []

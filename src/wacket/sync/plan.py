@@ -146,7 +146,7 @@ def guard(plan: Plan, a, b, job) -> None:
 
 
 def execute(plan: Plan, a, b, state, job, emit, started, *, accept_new=False,
-            connect_timeout=None, quiet=False) -> Report:  # fmt: skip
+            connect_timeout=None, quiet=False, always_save=False) -> Report:  # fmt: skip
     from wacket.sync.state import sig_of
     from wacket.sync.twoway import _call, parallel, same
 
@@ -285,7 +285,7 @@ def execute(plan: Plan, a, b, state, job, emit, started, *, accept_new=False,
                      "path": p, "side": on})  # fmt: skip
             elif op["sig"][0] == "d":
                 report.notes.append(f"{sides[on].label}: kept directory {p}: it holds new files")
-    changed = plan.ops or plan.same or plan.drop or not state.exists
+    changed = plan.ops or plan.same or plan.drop or not state.exists or always_save
     if changed:
         state.save()
     report.seconds = time.monotonic() - started
@@ -324,7 +324,7 @@ def apply_cli(app, plan_file, fmt, accept_new, connect_timeout) -> int:
     from wacket.output import Renderer, resolve
     from wacket.sync import endpoints
     from wacket.sync.job import Job
-    from wacket.sync.state import State, pair_id
+    from wacket.sync.state import State, drop_gens
     from wacket.sync.twoway import Side, pair_lock, scan_sides
 
     plan = read(plan_file)
@@ -343,8 +343,7 @@ def apply_cli(app, plan_file, fmt, accept_new, connect_timeout) -> int:
         entry = stack.enter_context(journal.entry("sync", hosts))
         entry.summary = f"apply {plan_file}: "
         a, b = Side("a", a_ep), Side("b", b_ep)
-        scan_sides(a, b, pool, job)
-        pid = pair_id(a.ep.host.name, a.root, b.ep.host.name, b.root)
+        pid, _ = scan_sides(a, b, pool, job)
         stack.enter_context(pair_lock(pid, a, b))
         state = State.load(pid, a.label, b.label)
         from wacket.sync.state import fingerprint
@@ -358,6 +357,10 @@ def apply_cli(app, plan_file, fmt, accept_new, connect_timeout) -> int:
                               "(make a new plan)")  # fmt: skip
         from wacket.cli.sync import _table_emitter
 
+        # A plan carried out this way leaves the sides' cached listings behind: the next run
+        # lists both sides whole once.
+        drop_gens(pid)
+        state.gens = None
         with Renderer(fmt if fmt != "table" else "plain", ["action", "kind", "size", "path"]) as r:
             emit = r.emit if fmt != "table" else _table_emitter(app)
             report = execute(plan, a, b, state, job, emit, started, accept_new=accept_new,

@@ -10,6 +10,7 @@ which the next run reconciles without loss or duplicates.
 from __future__ import annotations
 
 import hashlib
+import json
 import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,10 +59,11 @@ class State:
     sb: dict[str, Sig] = field(default_factory=dict)
     exists: bool = False
     digest: str = ""
+    gens: dict | None = None  # generations of the sides' cached listings (see gen files)
 
     @classmethod
     def load(cls, pid: str, a: str, b: str) -> State:
-        path = state_dir() / f"{pid}.state"
+        path = state_file(pid)
         try:
             raw = path.read_bytes()
         except FileNotFoundError:
@@ -80,7 +82,7 @@ class State:
                 "afresh (the first run merges both sides without deleting anything)"
             ) from None
         digest = hashlib.sha256(raw).hexdigest()
-        return cls(path, data.get("a", a), data.get("b", b), sa, sb, True, digest)
+        return cls(path, data.get("a", a), data.get("b", b), sa, sb, True, digest, data.get("gens"))
 
     def save(self) -> None:
         data = {
@@ -89,6 +91,7 @@ class State:
             "b": self.b,
             "side_a": self.sa,
             "side_b": self.sb,
+            "gens": self.gens,
         }
         raw = pickle.dumps(data, protocol=5)
         atomic_write(self.path, raw)
@@ -102,3 +105,37 @@ def fingerprint(entries: dict[str, Sig]) -> str:
     for p, sig in sorted(entries.items()):
         h.update(repr((p, sig)).encode("utf-8", "surrogateescape"))
     return h.hexdigest()
+
+
+def state_file(pid: str) -> Path:
+    return state_dir() / f"{pid}.state"
+
+
+def _gen_path(pid: str) -> Path:
+    return state_dir() / f"{pid}.gen"
+
+
+def new_gen() -> str:
+    import secrets
+
+    return secrets.token_hex(8)
+
+
+def read_gens(pid: str) -> dict | None:
+    """The generations of both sides' cached listings, if state and sides agreed on them last."""
+    try:
+        data = json.loads(_gen_path(pid).read_bytes())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def write_gens(pid: str, gens: dict) -> None:
+    atomic_write(_gen_path(pid), json.dumps(gens).encode())
+
+
+def drop_gens(pid: str) -> None:
+    try:
+        _gen_path(pid).unlink()
+    except FileNotFoundError:
+        pass

@@ -34,6 +34,9 @@ class Side:
     hostname: str = ""
     entries: dict[str, Sig] = field(default_factory=dict)
     errors: list = field(default_factory=list)
+    mode: str = "full"
+    diff: dict | None = None
+    key: str = ""
 
     @property
     def label(self) -> str:
@@ -79,30 +82,31 @@ def _call(side: Side, op: str, **args):
         raise
 
 
-def prepare_and_scan(side: Side, pool, *, create: bool, excludes: list[str], trash_days, dry_run):
-    """Resolve the root, prune the trash, then one streamed walk of the whole tree."""
-    from wacket.remote.client import HelperError
-
+def prepare(side: Side, pool, *, create: bool, trash_days, dry_run) -> None:
+    """Resolve the root (created on side B if missing), prune old trash."""
     side.session = pool.session(side.ep.host)
     info = _call(side, "sync.prepare", root=side.ep.path, create=create and not dry_run,
                  trash_days=trash_days, dry_run=dry_run)  # fmt: skip
     side.root = info["root"]
     side.hostname = info["host"]
+
+
+def scan(side: Side, *, excludes: list[str], key: str, gen: str | None) -> None:
+    """One streamed walk of the whole tree on that side (sync.scan, built on tree.scan's walk).
+
+    Given the generation `gen` of the listing that side keeps from the last good sync, it sends
+    only what differs from it (side.mode "diff", side.diff); otherwise every entry ("full")."""
+    from wacket.remote.client import HelperError
+
     done: dict = {}
-    entries: dict[str, Sig] = {}
+    items: dict[str, Sig | None] = {}
     try:
         for batch in side.helper().stream(
-            "tree.scan", on_done=done.update, root=side.root,
-            exclude=["/" + TRASH] + list(excludes), hash=False,
+            "sync.scan", on_done=done.update, root=side.root,
+            exclude=["/" + TRASH] + list(excludes), key=key, gen=gen,
         ):  # fmt: skip
-            for e in batch:  # inlined _entry_sig: this loop runs once per path
-                kind = e[1]
-                if kind == "f":
-                    entries[e[0]] = ("f", e[2], e[3])
-                elif kind == "d":
-                    entries[e[0]] = ("d",)
-                elif kind == "l":
-                    entries[e[0]] = ("l", e[6] or "")
+            for rel, sig in batch:
+                items[rel] = tuple(sig) if sig is not None else None
     except HelperError as exc:
         if exc.kind in ("missing", "notdir"):
             raise WacketError(str(exc), Exit.USAGE) from None
@@ -111,8 +115,35 @@ def prepare_and_scan(side: Side, pool, *, create: bool, excludes: list[str], tra
 
             raise UnreachableError(side.ep.host.name, "lost", str(exc)) from None
         raise
-    side.entries = entries
+    side.key = key
+    side.mode = done.get("mode", "full")
     side.errors = done.get("errors", [])
+    if side.mode == "full":
+        side.entries, side.diff = items, None
+    else:
+        side.entries, side.diff = {}, items
+
+
+def apply_diff(side: Side, base: dict[str, Sig]) -> None:
+    """The side's full listing: the listing of the last good sync plus what changed since."""
+    entries = dict(base)
+    for rel, sig in side.diff.items():
+        if sig is None:
+            entries.pop(rel, None)
+        else:
+            entries[rel] = sig
+    side.entries, side.diff, side.mode = entries, None, "full"
+
+
+def commit(side: Side, target: dict[str, Sig], gen: str) -> None:
+    """Tell the side that `target` (the new state of that side) is its listing of generation gen."""
+    listing = side.entries
+    if listing == target:
+        changes: list = []
+    else:
+        changes = [[p, list(s)] for p, s in target.items() if listing.get(p) != s]
+        changes += [[p, None] for p in listing.keys() - target.keys()]
+    _call(side, "sync.commit", key=side.key, gen=gen, changes=changes)
 
 
 def parallel(fns: list[Callable[[], object]]) -> list:
@@ -159,12 +190,27 @@ def _blocked_fn(errors: list):
     return blocked
 
 
+class Taken:
+    """Names in use on either side, plus conflict names handed out (no copy of 100,000 names)."""
+
+    def __init__(self, *maps):
+        self.maps = maps
+        self.extra: set[str] = set()
+
+    def __contains__(self, name) -> bool:
+        return name in self.extra or any(name in m for m in self.maps)
+
+    def add(self, name: str) -> None:
+        self.extra.add(name)
+
+
 @dataclass
 class Decisions:
     ops: list[dict] = field(default_factory=list)
     same: list[str] = field(default_factory=list)
     drop: list[str] = field(default_factory=list)
     check: list[str] = field(default_factory=list)  # both files, same size: compare hashes
+    taken: object = None
 
 
 def changed_paths(A: dict, B: dict, SA: dict, SB: dict) -> set[str]:
@@ -182,8 +228,8 @@ def decide(A: dict, B: dict, SA: dict, SB: dict, *, first_run: bool, policy: str
            b_errors=(), when: str, hosts: dict[str, str]) -> Decisions:  # fmt: skip
     d = Decisions()
     ba, bb = _blocked_fn(list(a_errors)), _blocked_fn(list(b_errors))
-    taken = set(A) | set(B)
-    keys = changed_paths(A, B, SA, SB) if SA else taken
+    taken = d.taken = Taken(A, B)
+    keys = changed_paths(A, B, SA, SB) if SA else set(A) | set(B)
     for p in sorted(keys):
         if (ba and ba(p)) or (bb and bb(p)):
             continue
@@ -302,21 +348,46 @@ def sync_twoway(a_ep: Endpoint, b_ep: Endpoint, job, pool, emit, *, accept_new=F
                 connect_timeout=None, quiet=False):  # fmt: skip
     """Scan, decide, then (unless dry run or --plan) carry the plan out and save the state."""
     from wacket.sync import plan as planmod
+    from wacket.sync import state as statemod
 
     check_pair(a_ep, b_ep, two_way=True)
     started = time.monotonic()
     a, b = Side("a", a_ep), Side("b", b_ep)
-    scan_sides(a, b, pool, job)
-    pid = pair_id(a.ep.host.name, a.root, b.ep.host.name, b.root)
+    pid, gens = scan_sides(a, b, pool, job, use_cache=True)
     with pair_lock(pid, a, b):
+        quiet_sides = all(s.mode == "diff" and not s.diff and not s.errors for s in (a, b))
+        if quiet_sides and not job.plan_file and statemod.state_file(pid).exists():
+            # Neither side differs from the listing of the last good sync: nothing to do, and
+            # the state need not even be read.
+            return planmod.Report(planmod.Totals(), time.monotonic() - started)
         state = State.load(pid, a.label, b.label)
+        stale = [s for s in (a, b) if s.mode == "diff" and state.gens != gens]
+        if stale:  # the sides' listings are not the state's: ask for whole listings
+            kw = _scan_kw(job)
+            parallel([lambda s=s: scan(s, excludes=kw, key=s.key, gen=None) for s in stale])
+        for s, base in ((a, state.sa), (b, state.sb)):
+            if s.mode == "diff":
+                apply_diff(s, base)
         plan = make_plan(a, b, state, job)
         if job.plan_file:
             planmod.write(plan, job.plan_file)
         if job.dry_run or job.plan_file:
             return planmod.report_only(plan, a, b, emit, started, job)
-        return planmod.execute(plan, a, b, state, job, emit, started, accept_new=accept_new,
-                               connect_timeout=connect_timeout, quiet=quiet)  # fmt: skip
+        # The listing caches are valid only once state, both sides and the .gen file agree:
+        # drop the .gen file first, so a run killed in between falls back to whole listings.
+        statemod.drop_gens(pid)
+        new = {"a": statemod.new_gen(), "b": statemod.new_gen()}
+        state.gens = new
+        report = planmod.execute(plan, a, b, state, job, emit, started, accept_new=accept_new,
+                                 connect_timeout=connect_timeout, quiet=quiet,
+                                 always_save=True)  # fmt: skip
+        try:
+            parallel([lambda: commit(a, state.sa, new["a"]), lambda: commit(b, state.sb, new["b"])])
+            statemod.write_gens(pid, new)
+        except WacketError as exc:  # the sync is done; the next run just lists both sides whole
+            report.notes.append(f"listing cache not updated ({exc})")
+        report.seconds = time.monotonic() - started
+        return report
 
 
 def pair_lock(pid: str, a: Side, b: Side):
@@ -326,13 +397,28 @@ def pair_lock(pid: str, a: Side, b: Side):
     return job_lock(f"sync-pair-{pid}")
 
 
-def scan_sides(a: Side, b: Side, pool, job) -> None:
-    kw = {"excludes": list(job.excludes) + _read_excludes(job.exclude_from),
-          "trash_days": job.trash_days, "dry_run": job.dry_run or bool(job.plan_file)}  # fmt: skip
+def _scan_kw(job) -> list[str]:
+    return list(job.excludes) + _read_excludes(job.exclude_from)
+
+
+def scan_sides(a: Side, b: Side, pool, job, *, use_cache: bool = False):
+    """Prepare both sides, then scan both at once; returns (pair id, generations asked for)."""
+    from wacket.sync import state as statemod
+
+    dry = job.dry_run or bool(job.plan_file)
     parallel([
-        lambda: prepare_and_scan(a, pool, create=False, **kw),
-        lambda: prepare_and_scan(b, pool, create=True, **kw),
+        lambda: prepare(a, pool, create=False, trash_days=job.trash_days, dry_run=dry),
+        lambda: prepare(b, pool, create=True, trash_days=job.trash_days, dry_run=dry),
     ])  # fmt: skip
+    pid = pair_id(a.ep.host.name, a.root, b.ep.host.name, b.root)
+    gens = statemod.read_gens(pid) if use_cache else None
+    excludes = _scan_kw(job)
+    parallel([
+        lambda s=s: scan(s, excludes=excludes, key=f"{pid}-{s.name}",
+                         gen=(gens or {}).get(s.name))
+        for s in (a, b)
+    ])  # fmt: skip
+    return pid, gens
 
 
 def _read_excludes(path) -> list[str]:
@@ -352,8 +438,7 @@ def make_plan(a: Side, b: Side, state: State, job):
     policy = job.conflict or "keep-both"
     d = decide(a.entries, b.entries, state.sa, state.sb, first_run=first, policy=policy,
                a_errors=a.errors, b_errors=b.errors, when=when, hosts=hosts)  # fmt: skip
-    taken = set(a.entries) | set(b.entries)
-    resolve_checks(d, a, b, "keep-both" if first else policy, when, hosts, taken)
+    resolve_checks(d, a, b, "keep-both" if first else policy, when, hosts, d.taken)
     fa = fingerprint(a.entries) if job.plan_file else ""
     fb = fingerprint(b.entries) if job.plan_file else ""
     return Plan(

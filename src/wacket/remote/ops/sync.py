@@ -173,3 +173,100 @@ def _sync_rmdirs(args):
         except OSError:
             kept.append(rel)
     return {"removed": removed, "kept": kept}
+
+
+# Side-cached listings: the last listing this side agreed on with the client (the pair's state for
+# this side), under a generation token. A scan that is given the token the client expects sends only
+# the entries that differ from it; any mismatch (another client, a crash between writes) sends the
+# whole listing, as the first scan of a pair does.
+_LISTINGS = {}
+
+
+def _cache_path(key):
+    d = os.path.join(data_dir(), "sync-cache")
+    if not os.path.isdir(d):
+        os.makedirs(d, 0o700)
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in key)
+    return os.path.join(d, safe + ".pickle")
+
+
+def _emit_pairs(emit, items, batch_size=2000):
+    batch = []
+    for rel, sig in items:
+        batch.append([rel, list(sig) if sig is not None else None])
+        if len(batch) >= batch_size:
+            emit(batch)
+            batch = []
+    if batch:
+        emit(batch)
+
+
+@op("sync.scan")
+def _sync_scan(args):
+    """Walk `root` (tree.scan's walk: excludes, errors as data); stream [rel, sig] pairs: every
+    entry ("full"), or only the differences from the cached listing of generation `gen` ("diff",
+    sig null = gone). sig: ["f", size, mtime_ns] | ["d"] | ["l", target]."""
+    import pickle
+
+    key = args["key"]
+    listing = {}
+
+    def collect(batch):
+        for e in batch:
+            kind = e[1]
+            if kind == "f":
+                listing[e[0]] = ("f", e[2], e[3])
+            elif kind == "d":
+                listing[e[0]] = ("d",)
+            elif kind == "l":
+                listing[e[0]] = ("l", e[6] or "")
+
+    result = _tree_scan(
+        {"root": args["root"], "exclude": args.get("exclude"), "hash": False, "_emit": collect}
+    )
+    _LISTINGS[key] = listing
+    old = None
+    if args.get("gen"):
+        try:
+            with open(_cache_path(key), "rb") as fh:
+                cached = pickle.load(fh)
+            if isinstance(cached, dict) and cached.get("gen") == args["gen"]:
+                old = cached["entries"]
+        except Exception:  # a missing or damaged cache only costs a full listing
+            old = None
+    emit = args["_emit"]
+    if old is None:
+        _emit_pairs(emit, listing.items())
+        mode = "full"
+    else:
+        mode = "diff"
+        if old != listing:
+            changed = [(rel, sig) for rel, sig in listing.items() if old.get(rel) != sig]
+            changed += [(rel, None) for rel in old if rel not in listing]
+            _emit_pairs(emit, changed)
+    return {"mode": mode, "count": len(listing), "errors": result.get("errors", [])}
+
+
+@op("sync.commit")
+def _sync_commit(args):
+    """Make the cached listing the pair's new state for this side: the last scan plus `changes`
+    ([rel, sig or null]), saved under generation `gen`."""
+    import pickle
+
+    key = args["key"]
+    listing = _LISTINGS.get(key)
+    if listing is None:
+        raise OpError("no scan of %s in this session" % key, "state")
+    for rel, sig in args["changes"]:
+        if sig is None:
+            listing.pop(rel, None)
+        else:
+            listing[rel] = tuple(sig)
+    path = _cache_path(key)
+    tmp = "%s.%d.tmp" % (path, os.getpid())
+    with open(tmp, "wb") as fh:
+        pickle.dump({"gen": args["gen"], "entries": listing}, fh, protocol=4)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    return {"count": len(listing)}
