@@ -39,3 +39,15 @@ def test_every_subcommand_help_imports_nothing_heavy():
 
 def test_hosts_list_imports_no_ssh_library():
     assert loaded_after("hosts", "list", "--plain") == []
+
+
+def test_a_command_loads_only_its_own_module():
+    code = (
+        "import sys\nfrom wacket.cli.main import cli\n"
+        "try:\n    cli.main(['hosts', 'list', '--plain'], standalone_mode=False)\n"
+        "except SystemExit:\n    pass\n"
+        "print('LOADED:' + ','.join(sorted(m for m in sys.modules if m.startswith('wacket.cli.'))))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    marker = [line for line in out.stdout.splitlines() if line.startswith("LOADED:")][-1]
+    assert marker == "LOADED:wacket.cli.context,wacket.cli.hosts,wacket.cli.main"

@@ -18,7 +18,29 @@ Config: $WACKET_CONFIG, else ~/.config/wacket/config.toml.
 Data: $WACKET_DATA, else ~/.local/share/wacket."""
 
 
-@click.group(epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
+class LazyGroup(click.Group):
+    """Subcommands whose module is imported only when that command runs (or help lists it)."""
+
+    COMMANDS = {
+        "backup": "backup:backup", "clip": "clip:clip", "find": "find:find", "gpio": "gpio:gpio",
+        "hosts": "hosts:hosts", "links": "links:links", "log": "log:log", "mail": "mail:mail",
+        "map": "map:map_", "msg": "msg:msg", "run": "run:run", "sync": "sync:sync",
+    }  # fmt: skip
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(self.COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        spec = self.COMMANDS.get(name)
+        if spec is None:
+            return None
+        import importlib
+
+        module, attr = spec.split(":")
+        return getattr(importlib.import_module(f"wacket.cli.{module}"), attr)
+
+
+@click.group(cls=LazyGroup, epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", "-V", prog_name="wacket")
 @click.option(
     "--config",
@@ -47,21 +69,6 @@ def cli(ctx: click.Context, config_path: str | None, quiet: bool, debug: bool) -
     app = App(config_path and os.path.expanduser(config_path), quiet, debug)
     ctx.obj = app
     ctx.call_on_close(app.close)
-
-
-def _register() -> None:
-    """Add the subcommands (their modules import heavy libraries only when a command runs)."""
-    from wacket.cli import backup, clip, find, gpio, hosts, links, log, mail, msg, run, sync
-    from wacket.cli.map import map_
-
-    for command in (
-        hosts.hosts, run.run, log.log, sync.sync, backup.backup, mail.mail, find.find,
-        links.links, clip.clip, msg.msg, gpio.gpio, map_,
-    ):  # fmt: skip
-        cli.add_command(command)
-
-
-_register()
 
 
 def main(argv: list[str] | None = None) -> None:
