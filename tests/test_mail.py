@@ -49,6 +49,8 @@ class Box:
         dovecot.add_user(self.user, self.password)
         self.home = home
         self._client = None
+        # Dovecot rereads the passwd-file at most once a second: wait until the user can log in.
+        assert self.client is not None
 
     @property
     def client(self):
