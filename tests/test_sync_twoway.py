@@ -290,3 +290,15 @@ def test_listing_cache_is_only_trusted_when_everything_agrees(pair, run_wacket, 
     assert tree(local) == tree(remote)
     shutil.rmtree(data / "sync-cache")
     assert records(two_way(run_wacket, local, spec).stdout) == []
+
+
+def test_dry_run_to_a_new_side_and_symlinked_root(pair, run_wacket, tmp_path):
+    local, remote, spec = pair
+    write(local, "x", "x")
+    r = two_way(run_wacket, local, f"{spec}/not-yet", "--dry-run")
+    assert by_path(records(r.stdout))["x"]["action"] == "create"
+    assert not (remote / "not-yet").exists()
+    link = tmp_path / "link-to-a"
+    os.symlink(local, link)
+    two_way(run_wacket, link, spec)
+    assert tree(remote) == {"x": ("f", b"x")}

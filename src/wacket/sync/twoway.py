@@ -37,6 +37,7 @@ class Side:
     mode: str = "full"
     diff: dict | None = None
     key: str = ""
+    missing: bool = False
 
     @property
     def label(self) -> str:
@@ -86,9 +87,10 @@ def prepare(side: Side, pool, *, create: bool, trash_days, dry_run) -> None:
     """Resolve the root (created on side B if missing), prune old trash."""
     side.session = pool.session(side.ep.host)
     info = _call(side, "sync.prepare", root=side.ep.path, create=create and not dry_run,
-                 trash_days=trash_days, dry_run=dry_run)  # fmt: skip
+                 missing_ok=create and dry_run, trash_days=trash_days, dry_run=dry_run)  # fmt: skip
     side.root = info["root"]
     side.hostname = info["host"]
+    side.missing = bool(info.get("missing"))  # a dry run towards a side not made yet
 
 
 def scan(side: Side, *, excludes: list[str], key: str, gen: str | None) -> None:
@@ -98,6 +100,9 @@ def scan(side: Side, *, excludes: list[str], key: str, gen: str | None) -> None:
     only what differs from it (side.mode "diff", side.diff); otherwise every entry ("full")."""
     from wacket.remote.client import HelperError
 
+    if side.missing:
+        side.key, side.mode, side.errors, side.entries, side.diff = key, "full", [], {}, None
+        return
     done: dict = {}
     items: dict[str, Sig | None] = {}
     try:

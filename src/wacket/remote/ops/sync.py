@@ -40,10 +40,13 @@ def _sync_prepare(args):
     prune trash entries older than `trash_days`. Returns {root, host, entries_pruned}."""
     import socket
 
-    root = os.path.abspath(os.path.expanduser(args["root"]))
+    # realpath: a root that is a symlink to a directory is that directory
+    root = os.path.realpath(os.path.expanduser(args["root"]))
     if not os.path.isdir(root):
         if os.path.lexists(root):
             raise OpError("%s: not a directory" % root, "notdir")
+        if args.get("missing_ok"):
+            return {"root": root, "host": socket.gethostname(), "pruned": 0, "missing": True}
         if not args.get("create"):
             raise OpError("%s: no such directory" % root, "missing")
         try:
