@@ -726,3 +726,32 @@ def test_plaintext_warning_and_lock(box, run_wacket):
     with job_lock("mail-t"):
         r = run_wacket("mail", "archive", "t")
     assert r.returncode == 4 and b"another wacket run holds the lock" in r.stderr
+
+
+def test_all_accounts_one_failing_is_partial(box, dovecot, run_wacket, isolated_env):
+    box.append("INBOX", [msg(1), msg(2)])
+    other = Box(dovecot, isolated_env, name="t2")
+    cfg = Path(os.environ["WACKET_CONFIG"])
+    cfg.write_text(box.toml() + other.toml())  # t2 has no password in the keyring
+    r = run_wacket("mail", "archive", "--all", "--jsonl")
+    assert r.returncode == 2 and b"wacket mail login t2" in r.stderr
+    assert {x["account"] for x in jsonl(r)} == {"t"}
+    entry = jsonl(ok(run_wacket("log", "--command", "mail archive", "--jsonl")))[-1]
+    assert entry["outcome"] == "partial" and "failed: t2" in entry["summary"]
+
+
+def test_import_thunderbird_layout(run_wacket, tmp_path):
+    profile = tmp_path / "Local Folders"
+    (profile / "Inbox.sbd").mkdir(parents=True)
+    mbox = b"".join(
+        b"From - Mon Nov  2 10:00:00 2026\n" + msg(i).replace(b"\r\n", b"\n") + b"\n"
+        for i in range(3)
+    )
+    (profile / "Inbox").write_bytes(mbox)
+    (profile / "Inbox.msf").write_bytes(b"// mork index")
+    (profile / "Inbox.sbd" / "Receipts").write_bytes(mbox.replace(b"Message ", b"Receipt "))
+    (profile / "Trash").write_bytes(b"")
+    (profile / "Trash.msf").write_bytes(b"")
+    recs = jsonl(ok(run_wacket("mail", "import", str(profile), "--account", "tb", "--jsonl")))
+    got = {r["folder"]: r["new"] for r in recs}
+    assert got == {"Inbox": 3, "Inbox/Receipts": 3, "Trash": 0}
