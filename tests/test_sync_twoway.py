@@ -255,7 +255,6 @@ def test_listing_cache_is_only_trusted_when_everything_agrees(pair, run_wacket, 
     """Each side keeps the listing of the last good sync and sends only differences; a cache that
     does not match the state (crash between writes, deleted files) costs a whole listing, never a
     wrong decision."""
-    import shutil
     from pathlib import Path
 
     local, remote, spec = pair
@@ -264,8 +263,9 @@ def test_listing_cache_is_only_trusted_when_everything_agrees(pair, run_wacket, 
     data = Path(os.environ["WACKET_DATA"])
     state = next((data / "sync").glob("*.state"))
     gen = state.with_suffix(".gen")
-    caches = [*(data / "sync-cache").glob("*.pickle"),
-              *(fleet.hosts[0].home / ".local/share/wacket/sync-cache").glob("*.pickle")]  # fmt: skip
+    pid = state.stem  # h1's home is shared with other tests: only this pair's caches
+    caches = [*(data / "sync-cache").glob(f"{pid}-*.pickle"),
+              *(fleet.hosts[0].home / ".local/share/wacket/sync-cache").glob(f"{pid}-*.pickle")]  # fmt: skip
     assert gen.exists() and len(caches) == 2
     mtime = state.stat().st_mtime_ns
     assert records(two_way(run_wacket, local, spec).stdout) == []
@@ -288,7 +288,8 @@ def test_listing_cache_is_only_trusted_when_everything_agrees(pair, run_wacket, 
     recs = by_path(records(two_way(run_wacket, local, spec).stdout))
     assert set(recs) == {"f03"}
     assert tree(local) == tree(remote)
-    shutil.rmtree(data / "sync-cache")
+    for p in (data / "sync-cache").glob(f"{pid}-*.pickle"):
+        p.unlink()
     assert records(two_way(run_wacket, local, spec).stdout) == []
 
 
