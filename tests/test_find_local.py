@@ -284,3 +284,18 @@ def test_index_lock_and_excludes(run_wacket, tmp_path):
     assert paths == [str(root / "keep.txt")]
     log = run_wacket("log", "--jsonl").stdout.decode()
     assert "find index" in log and "indexed: local(1)" in log
+
+
+def test_leftovers_of_dead_runs_are_removed(isolated_env):
+    import subprocess
+
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    d = catalog.find_dir()
+    stale = [d / f"h.db.new-{dead.pid}", d / f"h.names.new-{dead.pid}"]
+    alive = d / f"h.db.new-{os.getppid()}"
+    for p in [*stale, alive]:
+        p.write_bytes(b"half-written")
+    make_catalog("h", "/r", [item("a")]).close()
+    assert not any(p.exists() for p in stale)
+    assert alive.exists()  # another live process: not ours to remove

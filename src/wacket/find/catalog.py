@@ -99,6 +99,8 @@ class Writer:
         self.host = host
         self.final = db_path(host)
         self.tmp = self.final.with_name(f"{self.final.name}.new-{os.getpid()}")
+        _remove_leftovers(self.final)
+        _remove_leftovers(names_path(host))
         self.tmp.unlink(missing_ok=True)
         fd = os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         os.close(fd)
@@ -214,6 +216,18 @@ class Writer:
             self.conn.close()
         finally:
             self.tmp.unlink(missing_ok=True)
+
+
+def _remove_leftovers(final: Path) -> None:
+    """Drop `FINAL.new-PID` files of runs that died (their process is gone)."""
+    for p in final.parent.glob(final.name + ".new-*"):
+        try:
+            pid = int(p.name.rsplit("-", 1)[1])
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            p.unlink(missing_ok=True)
+        except (ValueError, PermissionError):
+            continue
 
 
 def _entry(eid: int, root: str, prefix: str, item: list) -> tuple:
