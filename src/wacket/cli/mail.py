@@ -110,7 +110,12 @@ def login(app, account, password_stdin, no_check) -> int:
 @click.argument("account")
 @pass_app
 def logout(app, account) -> int:
-    """Remove ACCOUNT's password from the keyring."""
+    """Remove ACCOUNT's password from the keyring.
+
+    \b
+    Example:
+      wacket mail logout work
+    """
     from wacket.mail import accounts
 
     acct = _account(app, account)
@@ -124,7 +129,12 @@ def logout(app, account) -> int:
 @output_options
 @pass_app
 def folders(app, account, fmt) -> int:
-    """List ACCOUNT's folders on the server, with counts and whether they are selected."""
+    """List ACCOUNT's folders on the server, with counts and whether they are selected.
+
+    \b
+    Example:
+      wacket mail folders work --plain | awk -F'\t' '$3 == "no"'
+    """
     from wacket.mail import imap
 
     acct = _account(app, account)
