@@ -299,3 +299,50 @@ def test_leftovers_of_dead_runs_are_removed(isolated_env):
     make_catalog("h", "/r", [item("a")]).close()
     assert not any(p.exists() for p in stale)
     assert alive.exists()  # another live process: not ours to remove
+
+
+def test_patterns_across_the_root_prefix(isolated_env):
+    """Records hold paths relative to their root; matches may cover the root, or straddle it."""
+    w = catalog.Writer("m")
+    w.add_root("/home/Alice")
+    w.add_batch([item("docs", "d"), item("docs/plan.txt"), item("notes.md")])
+    w.add_root("/srv/empty")  # a root without entries
+    w.add_root("/")
+    w.add_batch([item("etc", "d"), item("etc/alice.conf")])
+    w.commit({"indexed_at": 1.0})
+    cat = catalog.open_catalog("m")
+
+    def paths(pattern, **kw):
+        return [h.path for h in query.search(query.Query(pattern, **kw), [cat])]
+
+    assert paths("home/alice") == [
+        "/home/Alice/docs",
+        "/home/Alice/docs/plan.txt",
+        "/home/Alice/notes.md",
+    ]
+    assert paths("alice/do") == ["/home/Alice/docs", "/home/Alice/docs/plan.txt"]
+    assert paths("ice/notes") == ["/home/Alice/notes.md"]
+    assert paths("/etc/a") == ["/etc/alice.conf"]
+    assert paths("alice") == [
+        "/home/Alice/docs",
+        "/home/Alice/docs/plan.txt",
+        "/home/Alice/notes.md",
+        "/etc/alice.conf",
+    ]
+    assert paths("Alice", case_sensitive=True) == paths("home/alice")
+    assert paths("/home/*/notes.md") == ["/home/Alice/notes.md"]
+    assert paths("*alice*", basename=True) == ["/etc/alice.conf"]
+    assert paths(r"^/home/alice/[a-z.]+$", regex=True) == [
+        "/home/Alice/docs",
+        "/home/Alice/notes.md",
+    ]
+    assert paths(r"^/etc", regex=True) == ["/etc", "/etc/alice.conf"]
+    cat.close()
+    # A rebuilt names file (deleted here) answers the same.
+    catalog.names_path("m").unlink()
+    cat = catalog.open_catalog("m")
+    assert [h.path for h in query.search(query.Query("alice/do"), [cat])] == [
+        "/home/Alice/docs",
+        "/home/Alice/docs/plan.txt",
+    ]
+    cat.close()

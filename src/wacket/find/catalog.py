@@ -47,7 +47,7 @@ DOCS_SCHEMA = (
     "CREATE VIRTUAL TABLE docs USING fts5(body, tokenize='unicode61 remove_diacritics 2')",
     "CREATE TABLE docinfo (id INTEGER PRIMARY KEY, size INTEGER, mtime INTEGER)",
 )
-NAMES_MAGIC = b"WKNAMES2"
+NAMES_MAGIC = b"WKNAMES3"
 HEADER = 64  # magic, generation, blob length, count: padded to 64 bytes
 
 
@@ -110,7 +110,8 @@ class Writer:
         self.conn.execute("PRAGMA page_size=8192")
         self.conn.executescript(SCHEMA)
         self.conn.execute("BEGIN")
-        self.keys: list[str] = []  # full paths, in entry order
+        self.keys: list[str] = []  # paths relative to their root, in entry order
+        self.segments: list[list] = []  # [first record, end record, root prefix] per root
         self.next_id = 1
         self.counts = {"entries": 0, "files": 0, "dirs": 0, "links": 0, "bytes": 0, "hashed": 0}
         self._root_id = 0
@@ -126,12 +127,14 @@ class Writer:
         self._root_id += 1
         self.conn.execute("INSERT INTO roots VALUES (?,?)", (self._root_id, fs(root)))
         self._prefix = root if root.endswith("/") else root + "/"
+        if self.segments:
+            self.segments[-1][1] = len(self.keys)
+        self.segments.append([len(self.keys), len(self.keys), self._prefix])
 
     def add_batch(self, batch: list) -> None:
         """Entries from tree.scan of the current root: [rel, type, size, mtime_ns, mode, hash,
         link]."""
         keys = self.keys
-        prefix = self._prefix
         group = self._group
         parent = self._group_parent
         hashes = []
@@ -149,7 +152,7 @@ class Writer:
                 parent = self._group_parent = p
                 self._group_first = nid
             group.append(item)
-            keys.append(prefix + rel)
+            keys.append(rel)
             kind = item[1]
             if kind == "f":
                 files += 1
@@ -203,7 +206,11 @@ class Writer:
             self._pending = []
         generation = os.urandom(8).hex()
         self.conn.execute(POST_SCHEMA)
-        meta = dict(meta, host=self.host, generation=generation, **self.counts)
+        if self.segments:
+            self.segments[-1][1] = len(self.keys)
+        meta = dict(
+            meta, host=self.host, generation=generation, segments=self.segments, **self.counts
+        )
         self.set_meta(meta)
         self.conn.execute("COMMIT")
         self.conn.close()
@@ -244,7 +251,8 @@ def _fsync_dir(path: Path) -> None:
 
 
 def write_names(host: str, generation: str, paths_in_order: list[str]) -> None:
-    """The names file: header, lower-cased paths joined by newlines, then the line offsets."""
+    """The names file: header, lower-cased paths (relative to their root: the root is not
+    repeated a million times) joined by newlines, then the line offsets."""
     keys = "\n".join(paths_in_order)
     if keys.count("\n") != max(0, len(paths_in_order) - 1):
         # Some names hold newlines: store those as NUL so only record ends are newlines.
@@ -313,13 +321,20 @@ class Catalog:
 
     def names(self) -> Names:
         if self._names is None:
+            segments = self.meta.get("segments", [])
+            generation = self.meta.get("generation")
             try:
-                self._names = Names.open(names_path(self.host), self.meta.get("generation"))
+                self._names = Names.open(names_path(self.host), generation, segments)
             except (OSError, ValueError):
                 self._names = None
             if self._names is None:  # missing or from another generation: rebuild it
-                write_names(self.host, self.meta["generation"], list(self.all_paths()))
-                self._names = Names.open(names_path(self.host), self.meta.get("generation"))
+                rels = [
+                    item[0]
+                    for (data,) in self.conn.execute("SELECT data FROM dirs ORDER BY first")
+                    for item in json.loads(zlib.decompress(data))
+                ]
+                write_names(self.host, self.meta["generation"], rels)
+                self._names = Names.open(names_path(self.host), generation, segments)
                 if self._names is None:
                     raise WacketError(f"{self.host}: cannot build the names index")
         return self._names
@@ -401,8 +416,17 @@ class Names:
     """The mapped names file: records are lines of the blob at [base, base + blob_len) of `mm`;
     `offsets[i]` is where record i starts (relative to base), with a sentinel after the last."""
 
-    def __init__(self, fh, mm, blob_len: int, count: int, code: str = "Q"):
+    def __init__(self, fh, mm, blob_len: int, count: int, code: str = "Q", segments=()):
         self._fh = fh
+        # Records hold paths relative to their root: (first, end, lower-cased root prefix).
+        self.segments = [
+            (a, b, search_key(prefix).encode("utf-8", "surrogateescape"))
+            for a, b, prefix in segments
+            if b > a
+        ]
+        if not self.segments and count:  # a catalog without roots recorded: no prefix
+            self.segments = [(0, count, b"")]
+        self._starts = [a for a, _b, _p in self.segments]
         self.mm = mm
         self.base = HEADER
         self.blob_len = blob_len
@@ -414,7 +438,7 @@ class Names:
             self.offsets = array(code, [1])
 
     @classmethod
-    def open(cls, path: Path, generation: str | None) -> Names | None:
+    def open(cls, path: Path, generation: str | None, segments=()) -> Names | None:
         fh = open(path, "rb")  # noqa: SIM115 - kept open with the map
         header = fh.read(HEADER)
         parts = header.split()
@@ -423,13 +447,20 @@ class Names:
             return None
         blob_len, count, code = int(parts[2]), int(parts[3]), parts[4].decode()
         if count == 0:
-            return cls(fh, None, 0, 0, code)
+            return cls(fh, None, 0, 0, code, segments)
         mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
-        return cls(fh, mm, blob_len, count, code)
+        return cls(fh, mm, blob_len, count, code, segments)
 
     def record(self, i: int) -> bytes:
         """Record i (0-based) as stored: lower-cased UTF-8 (surrogate escapes), NUL for newline."""
         return self.mm[self.base + self.offsets[i] : self.base + self.offsets[i + 1] - 1]
+
+    def full(self, i: int) -> bytes:
+        """Record i with its root prefix: the whole lower-cased path."""
+        from bisect import bisect_right
+
+        k = bisect_right(self._starts, i) - 1
+        return (self.segments[k][2] if k >= 0 else b"") + self.record(i)
 
     def text(self) -> bytes:
         return self.mm[self.base : self.base + self.blob_len] if self.mm is not None else b""
