@@ -65,7 +65,7 @@ def reset(sshd) -> None:
     d = gpio_dir(sshd)
     if d.exists():
         for p in d.iterdir():
-            p.unlink()
+            p.unlink(missing_ok=True)  # a watcher still exiting may remove its own
 
 
 def wacket_popen(*args: str) -> subprocess.Popen:
