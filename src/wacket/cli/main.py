@@ -19,25 +19,47 @@ Data: $WACKET_DATA, else ~/.local/share/wacket."""
 
 
 class LazyGroup(click.Group):
-    """Subcommands whose module is imported only when that command runs (or help lists it)."""
+    """Subcommands whose module is imported only when that command runs.
+
+    Their one-line help is kept here too, so `wacket --help` imports none of them; a test checks
+    that it matches each command's own help.
+    """
 
     COMMANDS = {
-        "backup": "backup:backup", "clip": "clip:clip", "find": "find:find", "gpio": "gpio:gpio",
-        "hosts": "hosts:hosts", "links": "links:links", "log": "log:log", "mail": "mail:mail",
-        "map": "map:map_", "msg": "msg:msg", "run": "run:run", "sync": "sync:sync",
+        "backup": ("backup:backup", "Snapshot backups to another machine or a USB drive: zero loss, proven by verify."),
+        "clip": ("clip:clip", "Cut and paste between machines: a clipboard ring on the hub, system clipboards anywhere."),
+        "find": ("find:find", "Find files on every machine from catalogs kept on this one."),
+        "gpio": ("gpio:gpio", "GPIO pins across the fleet: info, get, set, toggle, pulse, watch."),
+        "hosts": ("hosts:hosts", "The machines of the fleet: list, status, services."),
+        "links": ("links:links", "Merge bookmarks and history of every browser on every machine into one database."),
+        "log": ("log:log", "Show the journal: every wacket command that changed anything, when, where, outcome."),
+        "mail": ("mail:mail", "A local, incremental, verified and searchable archive of your IMAP mail."),
+        "map": ("map:map_", "Run COMMAND once per item, spread over the hosts of HOSTSET."),
+        "msg": ("msg:msg", "Short messages across the fleet: status changes, links, a line of text."),
+        "run": ("run:run", "Run COMMAND on every host of HOSTSET in parallel."),
+        "sync": ("sync:sync", "Mirror SRC to DEST (one-way, rsync), or keep two replicas the same (--two-way)."),
     }  # fmt: skip
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(self.COMMANDS)
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        spec = self.COMMANDS.get(name)
-        if spec is None:
+        entry = self.COMMANDS.get(name)
+        if entry is None:
             return None
         import importlib
 
-        module, attr = spec.split(":")
+        module, attr = entry[0].split(":")
         return getattr(importlib.import_module(f"wacket.cli.{module}"), attr)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        width = formatter.width - 6 - max(len(name) for name in self.COMMANDS)
+        rows = []
+        for name in self.list_commands(ctx):
+            text = self.COMMANDS[name][1]
+            rows.append((name, text if len(text) <= width else text[: width - 3] + "..."))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
 
 @click.group(cls=LazyGroup, epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
