@@ -57,6 +57,15 @@ def change_one_percent(root: Path, n: int, seed: int = 5) -> int:
     return len(picked)
 
 
+def settle(src: Path) -> None:
+    """Flush the previous step's writes and read the source once, so every tool starts from the
+    same state (source in the page cache, no writeback pending)."""
+    subprocess.run(["sync"])
+    # (tar into a pipe: GNU tar does not read the files when the archive is /dev/null itself)
+    subprocess.run(["sh", "-c", 'tar cf - -C "$1" . | cat >/dev/null', "sh", str(src)])
+    time.sleep(2)
+
+
 def timed(argv, env=None, cwd=None) -> float:
     start = time.monotonic()
     res = subprocess.run(argv, env=env, cwd=cwd, capture_output=True)
@@ -182,7 +191,7 @@ def run_all(args, work: Path, src: Path, key: Path, sshd) -> None:
             changed = change_one_percent(src, args.files)
             print(f"changed {changed} files")
         for name, argv in tools.items():
-            subprocess.run(["sync"])
+            settle(src)
             secs = timed(argv(), env=renv if name == "restic" else env)
             results.setdefault(name, {})[phase] = secs
             print(f"  {phase:<11} {name:<18} {secs:7.2f}s", flush=True)
@@ -192,7 +201,9 @@ def run_all(args, work: Path, src: Path, key: Path, sshd) -> None:
         p for p in (targets["wacket"] / "bench").iterdir() if p.name[0].isdigit() and p.is_dir()
     )
     latest = snaps[-1]
+    settle(latest)
     t_verify = timed(wacket + ["backup", "verify", "bench"], env=env)
+    settle(latest)
     t_sha = timed(
         [
             "sh",
