@@ -80,3 +80,15 @@ def test_failed_run_is_journaled(pair, run_wacket):
     assert r.returncode == 1
     last = records(run_wacket("log", "--command", "sync", "--jsonl").stdout)[-1]
     assert last["outcome"] == "failed" and "would delete 20" in last["summary"]
+
+
+def test_all_goes_on_past_a_failing_profile(pair, run_wacket, tmp_path):
+    local, remote, spec = pair
+    write(local, "f", "f")
+    add_profiles(
+        f'[sync.broken]\na = "{tmp_path}/missing/"\nb = "{spec}/x/"\n\n'
+        f'[sync.good]\na = "{local}/"\nb = "{tmp_path}/out/"\n'
+    )
+    r = run_wacket("sync", "--all")
+    assert r.returncode == 2
+    assert "broken" in r.stderr.decode() and (tmp_path / "out/f").exists()

@@ -303,3 +303,21 @@ def test_dry_run_to_a_new_side_and_symlinked_root(pair, run_wacket, tmp_path):
     os.symlink(local, link)
     two_way(run_wacket, link, spec)
     assert tree(remote) == {"x": ("f", b"x")}
+
+
+def test_same_size_edits_compared_by_content(pair, run_wacket):
+    local, remote, spec = pair
+    many(local, 20)
+    write(local, "same-size", "AAAA")
+    write(local, "same-bytes", "CCCC")
+    two_way(run_wacket, local, spec)
+    write(local, "same-size", "BBBB", mtime=time.time() - 30)
+    write(remote, "same-size", "DDDD")  # same length, other bytes: a real conflict
+    write(local, "same-bytes", "EEEE", mtime=time.time() - 30)
+    write(remote, "same-bytes", "EEEE")  # both made the same edit: no conflict
+    recs = by_path(records(two_way(run_wacket, local, spec).stdout))
+    assert recs["same-size"]["action"] == "conflict"
+    assert "same-bytes" not in recs
+    t = tree(local)
+    assert t["same-size"] == ("f", b"DDDD") and t[recs["same-size"]["kept_as"]] == ("f", b"BBBB")
+    assert tree(local) == tree(remote)
