@@ -346,3 +346,89 @@ def test_patterns_across_the_root_prefix(isolated_env):
         "/home/Alice/docs/plan.txt",
     ]
     cat.close()
+
+
+def test_tree_scan_groups_same_records_as_plain(tmp_path, isolated_env):
+    """tree.scan with `groups` (what find index uses) gives the plain walk's records, hashes,
+    counts and errors, and a catalog built from it equals one built entry by entry."""
+    root = tmp_path / "hostile"
+    names = [
+        "new\nline.txt",
+        "sp ace s.txt",
+        "-leading-dash",
+        "--",
+        "UPPER.PDF",
+        "a.tmp",
+        "sub/inner\nnl/deep.txt",
+        "sub/x.bin",
+        "node_modules/y.js",
+    ]
+    for rel in names:
+        p = root / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(b"z" * (5000 if rel.endswith(".bin") else 3))
+    bad = os.path.join(os.fsencode(root), b"caf\xe9\nbad")
+    os.mkdir(bad)
+    with open(os.path.join(bad, b"\xff\xfe.txt"), "wb") as fh:
+        fh.write(b"q" * 6000)
+    os.symlink("sub", root / "link-to-sub")
+    os.symlink("missing\ntarget", root / "dangling")
+    os.symlink(".", root / "sub" / "loop")
+    os.mkfifo(root / "fifo")
+    kw = dict(root=str(root), exclude=["*.tmp", "node_modules/"], hash=True, hash_min=4096, batch=4)
+    plain_final, plain = run_op("tree.scan", cache="p", **kw)
+    group_final, grouped = run_op("tree.scan", cache="g", groups=True, **kw)
+    records = [e for b in plain for e in b]
+    assert len(grouped) > 1  # several batches
+    got, keys, hashes = [], [], []
+    for b in grouped:
+        assert set(b) == {"g", "k", "h"}
+        base = len(got)
+        for n, text in b["g"]:
+            part = json.loads(text)
+            assert len(part) == n
+            assert len({e[0].rpartition("/")[0] for e in part}) == 1  # one directory
+            got += part
+        keys += b["k"].split("\n")
+        hashes += [(base + i, h, size) for i, h, size in b["h"]]
+    assert got == records
+    assert keys == [e[0].replace("\n", "\0") for e in records]
+    assert hashes == [(i, e[5], e[2]) for i, e in enumerate(records) if e[5] is not None]
+    assert len(hashes) == 2
+    assert group_final["entries"] == len(records)
+    assert group_final["links"] == sum(e[1] == "l" for e in records) == 3
+    for k in ("files", "dirs", "bytes", "hashed", "hashed_bytes", "errors"):
+        assert group_final[k] == plain_final[k], k
+    _, packed = run_op("tree.scan", cache="g", groups=True, compress=True, **kw)
+    assert [index.unpack(b) for b in packed] == grouped
+
+    def build(host, batches, grouped_batches):
+        w = catalog.Writer(host)
+        w.add_root("/r")
+        for b in batches:
+            if grouped_batches:
+                w.add_groups(b)
+            else:
+                w.add_batch(b)
+        if grouped_batches:
+            w.add_counts(group_final)
+        w.commit({"indexed_at": 1.0})
+        return w.counts, catalog.open_catalog(host)
+
+    counts_a, a = build("a", plain, False)
+    counts_b, b = build("b", grouped, True)
+    assert counts_a == counts_b
+    assert list(a.entries()) == list(b.entries())
+    assert a.names().text() == b.names().text()
+    assert [a.names().full(i) for i in range(a.count)] == [
+        b.names().full(i) for i in range(b.count)
+    ]
+    assert [h.path for h in query.search(query.Query("line"), [b])] == ["/r/new\nline.txt"]
+    hits = [h.path for h in query.search(query.Query("nl"), [b])]
+    assert hits == ["/r/sub/inner\nnl", "/r/sub/inner\nnl/deep.txt"]
+    assert (
+        a.conn.execute("SELECT * FROM hashes").fetchall()
+        == b.conn.execute("SELECT * FROM hashes").fetchall()
+    )
+    a.close()
+    b.close()

@@ -24,7 +24,6 @@ import sqlite3
 import time
 import zlib
 from array import array
-from dataclasses import dataclass, field
 from itertools import accumulate
 from pathlib import Path
 
@@ -110,7 +109,8 @@ class Writer:
         self.conn.execute("PRAGMA page_size=8192")
         self.conn.executescript(SCHEMA)
         self.conn.execute("BEGIN")
-        self.keys: list[str] = []  # paths relative to their root, in entry order
+        self.keys: list[str] = []  # paths relative to their root (add_batch), not yet in _texts
+        self._texts: list[str] = []  # names-file text chunks (newline-joined), in entry order
         self.segments: list[list] = []  # [first record, end record, root prefix] per root
         self.next_id = 1
         self.counts = {"entries": 0, "files": 0, "dirs": 0, "links": 0, "bytes": 0, "hashed": 0}
@@ -124,12 +124,14 @@ class Writer:
     def add_root(self, root: str) -> None:
         """Start a root (an absolute path on the host); its entries follow via `add_batch`."""
         self._flush()
+        self._flush_keys()
         self._root_id += 1
         self.conn.execute("INSERT INTO roots VALUES (?,?)", (self._root_id, fs(root)))
         self._prefix = root if root.endswith("/") else root + "/"
+        n = self.next_id - 1
         if self.segments:
-            self.segments[-1][1] = len(self.keys)
-        self.segments.append([len(self.keys), len(self.keys), self._prefix])
+            self.segments[-1][1] = n
+        self.segments.append([n, n, self._prefix])
 
     def add_batch(self, batch: list) -> None:
         """Entries from tree.scan of the current root: [rel, type, size, mtime_ns, mode, hash,
@@ -176,6 +178,43 @@ class Writer:
         if hashes:
             self.conn.executemany("INSERT INTO hashes VALUES (?,?,?)", hashes)
 
+    def add_groups(self, batch: dict) -> None:
+        """A tree.scan batch sent with `groups`: each directory's entries as one JSON text, stored
+        as it is (no object per entry is made here); `k` is the batch's names text."""
+        self._flush()
+        self._flush_keys()
+        nid = self.next_id
+        pending = self._pending
+        compress = zlib.compress
+        rid = self._root_id
+        for n, text in batch["g"]:
+            pending.append((nid, n, rid, compress(text.encode(), 1)))
+            nid += n
+        if batch["g"]:
+            self._texts.append(batch["k"])
+        hashes = batch.get("h")
+        if hashes:
+            base = self.next_id
+            self.conn.executemany(
+                "INSERT INTO hashes VALUES (?,?,?)", [(base + i, h, sz) for i, h, sz in hashes]
+            )
+            self.counts["hashed"] += len(hashes)
+        self.counts["entries"] += nid - self.next_id
+        self.next_id = nid
+        if len(pending) >= 200:
+            self.conn.executemany("INSERT INTO dirs VALUES (?,?,?,?)", pending)
+            self._pending = []
+
+    def add_counts(self, final: dict) -> None:
+        """Totals from the final value of a grouped tree.scan (its entries are not decoded)."""
+        for key in ("files", "dirs", "links", "bytes"):
+            self.counts[key] += final.get(key, 0)
+
+    def _flush_keys(self) -> None:
+        if self.keys:
+            self._texts.append(_join_keys(self.keys))
+            self.keys = []
+
     def _flush(self) -> None:
         if self._group:
             data = json.dumps(self._group, ensure_ascii=True, separators=(",", ":"))
@@ -201,20 +240,21 @@ class Writer:
 
     def commit(self, meta: dict) -> None:
         self._flush()
+        self._flush_keys()
         if self._pending:
             self.conn.executemany("INSERT INTO dirs VALUES (?,?,?,?)", self._pending)
             self._pending = []
         generation = os.urandom(8).hex()
         self.conn.execute(POST_SCHEMA)
         if self.segments:
-            self.segments[-1][1] = len(self.keys)
+            self.segments[-1][1] = self.next_id - 1
         meta = dict(
             meta, host=self.host, generation=generation, segments=self.segments, **self.counts
         )
         self.set_meta(meta)
         self.conn.execute("COMMIT")
         self.conn.close()
-        write_names(self.host, generation, self.keys)
+        write_names_text(self.host, generation, "\n".join(self._texts), self.next_id - 1)
         os.replace(self.tmp, self.final)
         _fsync_dir(self.final.parent)
 
@@ -250,17 +290,26 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def write_names(host: str, generation: str, paths_in_order: list[str]) -> None:
-    """The names file: header, lower-cased paths (relative to their root: the root is not
-    repeated a million times) joined by newlines, then the line offsets."""
+def _join_keys(paths_in_order: list[str]) -> str:
     keys = "\n".join(paths_in_order)
     if keys.count("\n") != max(0, len(paths_in_order) - 1):
         # Some names hold newlines: store those as NUL so only record ends are newlines.
         keys = "\n".join(p.replace("\n", "\0") for p in paths_in_order)
+    return keys
+
+
+def write_names(host: str, generation: str, paths_in_order: list[str]) -> None:
+    """The names file: header, lower-cased paths (relative to their root: the root is not
+    repeated a million times) joined by newlines, then the line offsets."""
+    write_names_text(host, generation, _join_keys(paths_in_order), len(paths_in_order))
+
+
+def write_names_text(host: str, generation: str, keys: str, count: int) -> None:
+    """write_names with the paths already joined (newlines inside names as NUL)."""
     blob = keys.lower().encode("utf-8", "surrogateescape")
     code = "I" if len(blob) < 2**32 - 2 else "Q"
     offsets = array(code, [0])
-    if paths_in_order:
+    if count:
         # Line starts, then a sentinel one past the end of the last line (all at C speed).
         offsets.extend(accumulate(map((1).__add__, map(len, blob.split(b"\n")))))
     else:
@@ -270,7 +319,7 @@ def write_names(host: str, generation: str, paths_in_order: list[str]) -> None:
         NAMES_MAGIC,
         generation.encode(),
         len(blob),
-        len(paths_in_order),
+        count,
         code.encode(),
     )
     header = header.ljust(HEADER, b" ")
@@ -290,16 +339,22 @@ def write_names(host: str, generation: str, paths_in_order: list[str]) -> None:
 # --- reading -----------------------------------------------------------------------------
 
 
-@dataclass
 class Catalog:
-    """One host's catalog, opened read-only."""
+    """One host's catalog, opened read-only. (A plain class: the dataclasses module would cost
+    the query command's start-up a few milliseconds.)"""
 
-    host: str
-    path: Path
-    meta: dict = field(default_factory=dict)
-    _conn: sqlite3.Connection | None = None
-    _names: Names | None = None
-    _roots: dict | None = None
+    __slots__ = ("host", "path", "meta", "_conn", "_names", "_roots")
+
+    def __init__(self, host: str, path: Path, meta: dict | None = None):
+        self.host = host
+        self.path = path
+        self.meta: dict = {} if meta is None else meta
+        self._conn: sqlite3.Connection | None = None
+        self._names: Names | None = None
+        self._roots: dict | None = None
+
+    def __repr__(self) -> str:
+        return f"Catalog({self.host!r}, {str(self.path)!r})"
 
     @property
     def conn(self) -> sqlite3.Connection:

@@ -150,9 +150,18 @@ def index_host(pool, host, settings: Settings) -> dict:
                 cache_inode=True,
                 cache_prune=True,
                 compress=not host.is_local,
+                groups=True,
             )
+            grouped = False
             for item in stream:
-                writer.add_batch(unpack(item))
+                item = unpack(item)
+                if isinstance(item, dict):
+                    grouped = True
+                    writer.add_groups(item)
+                else:  # a helper without `groups`
+                    writer.add_batch(item)
+            if grouped:
+                writer.add_counts(final)
             for rel, message in final.get("errors", []):
                 errors.append([absroot if rel == "." else catalog.join_path(absroot, rel), message])
             hashed += final.get("hashed", 0)

@@ -12,7 +12,6 @@ import fnmatch
 import re
 from bisect import bisect_right
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 
 from wacket.errors import ConfigError
 from wacket.find import catalog
@@ -21,20 +20,42 @@ from wacket.find.catalog import Catalog
 GLOB_CHARS = re.compile(r"[*?\[]")
 
 
-@dataclass
 class Query:
-    pattern: str | None = None
-    regex: bool = False
-    literal: bool = False  # a substring even if it holds * ? [
-    case_sensitive: bool = False
-    basename: bool = False
-    exts: list[str] = field(default_factory=list)
-    larger: int | None = None
-    smaller: int | None = None
-    newer: float | None = None  # epoch seconds: modified after
-    older: float | None = None  # modified before
-    types: str | None = None  # letters among f d l o
-    limit: int | None = None
+    """What to look for: the pattern and the filters of the command line. (Plain classes here:
+    the dataclasses module would cost the query command's start-up a few milliseconds.)"""
+
+    __slots__ = (
+        "pattern", "regex", "literal", "case_sensitive", "basename", "exts", "larger",
+        "smaller", "newer", "older", "types", "limit",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        pattern: str | None = None,
+        regex: bool = False,
+        literal: bool = False,  # a substring even if it holds * ? [
+        case_sensitive: bool = False,
+        basename: bool = False,
+        exts: list[str] | None = None,
+        larger: int | None = None,
+        smaller: int | None = None,
+        newer: float | None = None,  # epoch seconds: modified after
+        older: float | None = None,  # modified before
+        types: str | None = None,  # letters among f d l o
+        limit: int | None = None,
+    ):
+        self.pattern = pattern
+        self.regex = regex
+        self.literal = literal
+        self.case_sensitive = case_sensitive
+        self.basename = basename
+        self.exts = [] if exts is None else exts
+        self.larger = larger
+        self.smaller = smaller
+        self.newer = newer
+        self.older = older
+        self.types = types
+        self.limit = limit
 
     @property
     def kind(self) -> str:
@@ -47,15 +68,29 @@ class Query:
         return "glob" if GLOB_CHARS.search(self.pattern) else "substring"
 
 
-@dataclass
 class Hit:
-    host: str
-    path: str
-    type: str
-    size: int
-    mtime_ns: int
-    hash: str | None
-    link: str | None
+    """One catalog entry that matched."""
+
+    __slots__ = ("host", "path", "type", "size", "mtime_ns", "hash", "link")
+
+    def __init__(self, host, path, type, size, mtime_ns, hash, link):  # noqa: A002
+        self.host: str = host
+        self.path: str = path
+        self.type: str = type
+        self.size: int = size
+        self.mtime_ns: int = mtime_ns
+        self.hash: str | None = hash
+        self.link: str | None = link
+
+    def __repr__(self) -> str:
+        return f"Hit({self.host!r}, {self.path!r})"
+
+    def __eq__(self, other) -> bool:
+        if not isinstance(other, Hit):
+            return NotImplemented
+        return all(getattr(self, k) == getattr(other, k) for k in self.__slots__)
+
+    __hash__ = None  # type: ignore[assignment]
 
 
 def _literal(glob: str) -> str:

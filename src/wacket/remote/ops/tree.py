@@ -185,6 +185,10 @@ def _tree_scan(args):
     With `compress` true each batch travels as {"z": base64 of zlib(JSON batch)} (slow links).
     `cache_inode` reuses a hash when only the name changed (same inode, size, mtime);
     `cache_prune` drops cache entries of files this scan did not see.
+    With `groups` true (wacket find) each batch is instead {"g": [[n, JSON text of one directory's
+    n entries], ...], "k": those entries' paths joined by newlines (a newline inside a name as
+    NUL), "h": [[index in batch, hash, size], ...]}: the receiver stores the texts as they come,
+    without decoding an object per entry. The final value then also counts "links" and "entries".
     """
     root = os.path.expanduser(args["root"])
     emit = args["_emit"]
@@ -198,6 +202,9 @@ def _tree_scan(args):
 
         def emit(items):
             plain_emit(_pack_batch(items))
+
+    if args.get("groups"):
+        return _tree_scan_groups(args, emit)
 
     one_fs = args.get("one_file_system", False)
     cache = _HashCache(
@@ -299,6 +306,141 @@ def _tree_scan(args):
     cache.close(complete)
     counts["errors"] = errors
     return counts
+
+
+def _tree_scan_groups(args, emit):
+    """tree.scan with `groups`: the same walk (order, excludes, hash cache, errors), each
+    directory's entries sent as one JSON text (see tree.scan)."""
+    root = os.path.expanduser(args["root"])
+    rules = _compile_excludes(args.get("exclude"))
+    want_hash = args.get("hash", False)
+    hash_min = args.get("hash_min", 0)
+    algo = args.get("algo", "sha256")
+    batch_size = args.get("batch", DEFAULT_BATCH * 5)
+    one_fs = args.get("one_file_system", False)
+    cache = _HashCache(
+        args.get("cache") if want_hash else None,
+        by_inode=args.get("cache_inode", False),
+        prune=args.get("cache_prune", False),
+    )
+    try:
+        st = os.lstat(root)
+    except OSError as exc:
+        raise OpError("%s: %s" % (root, exc.strerror), "missing")
+    if not stat.S_ISDIR(st.st_mode):
+        raise OpError("%s: not a directory" % root, "notdir")
+    root_dev = st.st_dev
+    dumps = json.JSONEncoder(ensure_ascii=True, separators=(",", ":")).encode
+    groups = []
+    names = []
+    hashes = []
+    errors = []
+    n_batch = 0
+    n_entries = n_files = n_dirs = n_links = n_bytes = n_hashed = n_hashed_bytes = 0
+    file_name_rx, file_path_rx = rules.for_file
+    dir_name_rx, dir_path_rx = rules.for_dir
+    S_ISDIR, S_ISREG, S_ISLNK, S_IMODE = stat.S_ISDIR, stat.S_ISREG, stat.S_ISLNK, stat.S_IMODE
+    readlink = os.readlink
+    stack = [""]
+    complete = True
+    while stack:
+        rel_dir = stack.pop()
+        full_dir = os.path.join(root, rel_dir) if rel_dir else root
+        try:
+            with os.scandir(full_dir) as it:
+                entries = sorted(it, key=_by_name)
+        except OSError as exc:
+            errors.append([rel_dir or ".", exc.strerror or str(exc)])
+            complete = False
+            continue
+        prefix = rel_dir + "/" if rel_dir else ""
+        subdirs = []
+        recs = []
+        rels = []
+        for entry in entries:
+            name = entry.name
+            rel = prefix + name
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except OSError as exc:
+                errors.append([rel, exc.strerror or str(exc)])
+                continue
+            mode = st.st_mode
+            size = st.st_size
+            if S_ISREG(mode):
+                if (file_name_rx is not None and file_name_rx(name)) or (
+                    file_path_rx is not None and file_path_rx(rel)
+                ):
+                    continue
+                digest = None
+                if want_hash and size >= hash_min:
+                    mtime = st.st_mtime_ns
+                    digest = cache.get(rel, size, mtime, st)
+                    if digest is None:
+                        try:
+                            digest = file_hash(entry.path, algo)
+                        except OSError as exc:
+                            errors.append([rel, exc.strerror or str(exc)])
+                            continue
+                        n_hashed += 1
+                        n_hashed_bytes += size
+                        cache.put(rel, size, mtime, digest, st)
+                    hashes.append([n_batch + len(recs), digest, size])
+                n_files += 1
+                n_bytes += size
+                recs.append([rel, "f", size, st.st_mtime_ns, S_IMODE(mode), digest, None])
+            elif S_ISDIR(mode):
+                if (dir_name_rx is not None and dir_name_rx(name)) or (
+                    dir_path_rx is not None and dir_path_rx(rel)
+                ):
+                    continue
+                n_dirs += 1
+                if not one_fs or st.st_dev == root_dev:
+                    subdirs.append(rel)
+                recs.append([rel, "d", size, st.st_mtime_ns, S_IMODE(mode), None, None])
+            else:
+                if (file_name_rx is not None and file_name_rx(name)) or (
+                    file_path_rx is not None and file_path_rx(rel)
+                ):
+                    continue
+                link = None
+                if S_ISLNK(mode):
+                    kind = "l"
+                    n_links += 1
+                    try:
+                        link = readlink(entry.path)
+                    except OSError:
+                        link = ""
+                else:
+                    kind = "o"
+                recs.append([rel, kind, size, st.st_mtime_ns, S_IMODE(mode), None, link])
+            rels.append(rel)
+        stack.extend(reversed(subdirs))
+        if recs:
+            groups.append([len(recs), dumps(recs)])
+            text = "\n".join(rels)
+            if text.count("\n") != len(rels) - 1:  # a name holds a newline: store it as NUL
+                text = "\n".join(r.replace("\n", "\0") for r in rels)
+            names.append(text)
+            n_batch += len(recs)
+            if n_batch >= batch_size:
+                emit({"g": groups, "k": "\n".join(names), "h": hashes})
+                n_entries += n_batch
+                groups, names, hashes, n_batch = [], [], [], 0
+    if groups:
+        emit({"g": groups, "k": "\n".join(names), "h": hashes})
+        n_entries += n_batch
+    cache.close(complete)
+    return {
+        "files": n_files,
+        "dirs": n_dirs,
+        "links": n_links,
+        "entries": n_entries,
+        "bytes": n_bytes,
+        "hashed": n_hashed,
+        "hashed_bytes": n_hashed_bytes,
+        "errors": errors,
+    }
 
 
 @op("tree.hash")
