@@ -81,6 +81,9 @@ def test_deletion_guard_stops_empty_source(pair, run_wacket, tmp_path):
     r = run_wacket("sync", f"{empty}/", f"{spec}/", "--delete", "--dry-run", "--jsonl")
     assert r.returncode == 0
     assert len([x for x in records(r.stdout) if x["action"] == "delete"]) == 20
+    assert "would delete 20 (limit 2): a real run stops" in r.stderr.decode()
+    r = run_wacket("sync", f"{empty}/", f"{spec}/", "--delete", "--dry-run", "--max-delete", "0")
+    assert r.returncode == 0 and "limit 0" in r.stderr.decode()
     assert tree(remote) == before
     # --force overrides
     r = run_wacket("sync", f"{empty}/", f"{spec}/", "--delete", "--force")

@@ -11,7 +11,7 @@ from wacket.output import Renderer, output_options
 RECORD_COLUMNS = ["action", "kind", "size", "path"]
 
 
-@click.command(context_settings={"ignore_unknown_options": False})
+@click.command()
 @click.argument("paths", nargs=-1, metavar="SRC DEST | PROFILE")
 @click.option(
     "--two-way", "two_way", is_flag=True, help="Keep both sides the same (per-pair state)."

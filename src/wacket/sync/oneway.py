@@ -122,12 +122,19 @@ def sync_oneway(
     elif opts.dry_run or opts.force:
         # --delete-delay: deletions happen only once every transfer is done, so a run that
         # fails half way (host unreachable) has deleted nothing.
-        extra = ["--delete-delay"]
-        if opts.max_delete is not None and not opts.force:
-            extra.append(f"--max-delete={opts.max_delete}")
-        res = rsync.run(args + extra + _ends(src, dest), record)
+        res = rsync.run(args + ["--delete-delay"] + _ends(src, dest), record)
         _finish(res, src, dest, remote, report)
         report.would_delete = totals.files["delete"]
+        if opts.dry_run and report.would_delete and not opts.force:
+            dest_entries = (
+                res.stats.get("files", 0) - res.stats.get("created", 0) + report.would_delete
+            )
+            limit = opts.max_delete if opts.max_delete is not None else default_limit(dest_entries)
+            if report.would_delete > limit:
+                report.notes.append(
+                    f"would delete {report.would_delete} (limit {limit}): a real run stops "
+                    "before deleting (--force to go past the guard)"
+                )
     else:
         # Pass 1: transfer everything, delete nothing, count what would go.
         res = rsync.run(args + ["--delete", "--max-delete=0"] + _ends(src, dest), record)

@@ -24,7 +24,8 @@ _KEYS = {
 
 def clean(overrides: dict[str, Any]) -> dict[str, Any]:
     """Command-line options that were given (flags that are off and unset values are dropped)."""
-    return {k: v for k, v in overrides.items() if v not in (None, False, [], ())}
+    # `is`, not `in`: 0 (--max-delete 0) is a value given, though 0 == False
+    return {k: v for k, v in overrides.items() if v is not None and v is not False and v != []}
 
 
 def _job(config: Config, name: str, entry: Any) -> Job:
