@@ -139,3 +139,31 @@ def test_table_summary_and_journal(pair, run_wacket):
     log = run_wacket("log", "--command", "sync", "--jsonl")
     entries = records(log.stdout)
     assert entries and entries[-1]["outcome"] == "ok" and "2 created" in entries[-1]["summary"]
+
+
+def test_one_way_plan_then_apply(pair, run_wacket, tmp_path):
+    local, remote, spec = pair
+    for i in range(20):
+        write(local, f"f{i:02}", f"v1 {i}")
+    assert run_wacket("sync", f"{local}/", f"{spec}/").returncode == 0
+    write(local, "f00", "v2")
+    write(local, "new", "n")
+    (local / "f01").unlink()
+    plan = tmp_path / "plan.json"
+    r = run_wacket("sync", f"{local}/", f"{spec}/", "--delete", "--plan", plan, "--jsonl")
+    assert r.returncode == 0, r.stderr
+    planned = {(x["action"], x["path"]) for x in records(r.stdout)}
+    assert {("update", "f00"), ("create", "new"), ("delete", "f01")} <= planned
+    assert (remote / "f01").exists() and (remote / "f00").read_bytes() == b"v1 0"  # nothing done
+    r = run_wacket("sync", "--apply", plan, "--jsonl")
+    assert r.returncode == 0, r.stderr
+    assert {(x["action"], x["path"]) for x in records(r.stdout)} == planned
+    assert "differed" not in r.stderr.decode()
+    assert tree(remote) == tree(local)
+    # a plan is refused once a side changed
+    write(local, "f02", "v2")
+    assert run_wacket("sync", f"{local}/", f"{spec}/", "--plan", plan).returncode == 0
+    write(remote, "f03", "changed on the mirror")
+    r = run_wacket("sync", "--apply", plan)
+    assert r.returncode == 1 and "changed since the plan" in r.stderr.decode()
+    assert (remote / "f02").read_bytes() == b"v1 2"

@@ -53,7 +53,7 @@ RECORD_COLUMNS = ["action", "kind", "size", "path"]
     "plan_file",
     type=click.Path(dir_okay=False),
     metavar="FILE",
-    help="Two-way: write the decided actions to FILE (JSON); change nothing.",
+    help="Write the decided actions to FILE (JSON); change nothing.",
 )
 @click.option(
     "--apply",
@@ -123,14 +123,12 @@ def sync(app, paths, two_way, all_, dry_run, delete, excludes, exclude_from, che
                     **profiles.clean(overrides))]  # fmt: skip
     else:
         raise ConfigError("give SRC and DEST, one PROFILE name, or --all (see wacket sync --help)")
-    if plan_file and (len(jobs) != 1 or jobs[0].mode != "two-way"):
-        raise ConfigError(
-            "--plan works on one two-way pair (--two-way SRC DEST or a two-way profile)"
-        )
+    if plan_file and len(jobs) != 1:
+        raise ConfigError("--plan works on one pair (SRC DEST or one profile), not --all")
     return _run(app, jobs, fmt, accept_new, connect_timeout)
 
 
-def _run(app, jobs, fmt, accept_new, connect_timeout) -> int:
+def _run(app, jobs, fmt, accept_new, connect_timeout, precheck=None, collect=None) -> int:
     from wacket.errors import WacketError
     from wacket.output import resolve
     from wacket.sync.job import run_job
@@ -139,12 +137,21 @@ def _run(app, jobs, fmt, accept_new, connect_timeout) -> int:
     worst = Exit.OK
     summary_rows = []
     with Renderer(fmt if fmt != "table" else "plain", RECORD_COLUMNS) as out:
-        emit = out.emit if fmt != "table" else _table_emitter(app)
+        shown = out.emit if fmt != "table" else _table_emitter(app)
+        if collect is None:
+            emit = shown
+        else:
+
+            def emit(rec: dict) -> None:
+                collect(rec)
+                shown(rec)
+
         for job in jobs:
             try:
                 code, summary, report = run_job(
                     job, app.fleet, lambda: app.pool(accept_new, connect_timeout), emit,
                     accept_new=accept_new, connect_timeout=connect_timeout, quiet=app.quiet,
+                    precheck=precheck,
                 )  # fmt: skip
             except WacketError as exc:
                 if len(jobs) == 1:
@@ -192,6 +199,17 @@ def _table_emitter(app):
 
 
 def _apply(app, plan_file, fmt, accept_new, connect_timeout) -> int:
-    from wacket.sync import plan
+    from wacket.sync import oneplan, plan
 
-    return plan.apply_cli(app, plan_file, fmt, accept_new, connect_timeout)
+    if not oneplan.is_oneway(plan_file):
+        return plan.apply_cli(app, plan_file, fmt, accept_new, connect_timeout)
+    job, data = oneplan.load_job(plan_file)
+    job.plan_file, job.dry_run = None, False
+    pool = app.pool(accept_new, connect_timeout)
+    done: list[dict] = []
+    code = _run(app, [job], fmt, accept_new, connect_timeout,
+                precheck=lambda a, b: oneplan.check(data, a, b, pool), collect=done.append)  # fmt: skip
+    problem = oneplan.compare(data, done)
+    if problem:
+        app.note(f"wacket sync: {problem}")
+    return code

@@ -53,6 +53,7 @@ def run_job(
     accept_new: bool = False,
     connect_timeout: float | None = None,
     quiet: bool = False,
+    precheck: Callable[[object, object], None] | None = None,
 ) -> tuple[Exit, str, object]:
     """Run one job under its lock and record it in the journal; returns (exit code, summary, report)."""
     from wacket import journal
@@ -64,6 +65,8 @@ def run_job(
     hosts = list(dict.fromkeys([a.host.name, b.host.name]))
     with job_lock(job.lock_name()), journal.entry("sync", hosts) as entry:
         entry.summary = f"{job.title}: "
+        if precheck is not None:
+            precheck(a, b)  # --apply: refuse if a side changed since the plan
         if job.mode == "two-way":
             from wacket.sync import twoway
 
@@ -88,13 +91,30 @@ def run_job(
                 emit(rec)
 
             try:
-                report = sync_oneway(a, b, opts, on_record)
+                if job.plan_file:
+                    from dataclasses import replace
+
+                    from wacket.sync import oneplan
+
+                    dry = replace(opts, dry_run=True)
+
+                    def run_dry(collect):
+                        def both(rec: dict) -> None:
+                            collect(rec)
+                            on_record(rec)
+
+                        return sync_oneway(a, b, dry, both)
+
+                    report = oneplan.make(job, a, b, pool_factory(), run_dry)
+                else:
+                    report = sync_oneway(a, b, opts, on_record)
             finally:
                 bar.close()
             for rec in error_records(report):
                 report.totals.add(rec)
                 emit(rec)
-        summary = ("dry run: " if job.dry_run else "") + report.totals.line(report.seconds)
+        dry = job.dry_run or job.plan_file
+        summary = ("dry run: " if dry else "") + report.totals.line(report.seconds)
         entry.summary = f"{job.title}: {summary}"
         code = report.code
         entry.exit_code = code
