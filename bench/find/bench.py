@@ -83,6 +83,9 @@ def main() -> None:
     )
     env.pop("SSH_AUTH_SOCK", None)
     wacket = [sys.executable, "-m", "wacket"]
+    # Bytecode as an installed wacket has it (pip compiles at install time): with
+    # PYTHONDONTWRITEBYTECODE set, every query process would otherwise compile find's modules.
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO / "src" / "wacket")])
     rows = []
     bed = None
     try:

@@ -339,7 +339,8 @@ def _tree_scan_groups(args, emit):
     n_entries = n_files = n_dirs = n_links = n_bytes = n_hashed = n_hashed_bytes = 0
     file_name_rx, file_path_rx = rules.for_file
     dir_name_rx, dir_path_rx = rules.for_dir
-    S_ISDIR, S_ISREG, S_ISLNK, S_IMODE = stat.S_ISDIR, stat.S_ISREG, stat.S_ISLNK, stat.S_IMODE
+    # File type and permission bits by masks, not a function call per entry.
+    IFMT, IFREG, IFDIR, IFLNK = 0o170000, stat.S_IFREG, stat.S_IFDIR, stat.S_IFLNK
     readlink = os.readlink
     # Listing a directory by its fd makes each entry's stat an fstatat of one name: the kernel
     # does not resolve the whole path again for every entry (about a fifth less system time).
@@ -381,7 +382,8 @@ def _tree_scan_groups(args, emit):
                 continue
             mode = st.st_mode
             size = st.st_size
-            if S_ISREG(mode):
+            fmt = mode & IFMT
+            if fmt == IFREG:
                 if (file_name_rx is not None and file_name_rx(name)) or (
                     file_path_rx is not None and file_path_rx(rel)
                 ):
@@ -402,8 +404,8 @@ def _tree_scan_groups(args, emit):
                     hashes.append([n_batch + len(recs), digest, size])
                 n_files += 1
                 n_bytes += size
-                recs.append([rel, "f", size, st.st_mtime_ns, S_IMODE(mode), digest, None])
-            elif S_ISDIR(mode):
+                recs.append([rel, "f", size, st.st_mtime_ns, mode & 0o7777, digest, None])
+            elif fmt == IFDIR:
                 if (dir_name_rx is not None and dir_name_rx(name)) or (
                     dir_path_rx is not None and dir_path_rx(rel)
                 ):
@@ -411,14 +413,14 @@ def _tree_scan_groups(args, emit):
                 n_dirs += 1
                 if not one_fs or st.st_dev == root_dev:
                     subdirs.append(rel)
-                recs.append([rel, "d", size, st.st_mtime_ns, S_IMODE(mode), None, None])
+                recs.append([rel, "d", size, st.st_mtime_ns, mode & 0o7777, None, None])
             else:
                 if (file_name_rx is not None and file_name_rx(name)) or (
                     file_path_rx is not None and file_path_rx(rel)
                 ):
                     continue
                 link = None
-                if S_ISLNK(mode):
+                if fmt == IFLNK:
                     kind = "l"
                     n_links += 1
                     try:
@@ -427,7 +429,7 @@ def _tree_scan_groups(args, emit):
                         link = ""
                 else:
                     kind = "o"
-                recs.append([rel, kind, size, st.st_mtime_ns, S_IMODE(mode), None, link])
+                recs.append([rel, kind, size, st.st_mtime_ns, mode & 0o7777, None, link])
             rels.append(rel)
         if dfd is not None:
             os.close(dfd)
