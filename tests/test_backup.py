@@ -302,7 +302,7 @@ def test_remote_source_to_local_target(bed, run_wacket, tmp_path):
 
 
 def test_second_concurrent_run_exits_4_naming_the_holder(bed, run_wacket, isolated_env):
-    env = dict(os.environ, WACKET_BACKUP_PAUSE="locked:8")
+    env = dict(os.environ, WACKET_BACKUP_PAUSE="locked:15")
     first = subprocess.Popen(
         [sys.executable, "-m", "wacket", "backup", "run", "home"],
         env=env,

@@ -94,7 +94,7 @@ def restore(
             "(or both the same host)",
             Exit.USAGE,
         )
-    argv = ["rsync", "-a", "-s", "--numeric-ids", "--out-format=%i %n"]
+    argv = ["rsync", "-a", "-s", "--numeric-ids", "--modify-window=-1", "--out-format=%i %n"]
     if not overwrite:
         argv.append("--ignore-existing")
     if side != "none":

@@ -76,7 +76,18 @@ def build_argv(
     control_path: str | None = None,
 ) -> list[str]:
     """rsync's argument list; `remote_side` is "target", "source" or "none" (all on one host)."""
-    argv = ["rsync", "-a", "-s", "--delete", "--numeric-ids", "--out-format=%i %n"]
+    # --modify-window=-1: compare mtimes to the nanosecond (rsync otherwise treats times within
+    # the same second as equal: a file rewritten at the same size within a second would be skipped,
+    # and directories keep the sub-second time of their creation).
+    argv = [
+        "rsync",
+        "-a",
+        "-s",
+        "--delete",
+        "--numeric-ids",
+        "--modify-window=-1",
+        "--out-format=%i %n",
+    ]
     if one_file_system:
         argv.append("-x")
     argv += [f"--exclude={pat}" for pat in exclude]

@@ -192,6 +192,8 @@ def _run_locked(
     outcome, message = "failed", ""
     try:
         begin = helper.call("backup.begin", root=root, clone=True)
+        if begin.get("stopped"):
+            note(f"{bset.name}: stopped {begin['stopped']} leftover process(es) of the dead run")
         if begin.get("recovered"):
             note(f"{bset.name}: finished the interrupted commit of {begin['recovered']}")
         _crash_point("cloned")

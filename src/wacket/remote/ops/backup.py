@@ -254,6 +254,52 @@ def _recover(root):
     return None
 
 
+def _stop_orphans(inprog, wait=10.0):
+    """A run that was killed can leave its rsync receiver behind on this machine, still writing
+    into .inprogress. We hold the lock, so any process working in there is an orphan: stop it
+    before the next rsync starts (Linux /proc; elsewhere nothing to do)."""
+    import signal
+
+    if not os.path.isdir("/proc"):
+        return 0
+    real = os.path.realpath(inprog)
+    me = os.getpid()
+    found = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit() or int(pid) == me:
+            continue
+        try:
+            cwd = os.readlink("/proc/%s/cwd" % pid)
+        except OSError:
+            continue
+        if cwd == real or cwd.startswith(real + "/"):
+            found.append(int(pid))
+    for pid in found:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except OSError:
+            pass
+    deadline = time.time() + wait
+    alive = list(found)
+    while alive and time.time() < deadline:
+        time.sleep(0.05)
+        alive = [p for p in alive if os.path.exists("/proc/%d" % p) and not _zombie(p)]
+    for pid in alive:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    return len(found)
+
+
+def _zombie(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return True
+
+
 @op("backup.begin")
 def _backup_begin(args):
     """Prepare ROOT/.inprogress: reuse an interrupted one, else clone the latest snapshot with
@@ -268,6 +314,7 @@ def _backup_begin(args):
     reuse = os.path.isdir(inprog)
     cloned = False
     base = latest
+    stopped = _stop_orphans(inprog) if reuse else 0
     if reuse:
         info = _read_json(state_path, {}) or {}
         if info.get("base") in snaps:
@@ -293,6 +340,7 @@ def _backup_begin(args):
         "cloned": cloned,
         "recovered": recovered,
         "snapshots": snaps,
+        "stopped": stopped,
     }
 
 
