@@ -2,15 +2,14 @@
 """bench/map: wacket map beside GNU parallel --sshlogin on three loopback sshd hosts.
 
 1,000 short jobs (`true`) measure per-job overhead; 100 CPU-bound jobs (a hash loop of about
-0.5 s) measure how close the batch gets to the ideal wall time: total work / the machine's cores
-(the loopback hosts share them). Run: python3 bench/map/bench.py [--short N] [--cpu N]
+0.5 s) measure how close the batch gets to the ideal wall time: the CPU seconds the jobs report /
+the machine's cores (the loopback hosts share them). Run: python3 bench/map/bench.py [--short N] [--cpu N]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -20,16 +19,29 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests"))
 import sshbed  # noqa: E402
 
-CPU_JOB = "python3 -c 'import hashlib,sys; h=b\"x\"\nfor _ in range(int(sys.argv[1])): h=hashlib.sha256(h).digest()' {}"
+# Each CPU job prints the CPU seconds it used, so the ideal comes from the work actually done.
+CPU_JOB = (
+    'python3 -c \'import hashlib,sys,time; h=b"x"\n'
+    "for _ in range(int(sys.argv[1])): h=hashlib.sha256(h).digest()\n"
+    "print(time.process_time())' {}"
+)
 
 
 def timed(argv, items: str, env) -> float:
+    return timed_out(argv, items, env)[0]
+
+
+def timed_out(argv, items: str, env) -> tuple[float, str]:
     start = time.monotonic()
     res = subprocess.run(argv, input=items.encode(), capture_output=True, env=env)
     seconds = time.monotonic() - start
     if res.returncode != 0:
         sys.exit(f"failed: {argv[:4]}...: {res.stderr.decode()[-500:]}")
-    return seconds
+    return seconds, res.stdout.decode()
+
+
+def cpu_sum(output: str) -> float:
+    return sum(float(x) for x in output.split())
 
 
 def calibrate() -> int:
@@ -72,16 +84,14 @@ def main() -> None:
         print(f"{args.short} x true: wacket {w:.2f} s ({1000 * w / args.short:.1f} ms/job), "
               f"GNU parallel {p:.2f} s ({1000 * p / args.short:.1f} ms/job), ratio {w / p:.2f}")  # fmt: skip
         n = calibrate()
-        one = statistics.median(
-            timed(["sh", "-c", CPU_JOB.replace("{}", str(n))], "", env) for _ in range(3)
-        )
-        ideal = args.cpu * one / cores
         items = "".join(f"{n}\n" for _ in range(args.cpu))
-        w = timed([*wacket, CPU_JOB], items, env)
-        p = timed([*parallel, CPU_JOB], items, env)
-        print(f"{args.cpu} CPU jobs of {one:.2f} s on {cores} cores: ideal {ideal:.1f} s, "
-              f"wacket {w:.1f} s ({w / ideal:.2f}x ideal), GNU parallel {p:.1f} s "
-              f"({p / ideal:.2f}x ideal)")  # fmt: skip
+        w, w_out = timed_out([*wacket, CPU_JOB], items, env)
+        p, p_out = timed_out([*parallel, CPU_JOB], items, env)
+        w_ideal, p_ideal = cpu_sum(w_out) / cores, cpu_sum(p_out) / cores
+        print(f"{args.cpu} CPU jobs of about {cpu_sum(w_out) / args.cpu:.2f} s CPU on {cores} "
+              f"cores: wacket {w:.1f} s = {w / w_ideal:.2f}x ideal ({w_ideal:.1f} s), "
+              f"GNU parallel {p:.1f} s = {p / p_ideal:.2f}x ideal ({p_ideal:.1f} s); "
+              "ideal = the jobs' own CPU seconds / cores")  # fmt: skip
     finally:
         bed.stop()
 
