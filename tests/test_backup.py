@@ -364,3 +364,23 @@ def test_run_all_and_errors_are_one_line(bed, run_wacket, tmp_path):
         "backup", "run", "--source", str(bed.src), "--target", "nohost:/x", "--name", "n"
     )
     assert res.returncode == 2 and b"unknown host" in res.stderr
+
+
+def test_same_size_rewrite_within_the_same_second_is_backed_up(bed, run_wacket):
+    """rsync's quick check compares whole seconds by default: a same-size rewrite whose mtime
+    differs only in nanoseconds would be skipped. wacket compares nanoseconds."""
+    f = bed.src / "Documents" / "plain.txt"
+    t = 1_700_000_000_000_000_000
+    f.write_text("AAAA")
+    os.utime(f, ns=(t, t))
+    ok(run_wacket("backup", "run", "home"))
+    f.write_text("BBBB")
+    os.utime(f, ns=(t + 1000, t + 1000))
+    ok(run_wacket("backup", "run", "home"))
+    s1, s2 = (bed.root / s for s in complete(bed.root))
+    assert (s1 / "Documents/plain.txt").read_text() == "AAAA"
+    assert (s2 / "Documents/plain.txt").read_text() == "BBBB"
+    assert (s2 / "Documents/plain.txt").stat().st_mtime_ns == t + 1000
+    ok(run_wacket("backup", "verify", "home", "--all"))
+    header, entries = read_manifest(Path(f"{s2}.manifest.gz"))
+    assert entries == expected_entries(s2)
