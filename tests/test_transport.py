@@ -11,9 +11,9 @@ import pytest
 from wacket import config
 from wacket.errors import UnreachableError
 from wacket.fleet import Fleet, Host
+from wacket.paths import known_hosts_path
 from wacket.remote.client import HelperError, helper_hash
 from wacket.transport import rsync
-from wacket.transport.hostkeys import known_hosts_path
 from wacket.transport.pool import Pool
 
 HOSTILE = ["with space", 'it\'s "quoted"', "new\nline", "-leading-dash", "tab\there", "ünï"]

@@ -38,3 +38,8 @@ def private_dir(path: Path) -> Path:
 
 def ssh_dir() -> Path:
     return Path(os.path.expanduser("~/.ssh"))
+
+
+def known_hosts_path() -> Path:
+    """The user's known_hosts, shared by paramiko sessions and the OpenSSH client rsync runs."""
+    return ssh_dir() / "known_hosts"

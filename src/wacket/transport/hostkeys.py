@@ -8,16 +8,11 @@ from __future__ import annotations
 
 import os
 import threading
-from pathlib import Path
 
-from wacket.paths import ssh_dir
+from wacket.paths import known_hosts_path
 from wacket.transport.sshlib import paramiko
 
 _write_lock = threading.Lock()
-
-
-def known_hosts_path() -> Path:
-    return ssh_dir() / "known_hosts"
 
 
 def host_id(address: str, port: int) -> str:

@@ -6,13 +6,7 @@ import os
 import shlex
 
 from wacket.fleet import Host
-from wacket.paths import ssh_dir
-
-
-def known_hosts_path():
-    # Same file as transport.hostkeys.known_hosts_path(), without importing paramiko (~0.4 s):
-    # a one-way sync runs only rsync and must start as fast as rsync does.
-    return ssh_dir() / "known_hosts"
+from wacket.paths import known_hosts_path
 
 
 def ssh_command(host: Host, *, accept_new: bool = False, connect_timeout: int = 10) -> list[str]:

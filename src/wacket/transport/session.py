@@ -16,6 +16,7 @@ from pathlib import Path
 
 from wacket.errors import UnreachableError, WacketError
 from wacket.fleet import Host
+from wacket.paths import known_hosts_path
 from wacket.transport.command import Argv, encode, to_shell
 from wacket.transport.result import Result
 
@@ -265,7 +266,7 @@ class SSHSession(Session):
 
         host = self.host
         client = paramiko.SSHClient()
-        kh = hostkeys.known_hosts_path()
+        kh = known_hosts_path()
         if kh.exists():
             try:
                 client.load_host_keys(str(kh))
