@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from wacket import paths
+from wacket.fsutil import fsync_dir
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (
@@ -158,14 +159,6 @@ def sync_files(paths_: list[Path]) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
-
-
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 # -- the store --------------------------------------------------------------------------------------
