@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -237,3 +238,29 @@ def test_put_and_get_file_keep_bytes_mode_and_time(fleet, tmp_path):
         assert (st.st_mode & 0o777, int(st.st_mtime)) == (0o640, 1_600_000_000)
         with open(path, "rb") as fh:
             assert fh.read() == data
+
+
+def test_ssh_agent_provides_the_key(testbed, isolated_env, tmp_path, monkeypatch):
+    sock = tmp_path / "agent.sock"
+    agent = subprocess.Popen(["ssh-agent", "-D", "-a", str(sock)], stdout=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            if sock.exists():
+                break
+            time.sleep(0.05)
+        env = dict(os.environ, SSH_AUTH_SOCK=str(sock))
+        subprocess.run(["ssh-add", "-q", str(testbed.client_key)], env=env, check=True)
+        monkeypatch.setenv("SSH_AUTH_SOCK", str(sock))
+        h1 = testbed.hosts[0]
+        # No identity configured and none in ~/.ssh: only the agent holds the key.
+        fl = extra_host(testbed, isolated_env,
+                        f'[hosts.agent]\naddress = "{h1.address}"\nport = {h1.port}\nuser = "root"\n')  # fmt: skip
+        with Pool() as pool:
+            assert pool.session(fl.get("agent")).run("true").rc == 0
+        monkeypatch.delenv("SSH_AUTH_SOCK")
+        with Pool() as pool, pytest.raises(UnreachableError) as err:
+            pool.session(fl.get("agent")).run("true")
+        assert err.value.reason == "auth"
+    finally:
+        agent.terminate()
+        agent.wait()

@@ -331,6 +331,8 @@ class SSHSession(Session):
                 raise UnreachableError(
                     host.name, "timeout", f"{host.address} port {host.port} sent no SSH banner"
                 ) from None
+            if "authentication" in text.lower():  # e.g. no key and no agent at all
+                raise UnreachableError(host.name, "auth", text) from None
             raise UnreachableError(host.name, "ssh", text) from None
         except OSError as exc:
             raise UnreachableError(host.name, "error", exc.strerror or str(exc)) from None
