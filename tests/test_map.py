@@ -215,3 +215,33 @@ def test_transfer_on_the_local_host(isolated_env, run_wacket, tmp_path):
     assert res.returncode == 0, res.stderr
     assert (src / "a b.n").read_text().strip() == "3"
     assert not any((isolated_env / ".cache/wacket/map").iterdir())
+
+
+def test_load_max_leaves_busy_hosts_alone(fleet, run_wacket):
+    res = run_wacket("map", "h1,h2", "--load-max", "-1", "--", "true", input=items(2))
+    assert res.returncode == 3
+    assert b"h1 not used: busy (load" in res.stderr and b"h2 not used: busy" in res.stderr
+    res = run_wacket("map", "h1", "--load-max", "1000", "--", "true", input=items(2))
+    assert res.returncode == 0
+
+
+def test_progress_shows_running_and_failed_on_a_tty(fleet, tmp_path):
+    """On a terminal the bar shows jobs done, running, failed and an ETA; piped, nothing."""
+    import pty
+
+    (tmp_path / "items").write_bytes(items(6))
+    pid, fd = pty.fork()
+    if pid == 0:  # child: stdout and stderr on the pty
+        os.execvp(sys.executable, [sys.executable, "-m", "wacket", "map", "h1", "--items",
+                                   str(tmp_path / "items"), "--", "exit $(( {#} % 2 ))"])  # fmt: skip
+    out = b""
+    while True:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.waitpid(pid, 0)
+    assert b"jobs" in out and b"failed 3" in out and b"running" in out

@@ -157,11 +157,17 @@ def read_jsonl(stream) -> Iterable[dict]:
         yield value
 
 
-def progress(iterable=None, *, length=None, label=None, quiet=False):
-    """A progress bar on a TTY (stderr); a plain pass-through when piped or quiet."""
+def progress(iterable=None, *, length=None, label=None, quiet=False, show_status=False):
+    """A progress bar on a TTY (stderr); a plain pass-through when piped or quiet.
+
+    With `show_status`, the text passed as `update(n, current_item=TEXT)` shows after the bar.
+    """
     if quiet or not sys.stderr.isatty():
         return _NullBar(iterable)
-    return click.progressbar(iterable, length=length, label=label, file=sys.stderr)
+    extra = {"item_show_func": lambda text: text} if show_status else {}
+    return click.progressbar(
+        iterable, length=length, label=label, file=sys.stderr, show_eta=True, **extra
+    )
 
 
 class _NullBar:

@@ -95,10 +95,12 @@ def map_(app, hostset, command, items_file, jsonl_in, jobs_per_host, timeout, re
                 sys.stderr.buffer.write(result.stderr)
         out.flush()
 
-    with progress(length=len(items), label="jobs", quiet=app.quiet) as bar:
+    failures = [0]
+    with progress(length=len(items), label="jobs", quiet=app.quiet, show_status=True) as bar:
 
         def on_result(result) -> None:
-            bar.update(1)
+            failures[0] += not result.ok
+            bar.update(1, f"running {scheduler.running}, failed {failures[0]}")
             if not keep_order:
                 show(result)
                 return
@@ -109,7 +111,8 @@ def map_(app, hostset, command, items_file, jsonl_in, jobs_per_host, timeout, re
                 next_seq[0] = order[n] if n < len(order) else -1
 
         with journal.entry("map", [i.host.name for i in usable]) as entry:
-            results = Scheduler(pool, infos, items, list(command), opts, on_result).run()
+            scheduler = Scheduler(pool, infos, items, list(command), opts, on_result)
+            results = scheduler.run()
             failed = [r for r in results if not r.ok]
             done = len(results) - len(failed)
             summary = f"{len(items) + skipped} items: {done} done, {len(failed)} failed"
