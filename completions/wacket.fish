@@ -790,7 +790,7 @@ complete -c wacket -n '__wacket_at \'sync\'' -s 'z' -l 'compress' -d 'Compress d
 complete -c wacket -n '__wacket_at \'sync\'' -l 'max-delete' -r -f -d 'Refuse a run that would delete more than N files (default: 50 or 10%…'
 complete -c wacket -n '__wacket_at \'sync\'' -l 'force' -d 'Run even past the deletion guard'
 complete -c wacket -n '__wacket_at \'sync\'' -l 'conflict' -r -f -a 'keep-both newer a b' -d 'Two-way: who wins a conflict (default keep-both: the loser is kept as…'
-complete -c wacket -n '__wacket_at \'sync\'' -l 'plan' -r -F -d 'Two-way: write the decided actions to FILE (JSON); change nothing'
+complete -c wacket -n '__wacket_at \'sync\'' -l 'plan' -r -F -d 'Write the decided actions to FILE (JSON); change nothing'
 complete -c wacket -n '__wacket_at \'sync\'' -l 'apply' -r -F -d 'Carry out a plan written by --plan, if neither side changed since'
 complete -c wacket -n '__wacket_at \'sync\'' -l 'trash-days' -r -f -d 'Two-way: keep .wacket-trash entries this long (default 30)'
 complete -c wacket -n '__wacket_at \'sync\'' -l 'accept-new' -d 'Record the host key of a host seen for the first time (never a change…'
