@@ -243,3 +243,38 @@ def test_table_names_conflicts_and_errors_on_stderr(pair, run_wacket):
     err = r.stderr.decode()
     assert "conflict: c.txt (the other version is kept as c.conflict-" in err
     assert "conflict" in r.stdout.decode() and "ACTION" in r.stdout.decode()
+
+
+def _without_root_file_access(*args: str) -> subprocess.CompletedProcess:
+    """Run wacket as root without the capability to read what mode bits forbid (real EACCES)."""
+    return subprocess.run(
+        ["setpriv", "--inh-caps=-dac_override,-dac_read_search",
+         "--bounding-set=-dac_override,-dac_read_search",
+         sys.executable, "-m", "wacket", *args],
+        capture_output=True, stdin=subprocess.DEVNULL, timeout=120,
+    )  # fmt: skip
+
+
+def test_unreadable_files_are_reported_and_never_taken_as_deleted(tmp_path, run_wacket):
+    a, b, mirror = tmp_path / "a", tmp_path / "b", tmp_path / "mirror"
+    for name in ("ok1", "secret", "sub/inner", "ok2"):
+        write(a, name, f"v1 {name}")
+    assert run_wacket("sync", "--two-way", str(a), str(b)).returncode == 0
+    assert run_wacket("sync", f"{a}/", f"{mirror}/").returncode == 0
+    write(a, "ok1", "v2 ok1")
+    write(a, "ok2", "v2 ok2")
+    (a / "secret").chmod(0)
+    (a / "sub").chmod(0)
+    try:
+        one = _without_root_file_access("sync", "--delete", f"{a}/", f"{mirror}/", "--jsonl")
+        two = _without_root_file_access("sync", "--two-way", str(a), str(b), "--jsonl")
+    finally:
+        (a / "secret").chmod(0o644)
+        (a / "sub").chmod(0o755)
+    for res in (one, two):
+        assert res.returncode == 1, res.stderr
+        assert b"Permission denied" in res.stdout + res.stderr
+    for side in (mirror, b):  # what could be read went across; nothing unreadable was deleted
+        assert (side / "ok1").read_bytes() == b"v2 ok1" and (side / "ok2").read_bytes() == b"v2 ok2"
+        assert (side / "secret").read_bytes() == b"v1 secret"
+        assert (side / "sub/inner").read_bytes() == b"v1 sub/inner"
