@@ -1,6 +1,6 @@
 """Parsers of `gpioinfo`/`gpioget` output (libgpiod v1 and v2) and of sysfs files.
 
-They are written once, stdlib-only, in wacket/remote/ops/gpio.py, where the device side uses them;
+They are written once, stdlib-only, in wacket/remote/ops/gpio*.py, where the device side uses them;
 this module loads that same source in-process so the client and the tests use the very same code.
 """
 
@@ -25,7 +25,9 @@ def module() -> types.ModuleType:
     """The device-side GPIO source as a module (its ops registered in its own OPS dict)."""
     from wacket import paths
 
-    source = resources.files("wacket.remote.ops").joinpath("gpio.py").read_text()
+    ops_dir = resources.files("wacket.remote.ops")
+    parts = sorted(e.name for e in ops_dir.iterdir() if e.name.startswith("gpio"))
+    source = "\n".join(ops_dir.joinpath(name).read_text() for name in parts)
     mod = types.ModuleType("wacket.gpio._device")
     ops: dict[str, Any] = {}
 
@@ -37,7 +39,7 @@ def module() -> types.ModuleType:
         return deco
 
     mod.__dict__.update(op=op, OpError=_OpError, data_dir=lambda: str(paths.data_dir()), OPS=ops)
-    exec(compile(source, "wacket/remote/ops/gpio.py", "exec"), mod.__dict__)
+    exec(compile(source, "wacket/remote/ops/gpio*.py", "exec"), mod.__dict__)
     return mod
 
 
