@@ -175,6 +175,22 @@ class _HashCache(object):
         self.conn.close()
 
 
+def _scan_start(root, args, want_hash):
+    """Check the root of a scan and open its hash cache: (root's device, cache)."""
+    try:
+        st = os.lstat(root)
+    except OSError as exc:
+        raise OpError("%s: %s" % (root, exc.strerror), "missing")
+    if not stat.S_ISDIR(st.st_mode):
+        raise OpError("%s: not a directory" % root, "notdir")
+    cache = _HashCache(
+        args.get("cache") if want_hash else None,
+        by_inode=args.get("cache_inode", False),
+        prune=args.get("cache_prune", False),
+    )
+    return st.st_dev, cache
+
+
 @op("tree.scan")
 def _tree_scan(args):
     """Walk `root`; stream batches of [rel, type, size, mtime_ns, mode, hash, link].
@@ -207,18 +223,7 @@ def _tree_scan(args):
         return _tree_scan_groups(args, emit)
 
     one_fs = args.get("one_file_system", False)
-    cache = _HashCache(
-        args.get("cache") if want_hash else None,
-        by_inode=args.get("cache_inode", False),
-        prune=args.get("cache_prune", False),
-    )
-    try:
-        st = os.lstat(root)
-    except OSError as exc:
-        raise OpError("%s: %s" % (root, exc.strerror), "missing")
-    if not stat.S_ISDIR(st.st_mode):
-        raise OpError("%s: not a directory" % root, "notdir")
-    root_dev = st.st_dev
+    root_dev, cache = _scan_start(root, args, want_hash)
     batch = []
     errors = []
     n_files = n_dirs = n_bytes = n_hashed = n_hashed_bytes = 0
@@ -318,18 +323,7 @@ def _tree_scan_groups(args, emit):
     algo = args.get("algo", "sha256")
     batch_size = args.get("batch", DEFAULT_BATCH * 5)
     one_fs = args.get("one_file_system", False)
-    cache = _HashCache(
-        args.get("cache") if want_hash else None,
-        by_inode=args.get("cache_inode", False),
-        prune=args.get("cache_prune", False),
-    )
-    try:
-        st = os.lstat(root)
-    except OSError as exc:
-        raise OpError("%s: %s" % (root, exc.strerror), "missing")
-    if not stat.S_ISDIR(st.st_mode):
-        raise OpError("%s: not a directory" % root, "notdir")
-    root_dev = st.st_dev
+    root_dev, cache = _scan_start(root, args, want_hash)
     dumps = json.JSONEncoder(ensure_ascii=True, separators=(",", ":")).encode
     groups = []
     names = []
