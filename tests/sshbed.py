@@ -10,6 +10,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import json
+import os
 import socket
 import subprocess
 import threading
@@ -27,6 +28,23 @@ _RESERVED: list[socket.socket] = []
 
 def _family(addr: str) -> socket.AddressFamily:
     return socket.AF_INET6 if ":" in addr else socket.AF_INET
+
+
+def isolated_env(home: Path) -> dict[str, str]:
+    """os.environ pointed at `home` (created 0700) for wacket: config, data, cache; no agent.
+
+    For scripts outside pytest (bench/) that run wacket beside a TestBed.
+    """
+    home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    env = dict(
+        os.environ,
+        HOME=str(home),
+        WACKET_CONFIG=str(home / "config.toml"),
+        WACKET_DATA=str(home / "data"),
+        XDG_CACHE_HOME=str(home / ".cache"),
+    )
+    env.pop("SSH_AUTH_SOCK", None)
+    return env
 
 
 def free_port(addr: str = "127.0.0.1") -> int:

@@ -32,6 +32,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(REPO / "tests"))
 
 import gentree  # noqa: E402
+import sshbed  # noqa: E402
 
 QUERIES = [("rare substring", "zebra-quartz"), ("common substring", "doc"), ("glob", "*.pdf")]
 
@@ -73,15 +74,7 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="wacket-find-bench-", dir=args.base))
     home = work / "home"
-    home.mkdir(mode=0o700)
-    env = dict(
-        os.environ,
-        HOME=str(home),
-        WACKET_DATA=str(home / "data"),
-        WACKET_CONFIG=str(home / "config.toml"),
-        XDG_CACHE_HOME=str(home / ".cache"),
-    )
-    env.pop("SSH_AUTH_SOCK", None)
+    env = sshbed.isolated_env(home)
     wacket = [sys.executable, "-m", "wacket"]
     # Bytecode as an installed wacket has it (pip compiles at install time): with
     # PYTHONDONTWRITEBYTECODE set, every query process would otherwise compile find's modules.
@@ -135,8 +128,6 @@ def main() -> None:
             qrows.append((label, pattern, n_pl, hits, pl, wq, statistics.median(inproc)))
 
         # Remote: the same kind of tree, smaller, over a loopback sshd.
-        import sshbed
-
         rtree = work / "rtree"
         gentree.generate(str(rtree), args.remote_files, seed=11)
         bed = sshbed.TestBed(work / "sshbed", n=1).start()

@@ -134,14 +134,9 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="wacket-gpio-bench-"))
     home = work / "home"
-    home.mkdir(mode=0o700)
-    os.environ.update(
-        HOME=str(home),
-        WACKET_DATA=str(home / "data"),
-        WACKET_CONFIG=str(home / "config.toml"),
-        XDG_CACHE_HOME=str(home / ".cache"),
-    )
-    os.environ.pop("SSH_AUTH_SOCK", None)
+    env = sshbed.isolated_env(home)
+    os.environ.clear()
+    os.environ.update(env)
     bed = sshbed.TestBed(work / "bed", n=1).start()
     wacket = [sys.executable, "-m", "wacket"]
     try:

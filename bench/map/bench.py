@@ -62,10 +62,7 @@ def main() -> None:
     bed = sshbed.TestBed(work / "bed", n=3)
     bed.start()
     home = work / "home"
-    home.mkdir()
-    env = dict(os.environ, HOME=str(home), WACKET_CONFIG=str(home / "config.toml"),
-               WACKET_DATA=str(home / "data"), XDG_CACHE_HOME=str(home / ".cache"))  # fmt: skip
-    env.pop("SSH_AUTH_SOCK", None)
+    env = sshbed.isolated_env(home)
     bed.write_fleet(home, home / "config.toml")
     kh = home / ".ssh/known_hosts"
     ssh = (f"ssh -F /dev/null -i {bed.client_key} -o IdentitiesOnly=yes -o BatchMode=yes "
