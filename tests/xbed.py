@@ -15,6 +15,17 @@ from pathlib import Path
 SOCKET_DIR = Path("/tmp/.X11-unix")
 
 
+def _end(proc: subprocess.Popen | None) -> None:
+    """Terminate a server we started and reap it (PID 1 here reaps nothing)."""
+    if proc is not None and proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 class Xvfb:
     def __init__(self, first: int = 140) -> None:
         self.first = first
@@ -73,15 +84,8 @@ class Xvfb:
         return b"Can't open display" not in r.stderr
 
     def stop(self) -> None:
-        if self.proc is not None:
-            if self.proc.poll() is None:
-                self.proc.terminate()
-                try:
-                    self.proc.wait(10)
-                except subprocess.TimeoutExpired:
-                    self.proc.kill()
-                    self.proc.wait()
-            self.proc = None
+        _end(self.proc)
+        self.proc = None
 
     # Reading and writing the clipboard directly, to check wacket from the outside.
     def xclip_get(self, target: str | None = None, selection: str = "clipboard") -> bytes:
@@ -182,15 +186,8 @@ class Sway:
         raise RuntimeError("sway did not come up")
 
     def stop(self) -> None:
-        if self.proc is not None:
-            if self.proc.poll() is None:
-                self.proc.terminate()
-                try:
-                    self.proc.wait(10)
-                except subprocess.TimeoutExpired:
-                    self.proc.kill()
-                    self.proc.wait()
-            self.proc = None
+        _end(self.proc)
+        self.proc = None
         import shutil
 
         shutil.rmtree(self.workdir, ignore_errors=True)

@@ -314,18 +314,7 @@ def _gpio_watch_sim(backend, specs, edge, debounce, emit):
 
     try:
         backend.transact(arm)
-        emit(
-            {
-                "ready": [
-                    {
-                        "pin": s.get("pin") or s["name"],
-                        "name": s["name"],
-                        "value": s["level"] ^ (1 if s.get("active_low") else 0),
-                    }
-                    for s in specs
-                ]
-            }
-        )
+        emit(_gpio_ready(specs))
 
         def source(timeout, stdin):
             watch = [sock] + ([stdin] if stdin is not None else [])
@@ -390,18 +379,7 @@ def _gpio_watch_v2(backend, specs, edge, debounce, emit):
         requests.append(req)
         for spec in group:
             spec["level"] = int(req.get_value(spec["offset"]).value)
-    emit(
-        {
-            "ready": [
-                {
-                    "pin": s.get("pin") or s["name"],
-                    "name": s["name"],
-                    "value": s["level"] ^ (1 if s.get("active_low") else 0),
-                }
-                for s in specs
-            ]
-        }
-    )
+    emit(_gpio_ready(specs))
     try:
 
         def source(timeout, stdin):
@@ -437,18 +415,7 @@ def _gpio_watch_sysfs(backend, specs, edge, debounce, emit):
         spec["level"] = int(fh.read().strip() or 0)
         files[fh.fileno()] = (fh, spec)
         poller.register(fh.fileno(), select.POLLPRI | select.POLLERR)
-    emit(
-        {
-            "ready": [
-                {
-                    "pin": s.get("pin") or s["name"],
-                    "name": s["name"],
-                    "value": s["level"] ^ (1 if s.get("active_low") else 0),
-                }
-                for s in specs
-            ]
-        }
-    )
+    emit(_gpio_ready(specs))
     stdin = sys.stdin.buffer
     poller.register(stdin.fileno(), select.POLLIN)
 
@@ -473,6 +440,7 @@ def _gpio_watch_sysfs(backend, specs, edge, debounce, emit):
 
 
 def _gpio_ready(specs):
+    """The first item of a watch: each watched line and its logical value now."""
     return {
         "ready": [
             {
