@@ -50,6 +50,17 @@ def data_dir():
     return os.path.join(base, "wacket")
 
 
+def kind_of(mode):
+    """One letter for an lstat mode, as every listing op reports it: f, d, l (symlink), o."""
+    import stat
+
+    if stat.S_ISREG(mode):
+        return "f"
+    if stat.S_ISDIR(mode):
+        return "d"
+    return "l" if stat.S_ISLNK(mode) else "o"
+
+
 @op("hello")
 def _hello(args):
     return {

@@ -408,14 +408,7 @@ def _entry_for(full, rel, st=None):
     if st is None:
         st = os.lstat(full)
     mode = st.st_mode
-    if stat.S_ISREG(mode):
-        kind = "f"
-    elif stat.S_ISDIR(mode):
-        kind = "d"
-    elif stat.S_ISLNK(mode):
-        kind = "l"
-    else:
-        kind = "o"
+    kind = kind_of(mode)
     link = None
     if kind == "l":
         try:

@@ -18,19 +18,13 @@ def _sig(path):
     except OSError:
         return None
     mode = st.st_mode
+    kind = kind_of(mode)
     link = None
-    if stat.S_ISREG(mode):
-        kind = "f"
-    elif stat.S_ISDIR(mode):
-        kind = "d"
-    elif stat.S_ISLNK(mode):
-        kind = "l"
+    if kind == "l":
         try:
             link = os.readlink(path)
         except OSError:
             link = ""
-    else:
-        kind = "o"
     return [kind, st.st_size, st.st_mtime_ns, stat.S_IMODE(mode), link]
 
 
