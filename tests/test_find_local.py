@@ -348,10 +348,35 @@ def test_patterns_across_the_root_prefix(isolated_env):
     cat.close()
 
 
-def test_tree_scan_groups_same_records_as_plain(tmp_path, isolated_env):
-    """tree.scan with `groups` (what find index uses) gives the plain walk's records, hashes,
-    counts and errors, and a catalog built from it equals one built entry by entry."""
+def _decoded(batch: dict) -> tuple[list, list, list]:
+    """A grouped tree.scan batch as (entries with their relative paths, keys, hashes)."""
+    import base64
+    import zlib
+
+    got = []
+    for n, blob in batch["g"]:
+        part = catalog.dir_items(base64.b64decode(blob))
+        assert len(part) == n
+        assert len({e[0].rpartition("/")[0] for e in part}) == 1  # one directory
+        got += part
+    if "kz" in batch:
+        keys = zlib.decompress(base64.b64decode(batch["kz"])).decode("utf-8", "surrogateescape")
+    else:
+        keys = batch["k"]
+    return got, keys.split("\n"), batch["h"]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_tree_scan_groups_same_records_as_plain(tmp_path, isolated_env, workers):
+    """tree.scan with `groups` (what find index uses), walked by one process or by forked
+    workers, gives the plain walk's records in the same order, hashes, counts and errors, and a
+    catalog built from it equals one built entry by entry."""
     root = tmp_path / "hostile"
+    for d in range(40):  # enough subtrees for the workers to share
+        for f in range(3):
+            p = root / "many" / f"d{d:02d}" / f"f{f}.dat"
+            p.parent.mkdir(parents=True, exist_ok=True)
+            p.write_bytes(b"m%d-%d" % (d, f) * (2000 if f == 0 else 1))
     names = [
         "new\nline.txt",
         "sp ace s.txt",
@@ -377,30 +402,31 @@ def test_tree_scan_groups_same_records_as_plain(tmp_path, isolated_env):
     os.mkfifo(root / "fifo")
     kw = dict(root=str(root), exclude=["*.tmp", "node_modules/"], hash=True, hash_min=4096, batch=4)
     plain_final, plain = run_op("tree.scan", cache="p", **kw)
-    group_final, grouped = run_op("tree.scan", cache="g", groups=True, **kw)
+    group_final, grouped = run_op("tree.scan", cache="g", groups=True, workers=workers, **kw)
     records = [e for b in plain for e in b]
     assert len(grouped) > 1  # several batches
     got, keys, hashes = [], [], []
     for b in grouped:
         assert set(b) == {"g", "k", "h"}
-        base = len(got)
-        for n, text in b["g"]:
-            part = json.loads(text)
-            assert len(part) == n
-            assert len({e[0].rpartition("/")[0] for e in part}) == 1  # one directory
-            got += part
-        keys += b["k"].split("\n")
-        hashes += [(base + i, h, size) for i, h, size in b["h"]]
+        part, part_keys, part_hashes = _decoded(b)
+        hashes += [(len(got) + i, h, size) for i, h, size in part_hashes]
+        got += part
+        keys += part_keys
     assert got == records
     assert keys == [e[0].replace("\n", "\0") for e in records]
     assert hashes == [(i, e[5], e[2]) for i, e in enumerate(records) if e[5] is not None]
-    assert len(hashes) == 2
+    assert len(hashes) == 42
     assert group_final["entries"] == len(records)
     assert group_final["links"] == sum(e[1] == "l" for e in records) == 3
     for k in ("files", "dirs", "bytes", "hashed", "hashed_bytes", "errors"):
         assert group_final[k] == plain_final[k], k
-    _, packed = run_op("tree.scan", cache="g", groups=True, compress=True, **kw)
-    assert [index.unpack(b) for b in packed] == grouped
+    # Hashes come from the cache the first walk filled (the workers' additions included).
+    again_final, packed = run_op(
+        "tree.scan", cache="g", groups=True, compress=True, workers=workers, **kw
+    )
+    assert again_final["hashed"] == 0 and group_final["hashed"] == 42
+    assert [_decoded(b) for b in packed] == [_decoded(b) for b in grouped]
+    assert all("kz" in b and "k" not in b for b in packed)
 
     def build(host, batches, grouped_batches):
         w = catalog.Writer(host)

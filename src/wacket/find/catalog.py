@@ -17,6 +17,7 @@ interrupted run (or a host that is down) leaves the previous catalog untouched. 
 
 from __future__ import annotations
 
+import base64
 import json
 import mmap
 import os
@@ -37,7 +38,7 @@ CREATE TABLE dirs (
     first INTEGER PRIMARY KEY,  -- id of the directory's first entry; its n entries follow
     n INTEGER NOT NULL,
     root INTEGER NOT NULL,
-    data BLOB NOT NULL          -- zlib(JSON [[rel, type, size, mtime_ns, mode, hash, link], ...])
+    data BLOB NOT NULL          -- zlib(JSON [dir, [[name, type, size, mtime_ns, mode, hash, link], ...]])
 );
 CREATE TABLE hashes (id INTEGER PRIMARY KEY, hash TEXT NOT NULL, size INTEGER NOT NULL);
 """
@@ -179,19 +180,24 @@ class Writer:
             self.conn.executemany("INSERT INTO hashes VALUES (?,?,?)", hashes)
 
     def add_groups(self, batch: dict) -> None:
-        """A tree.scan batch sent with `groups`: each directory's entries as one JSON text, stored
-        as it is (no object per entry is made here); `k` is the batch's names text."""
+        """A tree.scan batch sent with `groups`: each directory's entries as one compressed JSON
+        text, stored as it comes (no entry is decoded here); `k` (or compressed, `kz`) is the
+        batch's names text."""
         self._flush()
         self._flush_keys()
         nid = self.next_id
         pending = self._pending
-        compress = zlib.compress
+        b64decode = base64.b64decode
         rid = self._root_id
-        for n, text in batch["g"]:
-            pending.append((nid, n, rid, compress(text.encode(), 1)))
+        for n, blob in batch["g"]:
+            pending.append((nid, n, rid, b64decode(blob)))
             nid += n
         if batch["g"]:
-            self._texts.append(batch["k"])
+            if "kz" in batch:
+                raw = zlib.decompress(base64.b64decode(batch["kz"]))
+                self._texts.append(raw.decode("utf-8", "surrogateescape"))
+            else:
+                self._texts.append(batch["k"])
         hashes = batch.get("h")
         if hashes:
             base = self.next_id
@@ -217,7 +223,10 @@ class Writer:
 
     def _flush(self) -> None:
         if self._group:
-            data = json.dumps(self._group, ensure_ascii=True, separators=(",", ":"))
+            parent = self._group_parent or ""
+            cut = len(parent) + 1 if parent else 0
+            group = [parent, [[item[0][cut:], *item[1:]] for item in self._group]]
+            data = json.dumps(group, ensure_ascii=True, separators=(",", ":"))
             self._pending.append(
                 (
                     self._group_first,
@@ -275,6 +284,21 @@ def _remove_leftovers(final: Path) -> None:
             p.unlink(missing_ok=True)
         except (ValueError, PermissionError):
             continue
+
+
+def dir_items(data: bytes) -> list:
+    """A `dirs` row's entries as [rel, type, size, mtime_ns, mode, hash, link] (rel: the path
+    relative to the root). Rows hold [dir, [[name, ...], ...]]; catalogs written before wacket
+    stored the directory once per row held [[rel, ...], ...], which is read as it is."""
+    group = json.loads(zlib.decompress(data))
+    if not group or not isinstance(group[0], str):
+        return group
+    parent, items = group
+    if parent:
+        prefix = parent + "/"
+        for item in items:
+            item[0] = prefix + item[0]
+    return items
 
 
 def _entry(eid: int, root: str, prefix: str, item: list) -> tuple:
@@ -386,7 +410,7 @@ class Catalog:
                 rels = [
                     item[0]
                     for (data,) in self.conn.execute("SELECT data FROM dirs ORDER BY first")
-                    for item in json.loads(zlib.decompress(data))
+                    for item in dir_items(data)
                 ]
                 write_names(self.host, self.meta["generation"], rels)
                 self._names = Names.open(names_path(self.host), generation, segments)
@@ -416,7 +440,7 @@ class Catalog:
             cur = self.conn.execute("SELECT first, n, root, data FROM dirs ORDER BY first")
             for first, _n, rid, data in cur:
                 prefix = prefixes[rid]
-                for k, item in enumerate(json.loads(zlib.decompress(data))):
+                for k, item in enumerate(dir_items(data)):
                     if keep is None or keep(item):
                         yield _entry(first + k, roots[rid], prefix, item)
             return
@@ -453,7 +477,7 @@ class Catalog:
                 if i < first:
                     continue
                 if items is None:
-                    items = json.loads(zlib.decompress(data))
+                    items = dir_items(data)
                 item = items[i - first]
                 if keep is None or keep(item):
                     yield _entry(i, roots[rid], prefix, item)

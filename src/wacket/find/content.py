@@ -8,9 +8,6 @@ the previous catalog.
 
 from __future__ import annotations
 
-import json
-import zlib
-
 from wacket.find import catalog
 
 DOC_EXTS = {
@@ -67,7 +64,7 @@ def index_documents(helper, writer: catalog.Writer, host: str) -> dict:
     ):
         root = roots[rid]
         prefix = root if root.endswith("/") else root + "/"
-        for k, (rel, kind, size, mtime, *_rest) in enumerate(json.loads(zlib.decompress(data))):
+        for k, (rel, kind, size, mtime, *_rest) in enumerate(catalog.dir_items(data)):
             if kind == "f" and _is_doc(rel, size):
                 candidates.append((first + k, prefix + rel, size, mtime))
     old = _previous(host)

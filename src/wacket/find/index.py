@@ -151,6 +151,7 @@ def index_host(pool, host, settings: Settings) -> dict:
                 cache_prune=True,
                 compress=not host.is_local,
                 groups=True,
+                workers=0,
             )
             grouped = False
             for item in stream:

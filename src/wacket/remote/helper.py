@@ -94,9 +94,17 @@ def main():
         def emit(item, _rid=rid):
             send({"id": _rid, "item": item})
 
+        head = b'{"id":%s,"item":' % json.dumps(rid).encode()
+
+        def emit_raw(data, _head=head):
+            # An item already encoded as JSON (bytes), e.g. by a forked walker.
+            _out.write(_head + data + b"}\n")
+            _out.flush()
+
         try:
             args = dict(req.get("args") or {})
             args["_emit"] = emit
+            args["_emit_raw"] = emit_raw
             send({"id": rid, "ok": handler(args)})
         except OpError as exc:
             send({"id": rid, "error": str(exc), "kind": exc.kind})

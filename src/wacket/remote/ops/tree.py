@@ -201,10 +201,13 @@ def _tree_scan(args):
     With `compress` true each batch travels as {"z": base64 of zlib(JSON batch)} (slow links).
     `cache_inode` reuses a hash when only the name changed (same inode, size, mtime);
     `cache_prune` drops cache entries of files this scan did not see.
-    With `groups` true (wacket find) each batch is instead {"g": [[n, JSON text of one directory's
-    n entries], ...], "k": those entries' paths joined by newlines (a newline inside a name as
-    NUL), "h": [[index in batch, hash, size], ...]}: the receiver stores the texts as they come,
-    without decoding an object per entry. The final value then also counts "links" and "entries".
+    With `groups` true (wacket find) each batch is instead {"g": [[n, base64 of zlib(JSON text
+    [directory, [[name, type, size, mtime_ns, mode, hash, link], ...]] of one directory's n
+    entries)], ...], "k": those entries' paths joined by newlines (a newline
+    inside a name as NUL; with `compress`, "kz": base64 of zlib(that)), "h": [[index in batch,
+    hash, size], ...]}: the receiver stores each directory's blob as it comes, without decoding an
+    entry (and the compressing is done where the walk runs, in parallel with `workers`). The
+    final value then also counts "links" and "entries".
     """
     root = os.path.expanduser(args["root"])
     emit = args["_emit"]
@@ -213,14 +216,13 @@ def _tree_scan(args):
     hash_min = args.get("hash_min", 0)
     algo = args.get("algo", "sha256")
     batch_size = args.get("batch", DEFAULT_BATCH)
+    if args.get("groups"):
+        return _tree_scan_groups(args, emit)
     if args.get("compress"):
         plain_emit = emit
 
         def emit(items):
             plain_emit(_pack_batch(items))
-
-    if args.get("groups"):
-        return _tree_scan_groups(args, emit)
 
     one_fs = args.get("one_file_system", False)
     root_dev, cache = _scan_start(root, args, want_hash)
@@ -315,42 +317,61 @@ def _tree_scan(args):
 
 def _tree_scan_groups(args, emit):
     """tree.scan with `groups`: the same walk (order, excludes, hash cache, errors), each
-    directory's entries sent as one JSON text (see tree.scan)."""
+    directory's entries sent as one JSON text (see tree.scan). With `workers` above 1 (0: one
+    per CPU, at most 4) the subtrees are walked by that many forked processes at once; the
+    stream keeps the single walk's order."""
     root = os.path.expanduser(args["root"])
-    rules = _compile_excludes(args.get("exclude"))
     want_hash = args.get("hash", False)
-    hash_min = args.get("hash_min", 0)
-    algo = args.get("algo", "sha256")
-    batch_size = args.get("batch", DEFAULT_BATCH * 5)
-    one_fs = args.get("one_file_system", False)
     root_dev, cache = _scan_start(root, args, want_hash)
-    dumps = json.JSONEncoder(ensure_ascii=True, separators=(",", ":")).encode
-    groups = []
-    names = []
-    hashes = []
-    errors = []
-    n_batch = 0
-    n_entries = n_files = n_dirs = n_links = n_bytes = n_hashed = n_hashed_bytes = 0
-    file_name_rx, file_path_rx = rules.for_file
-    dir_name_rx, dir_path_rx = rules.for_dir
-    # File type and permission bits by masks, not a function call per entry.
-    IFMT, IFREG, IFDIR, IFLNK = 0o170000, stat.S_IFREG, stat.S_IFDIR, stat.S_IFLNK
-    readlink = os.readlink
-    # Listing a directory by its fd makes each entry's stat an fstatat of one name: the kernel
-    # does not resolve the whole path again for every entry (about a fifth less system time).
-    by_fd = os.scandir in os.supports_fd and hasattr(os, "O_DIRECTORY")
-    open_flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
-    no_follow = getattr(os, "O_NOFOLLOW", 0)
-    join = os.path.join
-    stack = [""]
-    complete = True
-    while stack:
-        rel_dir = stack.pop()
-        full_dir = join(root, rel_dir) if rel_dir else root
+    walk = _GroupWalk(root, args, root_dev, cache, want_hash)
+    workers = args.get("workers", 1)
+    if workers == 0:
+        workers = min(4, os.cpu_count() or 1)
+    if workers > 1 and hasattr(os, "fork"):
+        _parallel_walk(walk, workers, emit, args)
+    else:
+        walk.walk("", emit)
+        walk.flush(emit)
+    cache.close(walk.complete)
+    return walk.final()
+
+
+class _GroupWalk(object):
+    """One process's share of a grouped walk: listing directories into groups, filling batches."""
+
+    def __init__(self, root, args, root_dev, cache, want_hash):
+        self.root = root
+        self.rules = _compile_excludes(args.get("exclude"))
+        self.want_hash = want_hash
+        self.hash_min = args.get("hash_min", 0)
+        self.algo = args.get("algo", "sha256")
+        self.batch_size = args.get("batch", DEFAULT_BATCH * 5)
+        self.one_fs = args.get("one_file_system", False)
+        self.compress = args.get("compress", False)
+        self.root_dev = root_dev
+        self.cache = cache
+        self.dumps = json.JSONEncoder(ensure_ascii=True, separators=(",", ":")).encode
+        self.errors = []
+        self.complete = True  # every directory was listed (cache pruning is safe)
+        self.counts = dict.fromkeys(
+            ("files", "dirs", "links", "entries", "bytes", "hashed", "hashed_bytes"), 0
+        )
+        self.groups, self.names, self.hashes, self.n_batch = [], [], [], 0
+        # Listing a directory by its fd makes each entry's stat an fstatat of one name: the
+        # kernel does not resolve the whole path again for every entry.
+        self.by_fd = os.scandir in os.supports_fd and hasattr(os, "O_DIRECTORY")
+        self.open_flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
+
+    def list_dir(self, rel_dir):
+        """(rel_dir, records, their relative paths, [[index, hash, size]], subdirectories) of
+        one directory, or None when it cannot be listed (the error is recorded). A record holds
+        the entry's name: [name, type, size, mtime_ns, mode, hash, link]."""
+        full_dir = os.path.join(self.root, rel_dir) if rel_dir else self.root
         dfd = None
         try:
-            if by_fd:
-                dfd = os.open(full_dir, open_flags | (no_follow if rel_dir else 0))
+            if self.by_fd:
+                no_follow = getattr(os, "O_NOFOLLOW", 0) if rel_dir else 0
+                dfd = os.open(full_dir, self.open_flags | no_follow)
                 with os.scandir(dfd) as it:
                     entries = sorted(it, key=_by_name)
             else:
@@ -359,13 +380,26 @@ def _tree_scan_groups(args, emit):
         except OSError as exc:
             if dfd is not None:
                 os.close(dfd)
-            errors.append([rel_dir or ".", exc.strerror or str(exc)])
-            complete = False
-            continue
+            self.errors.append([rel_dir or ".", exc.strerror or str(exc)])
+            self.complete = False
+            return None
+        try:
+            return self._records(rel_dir, full_dir, entries)
+        finally:
+            if dfd is not None:
+                os.close(dfd)
+
+    def _records(self, rel_dir, full_dir, entries):
+        file_name_rx, file_path_rx = self.rules.for_file
+        dir_name_rx, dir_path_rx = self.rules.for_dir
+        # File type and permission bits by masks, not a function call per entry.
+        IFMT, IFREG, IFDIR, IFLNK = 0o170000, stat.S_IFREG, stat.S_IFDIR, stat.S_IFLNK
+        want_hash, hash_min, cache, errors = self.want_hash, self.hash_min, self.cache, self.errors
+        one_fs, root_dev = self.one_fs, self.root_dev
+        join = os.path.join
         prefix = rel_dir + "/" if rel_dir else ""
-        subdirs = []
-        recs = []
-        rels = []
+        subdirs, recs, rels, hashes = [], [], [], []
+        n_files = n_dirs = n_links = n_bytes = n_hashed = n_hashed_bytes = 0
         for entry in entries:
             name = entry.name
             rel = prefix + name
@@ -388,17 +422,17 @@ def _tree_scan_groups(args, emit):
                     digest = cache.get(rel, size, mtime, st)
                     if digest is None:
                         try:
-                            digest = file_hash(join(full_dir, name), algo)
+                            digest = file_hash(join(full_dir, name), self.algo)
                         except OSError as exc:
                             errors.append([rel, exc.strerror or str(exc)])
                             continue
                         n_hashed += 1
                         n_hashed_bytes += size
                         cache.put(rel, size, mtime, digest, st)
-                    hashes.append([n_batch + len(recs), digest, size])
+                    hashes.append([len(recs), digest, size])
                 n_files += 1
                 n_bytes += size
-                recs.append([rel, "f", size, st.st_mtime_ns, mode & 0o7777, digest, None])
+                recs.append([name, "f", size, st.st_mtime_ns, mode & 0o7777, digest, None])
             elif fmt == IFDIR:
                 if (dir_name_rx is not None and dir_name_rx(name)) or (
                     dir_path_rx is not None and dir_path_rx(rel)
@@ -407,7 +441,7 @@ def _tree_scan_groups(args, emit):
                 n_dirs += 1
                 if not one_fs or st.st_dev == root_dev:
                     subdirs.append(rel)
-                recs.append([rel, "d", size, st.st_mtime_ns, mode & 0o7777, None, None])
+                recs.append([name, "d", size, st.st_mtime_ns, mode & 0o7777, None, None])
             else:
                 if (file_name_rx is not None and file_name_rx(name)) or (
                     file_path_rx is not None and file_path_rx(rel)
@@ -418,41 +452,273 @@ def _tree_scan_groups(args, emit):
                     kind = "l"
                     n_links += 1
                     try:
-                        link = readlink(join(full_dir, name))
+                        link = os.readlink(join(full_dir, name))
                     except OSError:
                         link = ""
                 else:
                     kind = "o"
-                recs.append([rel, kind, size, st.st_mtime_ns, mode & 0o7777, None, link])
+                recs.append([name, kind, size, st.st_mtime_ns, mode & 0o7777, None, link])
             rels.append(rel)
-        if dfd is not None:
-            os.close(dfd)
-        stack.extend(reversed(subdirs))
-        if recs:
-            groups.append([len(recs), dumps(recs)])
-            text = "\n".join(rels)
-            if text.count("\n") != len(rels) - 1:  # a name holds a newline: store it as NUL
-                text = "\n".join(r.replace("\n", "\0") for r in rels)
-            names.append(text)
-            n_batch += len(recs)
-            if n_batch >= batch_size:
-                emit({"g": groups, "k": "\n".join(names), "h": hashes})
-                n_entries += n_batch
-                groups, names, hashes, n_batch = [], [], [], 0
-    if groups:
-        emit({"g": groups, "k": "\n".join(names), "h": hashes})
-        n_entries += n_batch
-    cache.close(complete)
-    return {
-        "files": n_files,
-        "dirs": n_dirs,
-        "links": n_links,
-        "entries": n_entries,
-        "bytes": n_bytes,
-        "hashed": n_hashed,
-        "hashed_bytes": n_hashed_bytes,
-        "errors": errors,
-    }
+        c = self.counts
+        c["files"] += n_files
+        c["dirs"] += n_dirs
+        c["links"] += n_links
+        c["bytes"] += n_bytes
+        c["hashed"] += n_hashed
+        c["hashed_bytes"] += n_hashed_bytes
+        return rel_dir, recs, rels, hashes, subdirs
+
+    def add(self, listing, emit):
+        """Put one directory's listing into the batch; send the batch when it is full."""
+        rel_dir, recs, rels, hashes, _subdirs = listing
+        if not recs:
+            return
+        base = self.n_batch
+        blob = zlib.compress(self.dumps([rel_dir, recs]).encode("ascii"), 1)
+        self.groups.append([len(recs), base64.b64encode(blob).decode("ascii")])
+        text = "\n".join(rels)
+        if text.count("\n") != len(rels) - 1:  # a name holds a newline: store it as NUL
+            text = "\n".join(r.replace("\n", "\0") for r in rels)
+        self.names.append(text)
+        for h in hashes:
+            h[0] += base
+        self.hashes += hashes
+        self.n_batch += len(recs)
+        if self.n_batch >= self.batch_size:
+            self.flush(emit)
+
+    def flush(self, emit):
+        if self.groups:
+            names = "\n".join(self.names)
+            if self.compress:
+                blob = zlib.compress(names.encode("utf-8", "surrogateescape"), 1)
+                item = {"g": self.groups, "kz": base64.b64encode(blob).decode("ascii")}
+            else:
+                item = {"g": self.groups, "k": names}
+            item["h"] = self.hashes
+            emit(item)
+            self.counts["entries"] += self.n_batch
+            self.groups, self.names, self.hashes, self.n_batch = [], [], [], 0
+
+    def walk(self, start, emit):
+        """Depth first from `start` (a directory relative to the root), each directory's
+        group before those of its subdirectories, names in order."""
+        stack = [start]
+        while stack:
+            listing = self.list_dir(stack.pop())
+            if listing is not None:
+                stack.extend(reversed(listing[4]))
+                self.add(listing, emit)
+
+    def final(self):
+        return dict(self.counts, errors=self.errors)
+
+
+def _parallel_walk(walk, workers, emit, args):
+    """The grouped walk by `workers` forked processes, in the single walk's order.
+
+    This process lists the top levels until there are enough subtrees to share, then children
+    take subtrees from a pipe as they become free (one big subtree does not hold up the rest)
+    and stream each subtree's batches back in frames; the batches are passed on, already
+    encoded, in depth-first order, subtree by subtree."""
+    import struct
+
+    # Units in depth-first order: ("done", listing or None, errors) for a directory listed here,
+    # ("task", rel) for a subtree a child walks.
+    listed = {}
+    level = [""]
+    for _depth in range(4):
+        nxt = []
+        for rel in level:
+            before = len(walk.errors)
+            listing = walk.list_dir(rel)
+            listed[rel] = (listing, walk.errors[before:])
+            del walk.errors[before:]
+            if listing is not None:
+                nxt.extend(listing[4])
+        level = nxt
+        if not level or len(level) >= 8 * workers:
+            break
+    units = []
+
+    def order(rel):
+        listing, errors = listed[rel]
+        units.append(("done", listing, errors))
+        for sub in listing[4] if listing is not None else ():
+            if sub in listed:
+                order(sub)
+            else:
+                units.append(("task", sub))
+
+    order("")
+    tasks = [i for i, u in enumerate(units) if u[0] == "task"]
+    raw = args.get("_emit_raw")
+    if raw is None:  # called in-process (tests): decode what the children encoded
+
+        def raw(data, _emit=args["_emit"]):
+            _emit(json.loads(data))
+
+    if not tasks:
+        for _kind, listing, errors in units:
+            if listing is not None:
+                walk.add(listing, emit)
+            walk.errors += errors
+        walk.flush(emit)
+        return
+    task_r, task_w = os.pipe()
+    os.write(task_w, b"".join(struct.pack("<I", i) for i in tasks))
+    os.close(task_w)
+    children = {}
+    try:
+        for _ in range(min(workers, len(tasks))):
+            out_r, out_w = os.pipe()
+            pid = os.fork()
+            if pid == 0:
+                os.close(out_r)
+                code = 1
+                try:
+                    _walk_child(walk, units, task_r, out_w, args)
+                    code = 0
+                except BaseException:
+                    traceback.print_exc()
+                finally:
+                    os._exit(code)
+            os.close(out_w)
+            children[out_r] = pid
+        os.close(task_r)
+        task_r = None
+        _relay(walk, units, children, emit, raw)
+    finally:
+        if task_r is not None:
+            os.close(task_r)
+        for fd, pid in children.items():
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+            try:
+                os.kill(pid, 9)
+            except OSError:
+                pass
+            try:
+                os.waitpid(pid, 0)
+            except OSError:
+                pass
+
+
+_FRAME = (
+    "<BII"  # kind (0 batch, 1 end of a subtree: its errors, 2 the child's totals), unit, length
+)
+
+
+def _walk_child(walk, units, task_r, out_w, args):
+    """In a forked child: walk subtrees taken from `task_r`, write frames to `out_w`."""
+    import marshal
+    import struct
+
+    cache = _HashCache(
+        args.get("cache") if walk.want_hash else None,
+        by_inode=args.get("cache_inode", False),
+        prune=args.get("cache_prune", False),
+    )
+    walk.cache = cache
+    walk.errors = []
+    walk.complete = True
+    for k in walk.counts:
+        walk.counts[k] = 0
+    encode = walk.dumps
+
+    def frame(kind, unit, data):
+        data = b"%s%s" % (struct.pack(_FRAME, kind, unit, len(data)), data)
+        while data:
+            data = data[os.write(out_w, data) :]
+
+    while True:
+        b = os.read(task_r, 4)
+        if len(b) < 4:
+            break
+        unit = struct.unpack("<I", b)[0]
+
+        def send_batch(item, _unit=unit):
+            frame(0, _unit, encode(item).encode("ascii"))
+
+        walk.walk(units[unit][1], send_batch)
+        walk.flush(send_batch)
+        frame(1, unit, marshal.dumps(walk.errors))
+        walk.errors = []
+    totals = {"counts": walk.counts, "complete": walk.complete}
+    if cache.conn is not None:
+        totals.update(new=cache.new, inodes=cache.inodes, seen=cache.seen)
+        cache.conn.close()
+    frame(2, 0, marshal.dumps(totals))
+
+
+def _relay(walk, units, children, emit, raw):
+    """Pass the children's batches on in unit order; merge their errors, totals and cache."""
+    import marshal
+    import select
+    import struct
+
+    head = struct.calcsize(_FRAME)
+    n_children = len(children)
+    pending = {fd: b"" for fd in children}
+    batches = {}  # unit -> encoded batches not sent yet
+    ended = {}  # unit -> its errors, once its child finished it
+    totals = []
+    cur = 0
+    while cur < len(units) or pending:
+        while cur < len(units):
+            unit = units[cur]
+            if unit[0] == "done":
+                if unit[1] is not None:
+                    walk.add(unit[1], emit)
+                walk.errors += unit[2]
+                cur += 1
+                continue
+            walk.flush(emit)
+            for data in batches.pop(cur, ()):
+                raw(data)
+            if cur not in ended:
+                break
+            walk.errors += ended.pop(cur)
+            cur += 1
+        else:
+            walk.flush(emit)
+        if not pending:
+            break
+        for fd in select.select(list(pending), [], [])[0]:
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                if pending.pop(fd):
+                    raise OpError("a walker process stopped half way through a frame")
+                os.close(fd)
+                os.waitpid(children.pop(fd), 0)
+                continue
+            buf = pending[fd] + chunk
+            pos = 0
+            while len(buf) - pos >= head:
+                kind, unit, size = struct.unpack_from(_FRAME, buf, pos)
+                if len(buf) - pos - head < size:
+                    break
+                data = buf[pos + head : pos + head + size]
+                pos += head + size
+                if kind == 0:
+                    batches.setdefault(unit, []).append(data)
+                elif kind == 1:
+                    ended[unit] = marshal.loads(data)
+                else:
+                    totals.append(marshal.loads(data))
+            pending[fd] = buf[pos:]
+    if len(totals) != n_children or cur < len(units):
+        raise OpError("a walker process stopped before the end of its work")
+    for t in totals:
+        for k, v in t["counts"].items():
+            walk.counts[k] += v
+        walk.complete = walk.complete and t["complete"]
+        if walk.cache.conn is not None and "new" in t:
+            walk.cache.new += t["new"]
+            walk.cache.inodes += t["inodes"]
+            walk.cache.seen += t["seen"]
 
 
 @op("tree.hash")
