@@ -110,8 +110,8 @@ class Writer:
         self.conn.execute("PRAGMA page_size=8192")
         self.conn.executescript(SCHEMA)
         self.conn.execute("BEGIN")
-        self.keys: list[str] = []  # paths relative to their root (add_batch), not yet in _texts
-        self._texts: list[str] = []  # names-file text chunks (newline-joined), in entry order
+        self.keys: list[str] = []  # paths relative to their root (add_batch), not yet written
+        self.names = NamesWriter(host)  # the names file, written as the entries come
         self.segments: list[list] = []  # [first record, end record, root prefix] per root
         self.next_id = 1
         self.counts = {"entries": 0, "files": 0, "dirs": 0, "links": 0, "bytes": 0, "hashed": 0}
@@ -195,9 +195,9 @@ class Writer:
         if batch["g"]:
             if "kz" in batch:
                 raw = zlib.decompress(base64.b64decode(batch["kz"]))
-                self._texts.append(raw.decode("utf-8", "surrogateescape"))
+                self.names.add(raw.decode("utf-8", "surrogateescape"))
             else:
-                self._texts.append(batch["k"])
+                self.names.add(batch["k"])
         hashes = batch.get("h")
         if hashes:
             base = self.next_id
@@ -218,7 +218,7 @@ class Writer:
 
     def _flush_keys(self) -> None:
         if self.keys:
-            self._texts.append(_join_keys(self.keys))
+            self.names.add(_join_keys(self.keys))
             self.keys = []
 
     def _flush(self) -> None:
@@ -263,7 +263,7 @@ class Writer:
         self.set_meta(meta)
         self.conn.execute("COMMIT")
         self.conn.close()
-        write_names_text(self.host, generation, "\n".join(self._texts), self.next_id - 1)
+        self.names.finish(generation)
         os.replace(self.tmp, self.final)
         _fsync_dir(self.final.parent)
 
@@ -272,6 +272,7 @@ class Writer:
             self.conn.close()
         finally:
             self.tmp.unlink(missing_ok=True)
+            self.names.abort()
 
 
 def _remove_leftovers(final: Path) -> None:
@@ -323,41 +324,67 @@ def _join_keys(paths_in_order: list[str]) -> str:
 
 
 def write_names(host: str, generation: str, paths_in_order: list[str]) -> None:
-    """The names file: header, lower-cased paths (relative to their root: the root is not
-    repeated a million times) joined by newlines, then the line offsets."""
-    write_names_text(host, generation, _join_keys(paths_in_order), len(paths_in_order))
+    """The names file of these paths (relative to their root, in entry order)."""
+    out = NamesWriter(host)
+    if paths_in_order:
+        out.add(_join_keys(paths_in_order))
+    out.finish(generation)
 
 
-def write_names_text(host: str, generation: str, keys: str, count: int) -> None:
-    """write_names with the paths already joined (newlines inside names as NUL)."""
-    blob = keys.lower().encode("utf-8", "surrogateescape")
-    code = "I" if len(blob) < 2**32 - 2 else "Q"
-    offsets = array(code, [0])
-    if count:
-        # Line starts, then a sentinel one past the end of the last line (all at C speed).
-        offsets.extend(accumulate(map((1).__add__, map(len, blob.split(b"\n")))))
-    else:
-        offsets = array(code, [len(blob) + 1])
-    pad = (-len(blob)) % 8
-    header = b"%s %s %d %d %s" % (
-        NAMES_MAGIC,
-        generation.encode(),
-        len(blob),
-        count,
-        code.encode(),
-    )
-    header = header.ljust(HEADER, b" ")
-    final = names_path(host)
-    tmp = final.with_name(f"{final.name}.new-{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(header)
-        fh.write(blob)
-        fh.write(b"\0" * pad)
+class NamesWriter:
+    """The names file, written as the entries arrive: a header, the lower-cased paths (relative
+    to their root: the root is not repeated a million times) joined by newlines, then each
+    line's start offset and a sentinel. It becomes the host's names file only in `finish`."""
+
+    def __init__(self, host: str):
+        self.final = names_path(host)
+        self.tmp = self.final.with_name(f"{self.final.name}.new-{os.getpid()}")
+        fd = os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        self.fh = os.fdopen(fd, "wb")
+        self.fh.write(b" " * HEADER)
+        self.offsets = array("Q")
+        self.end = -1  # where the text written so far ends (-1: nothing yet)
+
+    def add(self, text: str) -> None:
+        """The next entries' paths, one per line (a newline inside a name as NUL)."""
+        blob = text.lower().encode("utf-8", "surrogateescape")
+        start = self.end + 1
+        if start:
+            self.fh.write(b"\n")
+        self.fh.write(blob)
+        # Line starts, computed at C speed; the last value is where the next piece starts.
+        self.offsets.extend(
+            accumulate(map((1).__add__, map(len, blob.split(b"\n"))), initial=start)
+        )
+        self.offsets.pop()
+        self.end = start + len(blob)
+
+    def finish(self, generation: str) -> None:
+        length = max(self.end, 0)
+        count = len(self.offsets)
+        self.offsets.append(length + 1)  # the sentinel: one past the end of the last line
+        code = "I" if length < 2**32 - 2 else "Q"
+        offsets = array("I", self.offsets) if code == "I" else self.offsets
+        header = b"%s %s %d %d %s" % (
+            NAMES_MAGIC,
+            generation.encode(),
+            length,
+            count,
+            code.encode(),
+        )
+        fh = self.fh
+        fh.write(b"\0" * ((-length) % 8))
         fh.write(offsets.tobytes())
+        fh.seek(0)
+        fh.write(header.ljust(HEADER, b" "))
         fh.flush()
         os.fsync(fh.fileno())
-    os.replace(tmp, final)
+        fh.close()
+        os.replace(self.tmp, self.final)
+
+    def abort(self) -> None:
+        self.fh.close()
+        self.tmp.unlink(missing_ok=True)
 
 
 # --- reading -----------------------------------------------------------------------------

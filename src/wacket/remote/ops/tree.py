@@ -363,8 +363,8 @@ class _GroupWalk(object):
         self.open_flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
 
     def list_dir(self, rel_dir):
-        """(rel_dir, records, their relative paths, [[index, hash, size]], subdirectories) of
-        one directory, or None when it cannot be listed (the error is recorded). A record holds
+        """(rel_dir, records, their names, [[index, hash, size]], subdirectories) of one
+        directory, or None when it cannot be listed (the error is recorded). A record holds
         the entry's name: [name, type, size, mtime_ns, mode, hash, link]."""
         full_dir = os.path.join(self.root, rel_dir) if rel_dir else self.root
         dfd = None
@@ -392,32 +392,33 @@ class _GroupWalk(object):
     def _records(self, rel_dir, full_dir, entries):
         file_name_rx, file_path_rx = self.rules.for_file
         dir_name_rx, dir_path_rx = self.rules.for_dir
-        # File type and permission bits by masks, not a function call per entry.
+        # File type and permission bits by masks, not a function call per entry; an entry's
+        # relative path is only built where it is needed (path rules, hashes, errors).
         IFMT, IFREG, IFDIR, IFLNK = 0o170000, stat.S_IFREG, stat.S_IFDIR, stat.S_IFLNK
         want_hash, hash_min, cache, errors = self.want_hash, self.hash_min, self.cache, self.errors
         one_fs, root_dev = self.one_fs, self.root_dev
         join = os.path.join
         prefix = rel_dir + "/" if rel_dir else ""
-        subdirs, recs, rels, hashes = [], [], [], []
+        subdirs, recs, names, hashes = [], [], [], []
         n_files = n_dirs = n_links = n_bytes = n_hashed = n_hashed_bytes = 0
         for entry in entries:
             name = entry.name
-            rel = prefix + name
             try:
                 st = entry.stat(follow_symlinks=False)
             except OSError as exc:
-                errors.append([rel, exc.strerror or str(exc)])
+                errors.append([prefix + name, exc.strerror or str(exc)])
                 continue
             mode = st.st_mode
             size = st.st_size
             fmt = mode & IFMT
             if fmt == IFREG:
                 if (file_name_rx is not None and file_name_rx(name)) or (
-                    file_path_rx is not None and file_path_rx(rel)
+                    file_path_rx is not None and file_path_rx(prefix + name)
                 ):
                     continue
                 digest = None
                 if want_hash and size >= hash_min:
+                    rel = prefix + name
                     mtime = st.st_mtime_ns
                     digest = cache.get(rel, size, mtime, st)
                     if digest is None:
@@ -435,16 +436,16 @@ class _GroupWalk(object):
                 recs.append([name, "f", size, st.st_mtime_ns, mode & 0o7777, digest, None])
             elif fmt == IFDIR:
                 if (dir_name_rx is not None and dir_name_rx(name)) or (
-                    dir_path_rx is not None and dir_path_rx(rel)
+                    dir_path_rx is not None and dir_path_rx(prefix + name)
                 ):
                     continue
                 n_dirs += 1
                 if not one_fs or st.st_dev == root_dev:
-                    subdirs.append(rel)
+                    subdirs.append(prefix + name)
                 recs.append([name, "d", size, st.st_mtime_ns, mode & 0o7777, None, None])
             else:
                 if (file_name_rx is not None and file_name_rx(name)) or (
-                    file_path_rx is not None and file_path_rx(rel)
+                    file_path_rx is not None and file_path_rx(prefix + name)
                 ):
                     continue
                 link = None
@@ -458,7 +459,7 @@ class _GroupWalk(object):
                 else:
                     kind = "o"
                 recs.append([name, kind, size, st.st_mtime_ns, mode & 0o7777, None, link])
-            rels.append(rel)
+            names.append(name)
         c = self.counts
         c["files"] += n_files
         c["dirs"] += n_dirs
@@ -466,19 +467,21 @@ class _GroupWalk(object):
         c["bytes"] += n_bytes
         c["hashed"] += n_hashed
         c["hashed_bytes"] += n_hashed_bytes
-        return rel_dir, recs, rels, hashes, subdirs
+        return rel_dir, recs, names, hashes, subdirs
 
     def add(self, listing, emit):
         """Put one directory's listing into the batch; send the batch when it is full."""
-        rel_dir, recs, rels, hashes, _subdirs = listing
+        rel_dir, recs, names, hashes, _subdirs = listing
         if not recs:
             return
         base = self.n_batch
         blob = zlib.compress(self.dumps([rel_dir, recs]).encode("ascii"), 1)
         self.groups.append([len(recs), base64.b64encode(blob).decode("ascii")])
-        text = "\n".join(rels)
-        if text.count("\n") != len(rels) - 1:  # a name holds a newline: store it as NUL
-            text = "\n".join(r.replace("\n", "\0") for r in rels)
+        # The entries' relative paths, one per line (a newline inside a name as NUL).
+        prefix = rel_dir + "/" if rel_dir else ""
+        text = prefix + ("\n" + prefix).join(names)
+        if "\n" in prefix or text.count("\n") != len(names) - 1:
+            text = "\n".join((prefix + n).replace("\n", "\0") for n in names)
         self.names.append(text)
         for h in hashes:
             h[0] += base
