@@ -213,8 +213,12 @@ def query_cmd(
         )
     probe = None
     if online_only or not no_check:
-        fleet = app.fleet.hosts
-        probe = query.Probe([fleet[c.host] for c in catalogs if c.host in fleet])
+        # This machine is always up; the fleet (config, ~/.ssh/config) is read only when another
+        # host's catalog is searched, as its address is needed ("local" is wacket.fleet.LOCAL,
+        # not imported here: the query's start-up time matters).
+        others = [c.host for c in catalogs if c.host != "local"]
+        fleet = app.fleet.hosts if others else {}
+        probe = query.Probe([fleet[h] for h in others if h in fleet], up=["local"])
     if online_only:
         catalogs = [c for c in catalogs if probe.get(c.host)]
     q = query.Query(

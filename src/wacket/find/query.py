@@ -329,10 +329,10 @@ def _fts_query(words: str) -> str:
 class Probe:
     """TCP-connect to each host's SSH port in the background while the catalogs are searched."""
 
-    def __init__(self, hosts: list, timeout: float = 0.8):
+    def __init__(self, hosts: list, timeout: float = 0.8, up=()):
         import threading
 
-        self.state: dict[str, bool | None] = {}
+        self.state: dict[str, bool | None] = dict.fromkeys(up, True)
         self.threads = []
         for h in hosts:
             if h.is_local:
