@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from wacket import paths
 from wacket.config import Config
 from wacket.errors import ConfigError
 from wacket.sshconfig import SSHConfig
@@ -66,9 +66,7 @@ class Fleet:
     def load(cls, config: Config, ssh_config: SSHConfig | None = None) -> Fleet:
         ssh = ssh_config if ssh_config is not None else SSHConfig.load()
         hosts: dict[str, Host] = {
-            LOCAL: Host(
-                LOCAL, socket.gethostname(), _local_user(), 0, tags=["local"], source="local"
-            )
+            LOCAL: Host(LOCAL, paths.hostname(), _local_user(), 0, tags=["local"], source="local")
         }
         section = config.section("hosts")
         for name, entry in section.items():

@@ -5,15 +5,16 @@
 
 from __future__ import annotations
 
-import getpass
 import json
-import socket
-import sqlite3
 import time
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from wacket import paths
+
+if TYPE_CHECKING:
+    import sqlite3
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (
@@ -37,6 +38,8 @@ def path() -> Path:
 
 
 def connect() -> sqlite3.Connection:
+    import sqlite3  # here, not at the top: commands load this module before their work starts
+
     p = path()
     new = not p.exists()
     conn = sqlite3.connect(p, timeout=30, isolation_level=None)
@@ -65,7 +68,7 @@ def record(
             (
                 started,
                 round(now - started, 3),
-                socket.gethostname(),
+                paths.hostname(),
                 _user(),
                 command,
                 json.dumps(hosts),
@@ -110,6 +113,8 @@ def entry(command: str, hosts: list[str]):
 def query(since: float = 0, host: str | None = None, command: str | None = None) -> list[dict]:
     if not path().exists():
         return []
+    import sqlite3
+
     conn = connect()
     conn.row_factory = sqlite3.Row
     try:
@@ -131,6 +136,8 @@ def matches(row: dict, host: str | None, command: str | None) -> bool:
 
 
 def _user() -> str:
+    import getpass
+
     try:
         return getpass.getuser()
     except Exception:

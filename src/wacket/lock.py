@@ -5,7 +5,6 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import socket
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -41,7 +40,7 @@ def job_lock(name: str, directory: Path | None = None):
                 f"{name}: another wacket run holds the lock ({_describe(info)}); "
                 "try again when it has finished"
             ) from None
-        info = {"host": socket.gethostname(), "pid": os.getpid(), "started": time.time()}
+        info = {"host": paths.hostname(), "pid": os.getpid(), "started": time.time()}
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps(info).encode(), 0)
         yield info

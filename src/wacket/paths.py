@@ -6,6 +6,16 @@ import os
 from pathlib import Path
 
 
+def hostname() -> str:
+    """This machine's name, as the fleet, the locks and the journal record it (without loading
+    the socket module where the system tells it directly: start-up time)."""
+    if hasattr(os, "uname"):
+        return os.uname().nodename
+    import socket
+
+    return socket.gethostname()
+
+
 def config_path() -> Path:
     env = os.environ.get("WACKET_CONFIG")
     if env:

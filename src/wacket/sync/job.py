@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -40,6 +39,8 @@ class Job:
     def lock_name(self) -> str:
         if self.name:
             return f"sync-{self.name}"
+        import hashlib
+
         digest = hashlib.sha256(f"{self.a}\0{self.b}".encode("utf-8", "surrogateescape"))
         return f"sync-pair-{digest.hexdigest()[:16]}"
 

@@ -136,17 +136,18 @@ def run(
     return RsyncRun(rc, parse_stats(other + err), err, count)
 
 
-_SSH_FAILURES = [
-    (
-        re.compile(rb"Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED"),
-        "host key",
-    ),
-    (re.compile(rb"Permission denied \((publickey|password|keyboard)"), "auth"),
-    (re.compile(rb"Connection refused"), "refused"),
-    (re.compile(rb"Connection timed out|Operation timed out|timed out"), "timeout"),
-    (re.compile(rb"Could not resolve hostname|Name or service not known"), "dns"),
-    (re.compile(rb"No route to host|Network is unreachable"), "error"),
-]
+@functools.cache
+def _ssh_failures() -> list:
+    """What ssh says when it fails, and the reason wacket reports (compiled when first needed)."""
+    return [
+        (re.compile(rb"Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED"),
+         "host key"),
+        (re.compile(rb"Permission denied \((publickey|password|keyboard)"), "auth"),
+        (re.compile(rb"Connection refused"), "refused"),
+        (re.compile(rb"Connection timed out|Operation timed out|timed out"), "timeout"),
+        (re.compile(rb"Could not resolve hostname|Name or service not known"), "dns"),
+        (re.compile(rb"No route to host|Network is unreachable"), "error"),
+    ]  # fmt: skip
 
 
 def check(result: RsyncRun, remote: Host | None, *, allow: tuple[int, ...] = ()) -> None:
@@ -157,7 +158,7 @@ def check(result: RsyncRun, remote: Host | None, *, allow: tuple[int, ...] = ())
     text = b"".join(result.stderr)
     lines = result.error_lines
     if remote is not None and (rc == 255 or rc in (5, 10, 12, 35)):
-        for rx, reason in _SSH_FAILURES:
+        for rx, reason in _ssh_failures():
             if rx.search(text):
                 raise UnreachableError(remote.name, reason, _first_ssh_line(text))
         raise UnreachableError(
