@@ -201,42 +201,57 @@ def _emit_pairs(emit, items, batch_size=2000):
 def _walk(root, rules):
     """{rel: sig} of everything under root but the trash, and [[rel, error]] for what could not
     be read. The same walk as tree.scan (same exclude rules, symlinks not followed), lean: two-way
-    sync needs only kind, size, mtime and link target, at 100,000 entries per run."""
+    sync needs only kind, size, mtime and link target, at 100,000 entries per run. Each directory
+    is listed through its fd where the system allows, so an entry's stat is an fstatat of one
+    name (the kernel does not resolve the whole path again for every entry)."""
     listing = {}
     errors = []
     S_ISREG, S_ISDIR, S_ISLNK = stat.S_ISREG, stat.S_ISDIR, stat.S_ISLNK
+    by_fd = os.scandir in os.supports_fd and hasattr(os, "O_DIRECTORY")
+    flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
     stack = [("", root)]
     while stack:
         rel_dir, full = stack.pop()
+        dfd = None
         try:
-            it = os.scandir(full)
+            if by_fd:
+                dfd = os.open(full, flags | (getattr(os, "O_NOFOLLOW", 0) if rel_dir else 0))
+                it = os.scandir(dfd)
+            else:
+                it = os.scandir(full)
         except OSError as exc:
+            if dfd is not None:
+                os.close(dfd)
             errors.append([rel_dir.rstrip("/") or ".", exc.strerror or str(exc)])
             continue
-        with it:
-            for entry in it:
-                name = entry.name
-                if not rel_dir and name == TRASH:
-                    continue
-                rel = rel_dir + name
-                try:
-                    st = entry.stat(follow_symlinks=False)
-                except OSError as exc:
-                    errors.append([rel, exc.strerror or str(exc)])
-                    continue
-                mode = st.st_mode
-                if rules and _excluded(rules, rel, name, S_ISDIR(mode)):
-                    continue
-                if S_ISREG(mode):
-                    listing[rel] = ("f", st.st_size, st.st_mtime_ns)
-                elif S_ISDIR(mode):
-                    listing[rel] = ("d",)
-                    stack.append((rel + "/", entry.path))
-                elif S_ISLNK(mode):
+        try:
+            with it:
+                for entry in it:
+                    name = entry.name
+                    if not rel_dir and name == TRASH:
+                        continue
+                    rel = rel_dir + name
                     try:
-                        listing[rel] = ("l", os.readlink(entry.path))
+                        st = entry.stat(follow_symlinks=False)
                     except OSError as exc:
                         errors.append([rel, exc.strerror or str(exc)])
+                        continue
+                    mode = st.st_mode
+                    if rules and _excluded(rules, rel, name, S_ISDIR(mode)):
+                        continue
+                    if S_ISREG(mode):
+                        listing[rel] = ("f", st.st_size, st.st_mtime_ns)
+                    elif S_ISDIR(mode):
+                        listing[rel] = ("d",)
+                        stack.append((rel + "/", os.path.join(full, name)))
+                    elif S_ISLNK(mode):
+                        try:
+                            listing[rel] = ("l", os.readlink(os.path.join(full, name)))
+                        except OSError as exc:
+                            errors.append([rel, exc.strerror or str(exc)])
+        finally:
+            if dfd is not None:
+                os.close(dfd)
     return listing, errors
 
 
