@@ -38,6 +38,7 @@ class Side:
     diff: dict | None = None
     key: str = ""
     missing: bool = False
+    walked: str | None = None  # the token of a walk made ahead of the scan (sync.walk)
 
     @property
     def label(self) -> str:
@@ -93,6 +94,16 @@ def prepare(side: Side, pool, *, create: bool, trash_days, dry_run) -> None:
     side.missing = bool(info.get("missing"))  # a dry run towards a side not made yet
 
 
+def walk_ahead(side: Side, excludes: list[str]) -> None:
+    """Walk the side as soon as it is ready, while the other one may still be connecting; the
+    scan then only compares (see sync.walk)."""
+    if side.missing:
+        return
+    _call(side, "sync.walk", root=side.root, exclude=["/" + TRASH] + list(excludes),
+          token=side.name)  # fmt: skip
+    side.walked = side.name
+
+
 def scan(side: Side, *, excludes: list[str], key: str, gen: str | None) -> None:
     """One streamed walk of the whole tree on that side (sync.scan, built on tree.scan's walk).
 
@@ -108,7 +119,7 @@ def scan(side: Side, *, excludes: list[str], key: str, gen: str | None) -> None:
     try:
         for batch in side.helper().stream(
             "sync.scan", on_done=done.update, root=side.root,
-            exclude=["/" + TRASH] + list(excludes), key=key, gen=gen,
+            exclude=["/" + TRASH] + list(excludes), key=key, gen=gen, walked=side.walked,
         ):  # fmt: skip
             for rel, sig in batch:
                 items[rel] = tuple(sig) if sig is not None else None
@@ -120,6 +131,7 @@ def scan(side: Side, *, excludes: list[str], key: str, gen: str | None) -> None:
 
             raise UnreachableError(side.ep.host.name, "lost", str(exc)) from None
         raise
+    side.walked = None
     side.key = key
     side.mode = done.get("mode", "full")
     side.errors = done.get("errors", [])
@@ -411,13 +423,15 @@ def scan_sides(a: Side, b: Side, pool, job, *, use_cache: bool = False):
     from wacket.sync import state as statemod
 
     dry = job.dry_run or bool(job.plan_file)
-    parallel([
-        lambda: prepare(a, pool, create=False, trash_days=job.trash_days, dry_run=dry),
-        lambda: prepare(b, pool, create=True, trash_days=job.trash_days, dry_run=dry),
-    ])  # fmt: skip
+    excludes = _scan_kw(job)
+
+    def ready(side: Side, create: bool) -> None:
+        prepare(side, pool, create=create, trash_days=job.trash_days, dry_run=dry)
+        walk_ahead(side, excludes)
+
+    parallel([lambda: ready(a, False), lambda: ready(b, True)])
     pid = pair_id(a.ep.host.name, a.root, b.ep.host.name, b.root)
     gens = statemod.read_gens(pid) if use_cache else None
-    excludes = _scan_kw(job)
     parallel([
         lambda s=s: scan(s, excludes=excludes, key=f"{pid}-{s.name}",
                          gen=(gens or {}).get(s.name))

@@ -177,6 +177,7 @@ def _sync_rmdirs(args):
 # the entries that differ from it; any mismatch (another client, a crash between writes) sends the
 # whole listing, as the first scan of a pair does.
 _LISTINGS = {}
+_WALKS = {}  # token -> (listing, errors) of a sync.walk not yet used by sync.scan
 
 
 def _cache_path(key):
@@ -255,14 +256,7 @@ def _walk(root, rules):
     return listing, errors
 
 
-@op("sync.scan")
-def _sync_scan(args):
-    """Walk `root`; stream [rel, sig] pairs: every entry ("full"), or only the differences from
-    the cached listing of generation `gen` ("diff", sig null = gone).
-    sig: ["f", size, mtime_ns] | ["d"] | ["l", target]. Unreadable entries come back as errors."""
-    import pickle
-
-    key = args["key"]
+def _walk_root(args):
     root = os.path.expanduser(args["root"])
     try:
         st = os.lstat(root)
@@ -271,7 +265,29 @@ def _sync_scan(args):
     if not stat.S_ISDIR(st.st_mode):
         raise OpError("%s: not a directory" % root, "notdir")
     rules = _compile_excludes([p for p in args.get("exclude") or [] if p != "/" + TRASH])
-    listing, errors = _walk(root, rules)
+    return _walk(root, rules)
+
+
+@op("sync.walk")
+def _sync_walk(args):
+    """Walk `root` now and keep the listing under `token` for a sync.scan that names it in
+    `walked`: a side walks while the other side is still connecting, before the pair (and so
+    the key of its cached listing) is known."""
+    listing, errors = _walk_root(args)
+    _WALKS[args["token"]] = (listing, errors)
+    return {"count": len(listing), "errors": len(errors)}
+
+
+@op("sync.scan")
+def _sync_scan(args):
+    """Walk `root`; stream [rel, sig] pairs: every entry ("full"), or only the differences from
+    the cached listing of generation `gen` ("diff", sig null = gone).
+    sig: ["f", size, mtime_ns] | ["d"] | ["l", target]. Unreadable entries come back as errors."""
+    import pickle
+
+    key = args["key"]
+    walked = _WALKS.pop(args["walked"], None) if args.get("walked") else None
+    listing, errors = walked if walked is not None else _walk_root(args)
     _LISTINGS[key] = listing
     old = None
     if args.get("gen"):
