@@ -110,7 +110,7 @@ def test_headless_firefox_profile_merged_while_running(page, tmp_path, run_wacke
             return bool(found)
 
         # The browser is still running: its database is locked and the rows sit in its WAL.
-        wait_for(merged, 60, "the visit to show up in a merge of the running profile")
+        wait_for(merged, 150, "the visit to show up in a merge of the running profile")
         assert proc.poll() is None
         [hit] = found
         assert hit["url"] == url and hit["title"] == "Wacket Test Pägé" and hit["visits"] == 1
