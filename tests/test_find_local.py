@@ -483,3 +483,38 @@ def test_query_of_local_catalog_reads_no_fleet(isolated_env):
     assert "EXIT 0" in lines
     loaded = set(lines[-1][len("LOADED:") :].split(","))
     assert not {"wacket.fleet", "wacket.config", "wacket.sshconfig"} & loaded
+
+
+def _flat(batches: list) -> list:
+    return [e for b in batches for e in _decoded(b)[0]]
+
+
+def test_tree_scan_more_subtrees_than_the_task_pipe_holds(tmp_path, isolated_env):
+    """17,000 subtrees (68 KB of task numbers, more than a pipe buffer) are all handed out, and
+    the forked walk still gives the single walk's entries in order."""
+    root = tmp_path / "wide"
+    root.mkdir()
+    for i in range(17000):
+        os.mkdir(root / f"d{i:05d}")
+    (root / "d16999" / "last.txt").write_text("x")
+    kw = dict(root=str(root), groups=True, batch=500)
+    one_final, one = run_op("tree.scan", workers=1, **kw)
+    two_final, two = run_op("tree.scan", workers=2, **kw)
+    assert _flat(two) == _flat(one)
+    assert len(_flat(one)) == 17001 and _flat(one)[-1][0] == "d16999/last.txt"
+    assert two_final == one_final
+
+
+def test_tree_scan_walks_alone_when_it_cannot_fork(tmp_path, isolated_env, monkeypatch):
+    root = tmp_path / "t"
+    for d in range(40):
+        (root / f"d{d:02d}").mkdir(parents=True)
+        (root / f"d{d:02d}" / "f.txt").write_text(str(d))
+    one_final, one = run_op("tree.scan", root=str(root), groups=True, workers=1)
+
+    def no_fork():
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(os, "fork", no_fork)
+    final, got = run_op("tree.scan", root=str(root), groups=True, workers=2)
+    assert _flat(got) == _flat(one) and final == one_final

@@ -561,52 +561,81 @@ def _parallel_walk(walk, workers, emit, args):
         def raw(data, _emit=args["_emit"]):
             _emit(json.loads(data))
 
-    if not tasks:
-        for _kind, listing, errors in units:
-            if listing is not None:
-                walk.add(listing, emit)
-            walk.errors += errors
-        walk.flush(emit)
-        return
-    task_r, task_w = os.pipe()
-    os.write(task_w, b"".join(struct.pack("<I", i) for i in tasks))
-    os.close(task_w)
-    children = {}
-    try:
-        for _ in range(min(workers, len(tasks))):
-            out_r, out_w = os.pipe()
-            pid = os.fork()
-            if pid == 0:
-                os.close(out_r)
-                code = 1
+    if tasks:
+        # Subtrees are handed out through a pipe, 4 bytes each; what does not fit in the pipe
+        # now is written while the batches are relayed (a root with 100,000 subdirectories).
+        task_r, task_w = os.pipe()
+        os.set_blocking(task_w, False)
+        feed = [task_w, _feed(task_w, b"".join(struct.pack("<I", i) for i in tasks))]
+        children = {}
+        try:
+            for _ in range(min(workers, len(tasks))):
+                out_r, out_w = os.pipe()
                 try:
-                    _walk_child(walk, units, task_r, out_w, args)
-                    code = 0
-                except BaseException:
-                    traceback.print_exc()
-                finally:
-                    os._exit(code)
-            os.close(out_w)
-            children[out_r] = pid
-        os.close(task_r)
-        task_r = None
-        _relay(walk, units, children, emit, raw)
-    finally:
-        if task_r is not None:
-            os.close(task_r)
-        for fd, pid in children.items():
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-            try:
-                os.kill(pid, 9)
-            except OSError:
-                pass
-            try:
-                os.waitpid(pid, 0)
-            except OSError:
-                pass
+                    pid = os.fork()
+                except OSError:  # no more processes allowed: walk with those there are
+                    os.close(out_r)
+                    os.close(out_w)
+                    break
+                if pid == 0:
+                    code = 1
+                    try:
+                        os.close(out_r)
+                        os.close(task_w)
+                        _walk_child(walk, units, task_r, out_w, args)
+                        code = 0
+                    except BaseException:
+                        traceback.print_exc()
+                    finally:
+                        os._exit(code)
+                os.close(out_w)
+                children[out_r] = pid
+            if children:
+                os.close(task_r)
+                task_r = None
+                if not feed[1]:
+                    os.close(task_w)
+                    feed[0] = None
+                _relay(walk, units, children, emit, raw, feed)
+                return
+        finally:
+            for fd in (task_r, feed[0]):
+                if fd is not None:
+                    os.close(fd)
+            for fd, pid in children.items():
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+                try:
+                    os.kill(pid, 9)
+                except OSError:
+                    pass
+                try:
+                    os.waitpid(pid, 0)
+                except OSError:
+                    pass
+    # No subtree to share, or no process could be started: walk it all here, in order.
+    for unit in units:
+        if unit[0] == "task":
+            walk.walk(unit[1], emit)
+            continue
+        if unit[1] is not None:
+            walk.add(unit[1], emit)
+        walk.errors += unit[2]
+    walk.flush(emit)
+
+
+def _feed(fd, data):
+    """Write what the non-blocking pipe `fd` takes now, in whole 4-byte units (writes of at
+    most PIPE_BUF bytes are all or nothing); returns the rest."""
+    while data:
+        try:
+            os.write(fd, data[:4096])
+        except BlockingIOError:
+            break
+        data = data[4096:]
+    return data
 
 
 _FRAME = (
@@ -656,8 +685,10 @@ def _walk_child(walk, units, task_r, out_w, args):
     frame(2, 0, marshal.dumps(totals))
 
 
-def _relay(walk, units, children, emit, raw):
-    """Pass the children's batches on in unit order; merge their errors, totals and cache."""
+def _relay(walk, units, children, emit, raw, feed):
+    """Pass the children's batches on in unit order; merge their errors, totals and cache.
+    `feed` is [task pipe, subtrees not written to it yet]: written as the pipe drains, the pipe
+    closed (and None) once all are in."""
     import marshal
     import select
     import struct
@@ -689,7 +720,14 @@ def _relay(walk, units, children, emit, raw):
             walk.flush(emit)
         if not pending:
             break
-        for fd in select.select(list(pending), [], [])[0]:
+        writing = [feed[0]] if feed[0] is not None else []
+        readable, writable, _ = select.select(list(pending), writing, [])
+        if writable:
+            feed[1] = _feed(feed[0], feed[1])
+            if not feed[1]:
+                os.close(feed[0])
+                feed[0] = None
+        for fd in readable:
             chunk = os.read(fd, 1 << 20)
             if not chunk:
                 if pending.pop(fd):
