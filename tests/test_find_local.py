@@ -518,3 +518,27 @@ def test_tree_scan_walks_alone_when_it_cannot_fork(tmp_path, isolated_env, monke
     monkeypatch.setattr(os, "fork", no_fork)
     final, got = run_op("tree.scan", root=str(root), groups=True, workers=2)
     assert _flat(got) == _flat(one) and final == one_final
+
+
+def test_dir_items_reads_columns_and_earlier_rows():
+    """A directory row holds columns; a catalog written by an earlier wacket (one row per entry,
+    full relative paths) still reads the same."""
+    import zlib
+
+    rows = [
+        ["docs/a.txt", "f", 5, 1_700_000_000_123_456_789, 0o640, "ab" * 32, None],
+        ["docs/link", "l", 7, 1_700_000_000_000_000_000, 0o777, None, "a.txt"],
+        ["docs/sub", "d", 4096, 1_700_000_000_000_000_001, 0o755, None, None],
+        ["docs/fifo", "o", 0, 1_700_000_000_000_000_002, 0o600, None, None],
+    ]
+    columns = [
+        "docs",
+        ["a.txt", "link", "sub", "fifo"],
+        [0o100640, 0o120777, 0o040755, 0o010600],
+        [5, 7, 4096, 0],
+        [r[3] for r in rows],
+        {"0": "ab" * 32},
+        {"1": "a.txt"},
+    ]
+    assert catalog.dir_items(zlib.compress(json.dumps(columns).encode())) == rows
+    assert catalog.dir_items(zlib.compress(json.dumps(rows).encode())) == rows

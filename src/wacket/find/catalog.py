@@ -38,7 +38,7 @@ CREATE TABLE dirs (
     first INTEGER PRIMARY KEY,  -- id of the directory's first entry; its n entries follow
     n INTEGER NOT NULL,
     root INTEGER NOT NULL,
-    data BLOB NOT NULL          -- zlib(JSON [dir, [[name, type, size, mtime_ns, mode, hash, link], ...]])
+    data BLOB NOT NULL          -- zlib(JSON [dir, names, st_modes, sizes, mtimes_ns, {i: hash}, {i: link}])
 );
 CREATE TABLE hashes (id INTEGER PRIMARY KEY, hash TEXT NOT NULL, size INTEGER NOT NULL);
 """
@@ -225,7 +225,16 @@ class Writer:
         if self._group:
             parent = self._group_parent or ""
             cut = len(parent) + 1 if parent else 0
-            group = [parent, [[item[0][cut:], *item[1:]] for item in self._group]]
+            items = self._group
+            group = [
+                parent,
+                [it[0][cut:] for it in items],
+                [_TYPE_BITS.get(it[1], 0) | it[4] for it in items],
+                [it[2] for it in items],
+                [it[3] for it in items],
+                {i: it[5] for i, it in enumerate(items) if it[5] is not None},
+                {i: it[6] for i, it in enumerate(items) if it[6] is not None},
+            ]
             data = json.dumps(group, ensure_ascii=True, separators=(",", ":"))
             self._pending.append(
                 (
@@ -287,14 +296,28 @@ def _remove_leftovers(final: Path) -> None:
             continue
 
 
+_TYPE_BITS = {"f": 0o100000, "d": 0o040000, "l": 0o120000}  # st_mode type bits by letter
+_TYPE_OF = {v: k for k, v in _TYPE_BITS.items()}
+
+
 def dir_items(data: bytes) -> list:
     """A `dirs` row's entries as [rel, type, size, mtime_ns, mode, hash, link] (rel: the path
-    relative to the root). Rows hold [dir, [[name, ...], ...]]; catalogs written before wacket
-    stored the directory once per row held [[rel, ...], ...], which is read as it is."""
+    relative to the root, mode: the permission bits). Rows hold columns: [dir, names, st_modes,
+    sizes, mtimes_ns, {index: hash}, {index: link target}]; catalogs of earlier wacket versions
+    hold rows [[rel, ...], ...], which are read as they are."""
     group = json.loads(zlib.decompress(data))
     if not group or not isinstance(group[0], str):
         return group
-    parent, items = group
+    parent, names, modes, sizes, mtimes, digests, links = group
+    kind = _TYPE_OF.get
+    items = [
+        [n, kind(m & 0o170000, "o"), s, t, m & 0o7777, None, None]
+        for n, m, s, t in zip(names, modes, sizes, mtimes, strict=True)
+    ]
+    for i, h in digests.items():
+        items[int(i)][5] = h
+    for i, target in links.items():
+        items[int(i)][6] = target
     if parent:
         prefix = parent + "/"
         for item in items:

@@ -202,8 +202,8 @@ def _tree_scan(args):
     `cache_inode` reuses a hash when only the name changed (same inode, size, mtime);
     `cache_prune` drops cache entries of files this scan did not see.
     With `groups` true (wacket find) each batch is instead {"g": [[n, base64 of zlib(JSON text
-    [directory, [[name, type, size, mtime_ns, mode, hash, link], ...]] of one directory's n
-    entries)], ...], "k": those entries' paths joined by newlines (a newline
+    [directory, names, st_modes, sizes, mtimes_ns, {index: hash}, {index: link}] of one
+    directory's n entries)], ...], "k": those entries' paths joined by newlines (a newline
     inside a name as NUL; with `compress`, "kz": base64 of zlib(that)), "h": [[index in batch,
     hash, size], ...]}: the receiver stores each directory's blob as it comes, without decoding an
     entry (and the compressing is done where the walk runs, in parallel with `workers`). The
@@ -363,9 +363,9 @@ class _GroupWalk(object):
         self.open_flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
 
     def list_dir(self, rel_dir):
-        """(rel_dir, records, their names, [[index, hash, size]], subdirectories) of one
-        directory, or None when it cannot be listed (the error is recorded). A record holds
-        the entry's name: [name, type, size, mtime_ns, mode, hash, link]."""
+        """(rel_dir, columns, subdirectories) of one directory, or None when it cannot be
+        listed (the error is recorded). The columns: names, st_modes, sizes, mtimes_ns,
+        {index: hash}, {index: link target}."""
         full_dir = os.path.join(self.root, rel_dir) if rel_dir else self.root
         dfd = None
         try:
@@ -392,15 +392,16 @@ class _GroupWalk(object):
     def _records(self, rel_dir, full_dir, entries):
         file_name_rx, file_path_rx = self.rules.for_file
         dir_name_rx, dir_path_rx = self.rules.for_dir
-        # File type and permission bits by masks, not a function call per entry; an entry's
-        # relative path is only built where it is needed (path rules, hashes, errors).
+        # File type bits by masks, not a function call per entry; an entry's relative path is
+        # only built where it is needed (path rules, hashes, errors). Columns, not a list per
+        # entry: less to build here and to encode (see `add`).
         IFMT, IFREG, IFDIR, IFLNK = 0o170000, stat.S_IFREG, stat.S_IFDIR, stat.S_IFLNK
         want_hash, hash_min, cache, errors = self.want_hash, self.hash_min, self.cache, self.errors
         one_fs, root_dev = self.one_fs, self.root_dev
         join = os.path.join
         prefix = rel_dir + "/" if rel_dir else ""
-        subdirs, recs, names, hashes = [], [], [], []
-        n_files = n_dirs = n_links = n_bytes = n_hashed = n_hashed_bytes = 0
+        subdirs, names, modes, sizes, mtimes, digests, links = [], [], [], [], [], {}, {}
+        n_files = n_dirs = n_bytes = n_hashed = n_hashed_bytes = 0
         for entry in entries:
             name = entry.name
             try:
@@ -416,7 +417,6 @@ class _GroupWalk(object):
                     file_path_rx is not None and file_path_rx(prefix + name)
                 ):
                     continue
-                digest = None
                 if want_hash and size >= hash_min:
                     rel = prefix + name
                     mtime = st.st_mtime_ns
@@ -430,10 +430,9 @@ class _GroupWalk(object):
                         n_hashed += 1
                         n_hashed_bytes += size
                         cache.put(rel, size, mtime, digest, st)
-                    hashes.append([len(recs), digest, size])
+                    digests[len(names)] = digest
                 n_files += 1
                 n_bytes += size
-                recs.append([name, "f", size, st.st_mtime_ns, mode & 0o7777, digest, None])
             elif fmt == IFDIR:
                 if (dir_name_rx is not None and dir_name_rx(name)) or (
                     dir_path_rx is not None and dir_path_rx(prefix + name)
@@ -442,51 +441,48 @@ class _GroupWalk(object):
                 n_dirs += 1
                 if not one_fs or st.st_dev == root_dev:
                     subdirs.append(prefix + name)
-                recs.append([name, "d", size, st.st_mtime_ns, mode & 0o7777, None, None])
             else:
                 if (file_name_rx is not None and file_name_rx(name)) or (
                     file_path_rx is not None and file_path_rx(prefix + name)
                 ):
                     continue
-                link = None
                 if fmt == IFLNK:
-                    kind = "l"
-                    n_links += 1
                     try:
-                        link = os.readlink(join(full_dir, name))
+                        links[len(names)] = os.readlink(join(full_dir, name))
                     except OSError:
-                        link = ""
-                else:
-                    kind = "o"
-                recs.append([name, kind, size, st.st_mtime_ns, mode & 0o7777, None, link])
+                        links[len(names)] = ""
             names.append(name)
+            modes.append(mode)
+            sizes.append(size)
+            mtimes.append(st.st_mtime_ns)
         c = self.counts
         c["files"] += n_files
         c["dirs"] += n_dirs
-        c["links"] += n_links
+        c["links"] += len(links)
         c["bytes"] += n_bytes
         c["hashed"] += n_hashed
         c["hashed_bytes"] += n_hashed_bytes
-        return rel_dir, recs, names, hashes, subdirs
+        return rel_dir, (names, modes, sizes, mtimes, digests, links), subdirs
 
     def add(self, listing, emit):
-        """Put one directory's listing into the batch; send the batch when it is full."""
-        rel_dir, recs, names, hashes, _subdirs = listing
-        if not recs:
+        """Put one directory's listing into the batch; send the batch when it is full. The
+        directory travels (and is stored) as zlib(JSON [dir, names, st_modes, sizes, mtimes_ns,
+        {index: hash}, {index: link target}])."""
+        rel_dir, cols, _subdirs = listing
+        names, sizes, digests = cols[0], cols[2], cols[4]
+        if not names:
             return
         base = self.n_batch
-        blob = zlib.compress(self.dumps([rel_dir, recs]).encode("ascii"), 1)
-        self.groups.append([len(recs), base64.b64encode(blob).decode("ascii")])
+        blob = zlib.compress(self.dumps([rel_dir, *cols]).encode("ascii"), 1)
+        self.groups.append([len(names), base64.b64encode(blob).decode("ascii")])
         # The entries' relative paths, one per line (a newline inside a name as NUL).
         prefix = rel_dir + "/" if rel_dir else ""
         text = prefix + ("\n" + prefix).join(names)
         if "\n" in prefix or text.count("\n") != len(names) - 1:
             text = "\n".join((prefix + n).replace("\n", "\0") for n in names)
         self.names.append(text)
-        for h in hashes:
-            h[0] += base
-        self.hashes += hashes
-        self.n_batch += len(recs)
+        self.hashes += [[base + i, h, sizes[i]] for i, h in digests.items()]
+        self.n_batch += len(names)
         if self.n_batch >= self.batch_size:
             self.flush(emit)
 
@@ -510,7 +506,7 @@ class _GroupWalk(object):
         while stack:
             listing = self.list_dir(stack.pop())
             if listing is not None:
-                stack.extend(reversed(listing[4]))
+                stack.extend(reversed(listing[2]))
                 self.add(listing, emit)
 
     def final(self):
@@ -538,7 +534,7 @@ def _parallel_walk(walk, workers, emit, args):
             listed[rel] = (listing, walk.errors[before:])
             del walk.errors[before:]
             if listing is not None:
-                nxt.extend(listing[4])
+                nxt.extend(listing[2])
         level = nxt
         if not level or len(level) >= 8 * workers:
             break
@@ -547,7 +543,7 @@ def _parallel_walk(walk, workers, emit, args):
     def order(rel):
         listing, errors = listed[rel]
         units.append(("done", listing, errors))
-        for sub in listing[4] if listing is not None else ():
+        for sub in listing[2] if listing is not None else ():
             if sub in listed:
                 order(sub)
             else:
