@@ -354,10 +354,10 @@ def _decoded(batch: dict) -> tuple[list, list, list]:
     import zlib
 
     got = []
-    for n, blob in batch["g"]:
+    for (n, blob), parent in zip(batch["g"], batch["d"], strict=True):
         part = catalog.dir_items(base64.b64decode(blob))
         assert len(part) == n
-        assert len({e[0].rpartition("/")[0] for e in part}) == 1  # one directory
+        assert {e[0].rpartition("/")[0] for e in part} == {parent}  # one directory, named in d
         got += part
     if "kz" in batch:
         keys = zlib.decompress(base64.b64decode(batch["kz"])).decode("utf-8", "surrogateescape")
@@ -407,13 +407,13 @@ def test_tree_scan_groups_same_records_as_plain(tmp_path, isolated_env, workers)
     assert len(grouped) > 1  # several batches
     got, keys, hashes = [], [], []
     for b in grouped:
-        assert set(b) == {"g", "k", "h"}
+        assert set(b) == {"g", "d", "k", "h"}
         part, part_keys, part_hashes = _decoded(b)
         hashes += [(len(got) + i, h, size) for i, h, size in part_hashes]
         got += part
         keys += part_keys
     assert got == records
-    assert keys == [e[0].replace("\n", "\0") for e in records]
+    assert keys == [e[0].rpartition("/")[2].replace("\n", "\0") for e in records]  # names
     assert hashes == [(i, e[5], e[2]) for i, e in enumerate(records) if e[5] is not None]
     assert len(hashes) == 42
     assert group_final["entries"] == len(records)
@@ -542,3 +542,23 @@ def test_dir_items_reads_columns_and_earlier_rows():
     ]
     assert catalog.dir_items(zlib.compress(json.dumps(columns).encode())) == rows
     assert catalog.dir_items(zlib.compress(json.dumps(rows).encode())) == rows
+
+
+def test_substring_search_agrees_with_a_plain_scan(isolated_env):
+    """Every substring of the catalog's paths (within a name, inside a directory or the root,
+    across the end of a directory into a name) finds exactly the paths that hold it."""
+    import random
+
+    rels = ["a", "a/b", "a/b/cd.txt", "a/bc", "a/bc/d", "ab", "ab/c.d", "b/a/b", "b/a/b/ab.c"]
+    rels += ["Sub Dir", "Sub Dir/Nl\nName", "x/y/z/xyz", "x/y/z/y.x", "x/yz"]
+    kinds = {r: ("d" if any(o.startswith(r + "/") for o in rels) else "f") for r in rels}
+    cat = make_catalog("m", "/r/oo", [item(r, kinds[r]) for r in sorted(rels)])
+    paths = ["/r/oo/" + r for r in sorted(rels)]
+    rnd = random.Random(5)
+    needles = {p[i:j] for p in paths for i in range(len(p)) for j in range(i + 1, len(p) + 1)}
+    needles = sorted(needles)
+    for needle in rnd.sample(needles, 400) + ["/", "o/a", "oo/", "/ab", "b/a", "z/x", "r/oo/a"]:
+        want = [p for p in paths if needle.lower() in p.lower()]
+        got = [h.path for h in query.search(query.Query(needle, literal=True), [cat])]
+        assert got == want, needle
+    cat.close()

@@ -6,9 +6,10 @@ Layout of ``DATA/find/``:
   (id, dir, name as bytes, type, size, mtime_ns, hash), ``links`` (symlink targets); ``docs``
   (FTS5) and ``docinfo`` when the host was indexed with ``--content``. Paths are stored as the raw bytes of the file name, so
   names with newlines or bytes that are not UTF-8 survive exactly.
-- ``HOST.names``: every entry's full path, lower-cased, one per line in ``files.id`` order
-  (a newline inside a name is stored as NUL), followed by the start offset of each line. A
-  substring query is a ``find`` over this mapped file: no SQL scan of a million rows.
+- ``HOST.names``: every entry's name, lower-cased, one per line in entry order (a newline
+  inside a name is stored as NUL), then each directory's lower-cased path (root included, ending
+  in ``/``) once, with the line offsets and each directory's first entry. A substring query is a
+  ``find`` over this mapped file (names, then directories): no SQL scan of a million rows.
 - ``hosts.json``: the last index attempt per host (when, and why it failed).
 
 A re-index writes a fresh ``HOST.db`` beside the old one and renames it into place, so a failed or
@@ -47,7 +48,7 @@ DOCS_SCHEMA = (
     "CREATE VIRTUAL TABLE docs USING fts5(body, tokenize='unicode61 remove_diacritics 2')",
     "CREATE TABLE docinfo (id INTEGER PRIMARY KEY, size INTEGER, mtime INTEGER)",
 )
-NAMES_MAGIC = b"WKNAMES3"
+NAMES_MAGIC = b"WKNAMES4"
 HEADER = 64  # magic, generation, blob length, count: padded to 64 bytes
 
 
@@ -110,9 +111,8 @@ class Writer:
         self.conn.execute("PRAGMA page_size=8192")
         self.conn.executescript(SCHEMA)
         self.conn.execute("BEGIN")
-        self.keys: list[str] = []  # paths relative to their root (add_batch), not yet written
+        self.keys: list[str] = []  # names of entries (add_batch) not yet in the names file
         self.names = NamesWriter(host)  # the names file, written as the entries come
-        self.segments: list[list] = []  # [first record, end record, root prefix] per root
         self.next_id = 1
         self.counts = {"entries": 0, "files": 0, "dirs": 0, "links": 0, "bytes": 0, "hashed": 0}
         self._root_id = 0
@@ -129,10 +129,6 @@ class Writer:
         self._root_id += 1
         self.conn.execute("INSERT INTO roots VALUES (?,?)", (self._root_id, fs(root)))
         self._prefix = root if root.endswith("/") else root + "/"
-        n = self.next_id - 1
-        if self.segments:
-            self.segments[-1][1] = n
-        self.segments.append([n, n, self._prefix])
 
     def add_batch(self, batch: list) -> None:
         """Entries from tree.scan of the current root: [rel, type, size, mtime_ns, mode, hash,
@@ -155,7 +151,7 @@ class Writer:
                 parent = self._group_parent = p
                 self._group_first = nid
             group.append(item)
-            keys.append(rel)
+            keys.append(rel[cut + 1 :])
             kind = item[1]
             if kind == "f":
                 files += 1
@@ -181,16 +177,18 @@ class Writer:
 
     def add_groups(self, batch: dict) -> None:
         """A tree.scan batch sent with `groups`: each directory's entries as one compressed JSON
-        text, stored as it comes (no entry is decoded here); `k` (or compressed, `kz`) is the
-        batch's names text."""
+        text, stored as it comes (no entry is decoded here), `d` the directories, `k` (or
+        compressed, `kz`) the entries' names."""
         self._flush()
         self._flush_keys()
         nid = self.next_id
         pending = self._pending
         b64decode = base64.b64decode
         rid = self._root_id
-        for n, blob in batch["g"]:
+        add_dir, prefix = self.names.add_dir, self._prefix
+        for (n, blob), parent in zip(batch["g"], batch["d"], strict=True):
             pending.append((nid, n, rid, b64decode(blob)))
+            add_dir(prefix + parent + "/" if parent else prefix, nid - 1)
             nid += n
         if batch["g"]:
             if "kz" in batch:
@@ -236,6 +234,8 @@ class Writer:
                 {i: it[6] for i, it in enumerate(items) if it[6] is not None},
             ]
             data = json.dumps(group, ensure_ascii=True, separators=(",", ":"))
+            self.names.add_dir(self._prefix + parent + "/" if parent else self._prefix,
+                               self._group_first - 1)  # fmt: skip
             self._pending.append(
                 (
                     self._group_first,
@@ -264,11 +264,7 @@ class Writer:
             self._pending = []
         generation = os.urandom(8).hex()
         self.conn.execute(POST_SCHEMA)
-        if self.segments:
-            self.segments[-1][1] = self.next_id - 1
-        meta = dict(
-            meta, host=self.host, generation=generation, segments=self.segments, **self.counts
-        )
+        meta = dict(meta, host=self.host, generation=generation, **self.counts)
         self.set_meta(meta)
         self.conn.execute("COMMIT")
         self.conn.close()
@@ -338,26 +334,28 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _join_keys(paths_in_order: list[str]) -> str:
-    keys = "\n".join(paths_in_order)
-    if keys.count("\n") != max(0, len(paths_in_order) - 1):
+def _join_keys(names: list[str]) -> str:
+    keys = "\n".join(names)
+    if keys.count("\n") != max(0, len(names) - 1):
         # Some names hold newlines: store those as NUL so only record ends are newlines.
-        keys = "\n".join(p.replace("\n", "\0") for p in paths_in_order)
+        keys = "\n".join(p.replace("\n", "\0") for p in names)
     return keys
 
 
-def write_names(host: str, generation: str, paths_in_order: list[str]) -> None:
-    """The names file of these paths (relative to their root, in entry order)."""
-    out = NamesWriter(host)
-    if paths_in_order:
-        out.add(_join_keys(paths_in_order))
-    out.finish(generation)
+def _dir_and_names(data: bytes) -> tuple[str, list[str]]:
+    """A `dirs` row's directory (relative to the root) and its entries' names."""
+    group = json.loads(zlib.decompress(data))
+    if group and isinstance(group[0], str):
+        return group[0], group[1]
+    rels = [item[0] for item in group]  # rows of an earlier wacket: relative paths
+    return (rels[0].rpartition("/")[0] if rels else ""), [r.rpartition("/")[2] for r in rels]
 
 
 class NamesWriter:
-    """The names file, written as the entries arrive: a header, the lower-cased paths (relative
-    to their root: the root is not repeated a million times) joined by newlines, then each
-    line's start offset and a sentinel. It becomes the host's names file only in `finish`."""
+    """The names file, written as the entries arrive: a header, the entries' lower-cased names
+    joined by newlines, then the directories' lower-cased paths (root included, each ending in
+    `/` and a newline), then the line offsets of both and each directory's first entry (with
+    sentinels). It becomes the host's names file only in `finish`."""
 
     def __init__(self, host: str):
         self.final = names_path(host)
@@ -366,10 +364,12 @@ class NamesWriter:
         self.fh = os.fdopen(fd, "wb")
         self.fh.write(b" " * HEADER)
         self.offsets = array("Q")
-        self.end = -1  # where the text written so far ends (-1: nothing yet)
+        self.end = -1  # where the names written so far end (-1: nothing yet)
+        self.dirs: list[str] = []
+        self.firsts = array("Q")
 
     def add(self, text: str) -> None:
-        """The next entries' paths, one per line (a newline inside a name as NUL)."""
+        """The next entries' names, one per line (a newline inside a name as NUL)."""
         blob = text.lower().encode("utf-8", "surrogateescape")
         start = self.end + 1
         if start:
@@ -382,22 +382,32 @@ class NamesWriter:
         self.offsets.pop()
         self.end = start + len(blob)
 
+    def add_dir(self, path: str, first: int) -> None:
+        """A directory (its path with the root, ending in /) whose entries start at record
+        `first` (0-based) and run to the next directory's first."""
+        self.dirs.append(path)
+        self.firsts.append(first)
+
     def finish(self, generation: str) -> None:
         length = max(self.end, 0)
         count = len(self.offsets)
         self.offsets.append(length + 1)  # the sentinel: one past the end of the last line
-        code = "I" if length < 2**32 - 2 else "Q"
-        offsets = array("I", self.offsets) if code == "I" else self.offsets
-        header = b"%s %s %d %d %s" % (
-            NAMES_MAGIC,
-            generation.encode(),
-            length,
-            count,
-            code.encode(),
-        )
+        dirs = "".join(search_key(d) + "\n" for d in self.dirs).encode("utf-8", "surrogateescape")
+        doffsets = array("Q", [0])
+        if self.dirs:
+            doffsets.extend(accumulate(map((1).__add__, map(len, dirs[:-1].split(b"\n")))))
+        self.firsts.append(count)
+        code = "I" if max(length, len(dirs), count) < 2**32 - 2 else "Q"
         fh = self.fh
         fh.write(b"\0" * ((-length) % 8))
-        fh.write(offsets.tobytes())
+        fh.write(dirs)
+        fh.write(b"\0" * ((-len(dirs)) % 8))
+        for values in (self.offsets, doffsets, self.firsts):
+            fh.write((array("I", values) if code == "I" else values).tobytes())
+        header = b"%s %s %d %d %d %d %s" % (
+            NAMES_MAGIC, generation.encode(), length, count, len(dirs), len(self.dirs),
+            code.encode(),
+        )  # fmt: skip
         fh.seek(0)
         fh.write(header.ljust(HEADER, b" "))
         fh.flush()
@@ -450,20 +460,24 @@ class Catalog:
 
     def names(self) -> Names:
         if self._names is None:
-            segments = self.meta.get("segments", [])
             generation = self.meta.get("generation")
             try:
-                self._names = Names.open(names_path(self.host), generation, segments)
+                self._names = Names.open(names_path(self.host), generation)
             except (OSError, ValueError):
                 self._names = None
-            if self._names is None:  # missing or from another generation: rebuild it
-                rels = [
-                    item[0]
-                    for (data,) in self.conn.execute("SELECT data FROM dirs ORDER BY first")
-                    for item in dir_items(data)
-                ]
-                write_names(self.host, self.meta["generation"], rels)
-                self._names = Names.open(names_path(self.host), generation, segments)
+            if self._names is None:  # missing, older or from another generation: rebuild it
+                out = NamesWriter(self.host)
+                prefixes = {
+                    rid: p if p.endswith("/") else p + "/" for rid, p in self.roots().items()
+                }
+                rows = self.conn.execute("SELECT first, root, data FROM dirs ORDER BY first")
+                for first, rid, data in rows:
+                    parent, names = _dir_and_names(data)
+                    prefix = prefixes[rid]
+                    out.add_dir(prefix + parent + "/" if parent else prefix, first - 1)
+                    out.add(_join_keys(names))
+                out.finish(generation)
+                self._names = Names.open(names_path(self.host), generation)
                 if self._names is None:
                     raise WacketError(f"{self.host}: cannot build the names index")
         return self._names
@@ -542,64 +556,64 @@ class Catalog:
 
 
 class Names:
-    """The mapped names file: records are lines of the blob at [base, base + blob_len) of `mm`;
-    `offsets[i]` is where record i starts (relative to base), with a sentinel after the last."""
+    """The mapped names file (see NamesWriter). Record i is entry i+1's lower-cased name;
+    directory d's line is its lower-cased path with the root, ending in /; `firsts[d]` is the
+    record its entries start at (a sentinel `count` ends the last)."""
 
-    def __init__(self, fh, mm, blob_len: int, count: int, code: str = "Q", segments=()):
+    def __init__(self, fh, mm, length: int, count: int, dirs_len: int, ndirs: int, code: str):
         self._fh = fh
-        # Records hold paths relative to their root: (first, end, lower-cased root prefix).
-        self.segments = [
-            (a, b, search_key(prefix).encode("utf-8", "surrogateescape"))
-            for a, b, prefix in segments
-            if b > a
-        ]
-        if not self.segments and count:  # a catalog without roots recorded: no prefix
-            self.segments = [(0, count, b"")]
-        self._starts = [a for a, _b, _p in self.segments]
         self.mm = mm
-        self.base = HEADER
-        self.blob_len = blob_len
         self.count = count
-        if mm is not None:
-            start = HEADER + blob_len + ((-blob_len) % 8)
-            self.offsets = memoryview(mm)[start:].cast(code)
-        else:
-            self.offsets = array(code, [1])
+        self.ndirs = ndirs
+        self.base = HEADER
+        self.end = HEADER + length  # where the names end
+        self.dbase = HEADER + length + ((-length) % 8)
+        self.dend = self.dbase + dirs_len
+        size = array(code).itemsize
+        at = self.dbase + dirs_len + ((-dirs_len) % 8)
+        self._views = []
+        for name, n in (("offsets", count + 1), ("doffsets", ndirs + 1), ("firsts", ndirs + 1)):
+            view = memoryview(mm)[at : at + n * size].cast(code)
+            self._views.append(view)
+            setattr(self, name, view)
+            at += n * size
 
     @classmethod
-    def open(cls, path: Path, generation: str | None, segments=()) -> Names | None:
+    def open(cls, path: Path, generation: str | None) -> Names | None:
         fh = open(path, "rb")  # noqa: SIM115 - kept open with the map
-        header = fh.read(HEADER)
-        parts = header.split()
-        if len(parts) != 5 or parts[0] != NAMES_MAGIC or parts[1].decode() != generation:
+        parts = fh.read(HEADER).split()
+        if len(parts) != 7 or parts[0] != NAMES_MAGIC or parts[1].decode() != generation:
             fh.close()
             return None
-        blob_len, count, code = int(parts[2]), int(parts[3]), parts[4].decode()
-        if count == 0:
-            return cls(fh, None, 0, 0, code, segments)
+        length, count, dirs_len, ndirs = (int(x) for x in parts[2:6])
         mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
-        return cls(fh, mm, blob_len, count, code, segments)
+        return cls(fh, mm, length, count, dirs_len, ndirs, parts[6].decode())
 
     def record(self, i: int) -> bytes:
-        """Record i (0-based) as stored: lower-cased UTF-8 (surrogate escapes), NUL for newline."""
+        """Record i (0-based): the entry's name, lower-cased UTF-8 (surrogate escapes), NUL for
+        newline."""
         return self.mm[self.base + self.offsets[i] : self.base + self.offsets[i + 1] - 1]
 
-    def full(self, i: int) -> bytes:
-        """Record i with its root prefix: the whole lower-cased path."""
+    def dirline(self, d: int) -> bytes:
+        return self.mm[self.dbase + self.doffsets[d] : self.dbase + self.doffsets[d + 1] - 1]
+
+    def dir_of(self, i: int) -> int:
         from bisect import bisect_right
 
-        k = bisect_right(self._starts, i) - 1
-        return (self.segments[k][2] if k >= 0 else b"") + self.record(i)
+        return bisect_right(self.firsts, i, 0, self.ndirs) - 1
+
+    def full(self, i: int) -> bytes:
+        """Record i's whole lower-cased path (its directory's line, then its name)."""
+        return self.dirline(self.dir_of(i)) + self.record(i)
 
     def text(self) -> bytes:
-        return self.mm[self.base : self.base + self.blob_len] if self.mm is not None else b""
+        return self.mm[self.base : self.end]
 
     def close(self) -> None:
         try:
-            if isinstance(self.offsets, memoryview):
-                self.offsets.release()
-            if self.mm is not None:
-                self.mm.close()
+            for view in self._views:
+                view.release()
+            self.mm.close()
         except BufferError:
             pass
         self._fh.close()

@@ -147,50 +147,35 @@ class Matcher:
         """Record numbers that may match, ascending; None for "all of them"."""
         if names.count == 0:
             return []
+        base = self.q.basename
         if self.kind == "substring":
-            hits = self._find(names, self.needle)
-            if self.q.basename:
-                needle = self.needle
-                hits = [i for i in hits if needle in _base(names.record(i))]
-            return hits
+            return _find(names, self.needle, base)
         if self.kind == "glob":
-            hits = self._find(names, self.literal) if self.literal else range(names.count)
+            hits = _find(names, self.literal, base) if self.literal else range(names.count)
             rx = self.key_rx
-            if self.q.basename:
-                return [i for i in hits if rx.match(_base(names.record(i)))]
+            if base:
+                return [i for i in hits if rx.match(names.record(i))]
             return [i for i in hits if rx.match(names.full(i))]
         if self.kind == "regex":
             return self._regex(names)
         if self.ext_needles:  # no pattern: the extension narrows it down
-            hits = self._find(names, self.ext_needles[0]) if len(self.ext_needles) == 1 else None
-            return hits
+            if len(self.ext_needles) == 1:
+                return _find(names, self.ext_needles[0], True)
         return None
 
-    @staticmethod
-    def _find(names: catalog.Names, needle: bytes) -> list[int]:
-        """Records whose whole path (root prefix + record) holds `needle`."""
-        out: list[int] = []
-        for start, end, rkey in names.segments:
-            if needle in rkey:  # in the root itself: every entry under it
-                out.extend(range(start, end))
-                continue
-            hits = _scan(names, needle, start, end)
-            extra: list[int] = []
-            for k in range(1, len(needle)):  # across the end of the root and the record
-                if rkey.endswith(needle[:k]):
-                    extra.extend(_starting(names, needle[k:], start, end))
-            out.extend(sorted(set(hits).union(extra)) if extra else hits)
-        return out
-
     def _regex(self, names: catalog.Names) -> list[int]:
+        """Each directory's records, with its path in front, against the regex."""
         rx = self.key_rx
-        mm, base, offs = names.mm, names.base, names.offsets
+        mm, base, offs, firsts = names.mm, names.base, names.offsets, names.firsts
         out: list[int] = []
-        for start, end, rkey in names.segments:
-            prefix = rkey.decode("utf-8", "surrogateescape")
-            text = mm[base + offs[start] : base + offs[end] - 1].decode("utf-8", "surrogateescape")
-            search = rx.search
-            out.extend(k for k, rec in enumerate(text.split("\n"), start) if search(prefix + rec))
+        search = rx.search
+        for d in range(names.ndirs):
+            a, b = firsts[d], firsts[d + 1]
+            if a == b:
+                continue
+            prefix = names.dirline(d).decode("utf-8", "surrogateescape")
+            text = mm[base + offs[a] : base + offs[b] - 1].decode("utf-8", "surrogateescape")
+            out.extend(k for k, rec in enumerate(text.split("\n"), a) if search(prefix + rec))
         return out
 
     def verify(self, path: str, name: str) -> bool:
@@ -209,40 +194,60 @@ class Matcher:
         return True
 
 
-def _scan(names: catalog.Names, needle: bytes, start: int, end: int) -> list[int]:
-    """Records in [start, end) holding `needle`: `find`, then on from the hit's next record."""
-    mm, base, offs = names.mm, names.base, names.offsets
-    hi = base + offs[end] - 1
+def _find(names: catalog.Names, needle: bytes, basename: bool = False) -> list[int]:
+    """Records whose whole path (directory line, then name) holds `needle`, ascending; with
+    `basename`, whose name does.
+
+    A needle without "/" is in a name or inside a directory's line (then every entry of that
+    directory matches). One with "/" is inside a directory's line, or runs from the end of one
+    (up to a "/" of the needle) into the start of a name there."""
+    hits = [] if b"/" in needle else _lines(names.mm, needle, names.base, names.end,
+                                           names.offsets, names.count)  # fmt: skip
+    if basename:
+        return hits
+    firsts = names.firsts
+    extra: list[int] = []
+    for d in _lines(names.mm, needle, names.dbase, names.dend, names.doffsets, names.ndirs):
+        extra.extend(range(firsts[d], firsts[d + 1]))
+    cut = needle.find(b"/")
+    while 0 <= cut < len(needle) - 1:
+        head, tail = needle[: cut + 1], needle[cut + 1 :]
+        for d in _ending(names, head):
+            extra.extend(
+                i for i in range(firsts[d], firsts[d + 1]) if names.record(i).startswith(tail)
+            )
+        cut = needle.find(b"/", cut + 1)
+    return sorted(set(hits).union(extra)) if extra else hits
+
+
+def _lines(mm, needle: bytes, lo: int, hi: int, offs, count: int) -> list[int]:
+    """Lines (numbered by `offs`, relative to `lo`) of the text at mm[lo:hi] that hold
+    `needle`: `find`, then on from the next line after each hit."""
     find = mm.find
     out: list[int] = []
     append = out.append
-    pos = find(needle, base + offs[start], hi)
-    i = start
+    pos = find(needle, lo, hi)
+    i = 0
     while pos >= 0:
-        i = bisect_right(offs, pos - base, i) - 1
+        i = bisect_right(offs, pos - lo, i, count) - 1
         append(i)
         i += 1
-        if i >= end:
+        if i >= count:
             break
-        pos = find(needle, base + offs[i], hi)
+        pos = find(needle, lo + offs[i], hi)
     return out
 
 
-def _starting(names: catalog.Names, prefix: bytes, start: int, end: int) -> list[int]:
-    """Records in [start, end) that begin with `prefix`."""
-    mm, base, offs = names.mm, names.base, names.offsets
-    hi = base + offs[end] - 1
-    out = [start] if names.record(start).startswith(prefix) else []
-    pat = b"\n" + prefix
-    pos = mm.find(pat, base + offs[start], hi)
+def _ending(names: catalog.Names, head: bytes) -> list[int]:
+    """Directories whose line ends with `head`."""
+    mm, lo, hi, offs = names.mm, names.dbase, names.dend, names.doffsets
+    out = []
+    pat = head + b"\n"
+    pos = mm.find(pat, lo, hi)
     while pos >= 0:
-        out.append(bisect_right(offs, pos + 1 - base) - 1)
+        out.append(bisect_right(offs, pos - lo, 0, names.ndirs) - 1)
         pos = mm.find(pat, pos + 1, hi)
     return out
-
-
-def _base(record: bytes) -> bytes:
-    return record[record.rfind(b"/") + 1 :]
 
 
 def _keep(q: Query):

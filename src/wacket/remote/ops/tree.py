@@ -203,9 +203,9 @@ def _tree_scan(args):
     `cache_prune` drops cache entries of files this scan did not see.
     With `groups` true (wacket find) each batch is instead {"g": [[n, base64 of zlib(JSON text
     [directory, names, st_modes, sizes, mtimes_ns, {index: hash}, {index: link}] of one
-    directory's n entries)], ...], "k": those entries' paths joined by newlines (a newline
-    inside a name as NUL; with `compress`, "kz": base64 of zlib(that)), "h": [[index in batch,
-    hash, size], ...]}: the receiver stores each directory's blob as it comes, without decoding an
+    directory's n entries)], ...], "d": those directories (relative to the root), "k": the
+    entries' names joined by newlines (a newline inside a name as NUL; with `compress`, "kz":
+    base64 of zlib(that)), "h": [[index in batch, hash, size], ...]}: the receiver stores each directory's blob as it comes, without decoding an
     entry (and the compressing is done where the walk runs, in parallel with `workers`). The
     final value then also counts "links" and "entries".
     """
@@ -356,7 +356,7 @@ class _GroupWalk(object):
         self.counts = dict.fromkeys(
             ("files", "dirs", "links", "entries", "bytes", "hashed", "hashed_bytes"), 0
         )
-        self.groups, self.names, self.hashes, self.n_batch = [], [], [], 0
+        self.groups, self.dirs, self.names, self.hashes, self.n_batch = [], [], [], [], 0
         # Listing a directory by its fd makes each entry's stat an fstatat of one name: the
         # kernel does not resolve the whole path again for every entry.
         self.by_fd = os.scandir in os.supports_fd and hasattr(os, "O_DIRECTORY")
@@ -475,11 +475,11 @@ class _GroupWalk(object):
         base = self.n_batch
         blob = zlib.compress(self.dumps([rel_dir, *cols]).encode("ascii"), 1)
         self.groups.append([len(names), base64.b64encode(blob).decode("ascii")])
-        # The entries' relative paths, one per line (a newline inside a name as NUL).
-        prefix = rel_dir + "/" if rel_dir else ""
-        text = prefix + ("\n" + prefix).join(names)
-        if "\n" in prefix or text.count("\n") != len(names) - 1:
-            text = "\n".join((prefix + n).replace("\n", "\0") for n in names)
+        self.dirs.append(rel_dir)
+        # The entries' names, one per line (a newline inside a name as NUL).
+        text = "\n".join(names)
+        if text.count("\n") != len(names) - 1:
+            text = "\n".join(n.replace("\n", "\0") for n in names)
         self.names.append(text)
         self.hashes += [[base + i, h, sizes[i]] for i, h in digests.items()]
         self.n_batch += len(names)
@@ -494,10 +494,11 @@ class _GroupWalk(object):
                 item = {"g": self.groups, "kz": base64.b64encode(blob).decode("ascii")}
             else:
                 item = {"g": self.groups, "k": names}
+            item["d"] = self.dirs
             item["h"] = self.hashes
             emit(item)
             self.counts["entries"] += self.n_batch
-            self.groups, self.names, self.hashes, self.n_batch = [], [], [], 0
+            self.groups, self.dirs, self.names, self.hashes, self.n_batch = [], [], [], [], 0
 
     def walk(self, start, emit):
         """Depth first from `start` (a directory relative to the root), each directory's
