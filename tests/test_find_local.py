@@ -367,10 +367,12 @@ def _decoded(batch: dict) -> tuple[list, list, list]:
 
 
 @pytest.mark.parametrize("workers", [1, 2])
-def test_tree_scan_groups_same_records_as_plain(tmp_path, isolated_env, workers):
+@pytest.mark.parametrize("exclude", [["*.tmp", "node_modules/"], ["node_modules/"]])
+def test_tree_scan_groups_same_records_as_plain(tmp_path, isolated_env, workers, exclude):
     """tree.scan with `groups` (what find index uses), walked by one process or by forked
-    workers, gives the plain walk's records in the same order, hashes, counts and errors, and a
-    catalog built from it equals one built entry by entry."""
+    workers, with a rule for files (each entry looked at in turn) or only for directories (the
+    columns built in bulk), gives the plain walk's records in the same order, hashes, counts and
+    errors, and a catalog built from it equals one built entry by entry."""
     root = tmp_path / "hostile"
     for d in range(40):  # enough subtrees for the workers to share
         for f in range(3):
@@ -400,7 +402,7 @@ def test_tree_scan_groups_same_records_as_plain(tmp_path, isolated_env, workers)
     os.symlink("missing\ntarget", root / "dangling")
     os.symlink(".", root / "sub" / "loop")
     os.mkfifo(root / "fifo")
-    kw = dict(root=str(root), exclude=["*.tmp", "node_modules/"], hash=True, hash_min=4096, batch=4)
+    kw = dict(root=str(root), exclude=exclude, hash=True, hash_min=4096, batch=4)
     plain_final, plain = run_op("tree.scan", cache="p", **kw)
     group_final, grouped = run_op("tree.scan", cache="g", groups=True, workers=workers, **kw)
     records = [e for b in plain for e in b]

@@ -384,10 +384,94 @@ class _GroupWalk(object):
             self.complete = False
             return None
         try:
+            if self.rules.for_file == (None, None):
+                listing = self._bulk_records(rel_dir, full_dir, entries)
+                if listing is not None:
+                    return listing
             return self._records(rel_dir, full_dir, entries)
         finally:
             if dfd is not None:
                 os.close(dfd)
+
+    def _bulk_records(self, rel_dir, full_dir, entries):
+        """_records for the common directory (no rule for files, every entry can be stat'ed):
+        the columns are built by comprehensions, then only directories, links, other kinds and
+        files to hash are looked at one by one. None when an entry cannot be stat'ed (then
+        _records reports it, in order)."""
+        try:
+            sts = [e.stat(follow_symlinks=False) for e in entries]
+        except OSError:
+            return None
+        names = [e.name for e in entries]
+        modes = [st.st_mode for st in sts]
+        sizes = [st.st_size for st in sts]
+        mtimes = [st.st_mtime_ns for st in sts]
+        IFMT, IFREG, IFDIR, IFLNK = 0o170000, stat.S_IFREG, stat.S_IFDIR, stat.S_IFLNK
+        if self.want_hash:
+            hash_min = self.hash_min
+            special = [
+                i for i, m in enumerate(modes) if m & IFMT != IFREG or sizes[i] >= hash_min
+            ]  # fmt: skip
+        else:
+            special = [i for i, m in enumerate(modes) if m & IFMT != IFREG]
+        prefix = rel_dir + "/" if rel_dir else ""
+        dir_name_rx, dir_path_rx = self.rules.for_dir
+        subdirs, digests, links, drop = [], {}, {}, []
+        n_other = n_dirs = n_hashed = n_hashed_bytes = 0
+        other_bytes = 0  # sizes of entries that are not counted as files
+        for i in special:
+            name, fmt, size = names[i], modes[i] & IFMT, sizes[i]
+            if fmt == IFREG:
+                rel = prefix + name
+                digest = self.cache.get(rel, size, mtimes[i], sts[i])
+                if digest is None:
+                    try:
+                        digest = file_hash(os.path.join(full_dir, name), self.algo)
+                    except OSError as exc:
+                        self.errors.append([rel, exc.strerror or str(exc)])
+                        drop.append(i)
+                        n_other += 1
+                        other_bytes += size
+                        continue
+                    n_hashed += 1
+                    n_hashed_bytes += size
+                    self.cache.put(rel, size, mtimes[i], digest, sts[i])
+                digests[i] = digest
+                continue
+            n_other += 1
+            other_bytes += size
+            if fmt == IFDIR:
+                rel = prefix + name
+                if (dir_name_rx is not None and dir_name_rx(name)) or (
+                    dir_path_rx is not None and dir_path_rx(rel)
+                ):
+                    drop.append(i)
+                    continue
+                n_dirs += 1
+                if not self.one_fs or sts[i].st_dev == self.root_dev:
+                    subdirs.append(rel)
+            elif fmt == IFLNK:
+                try:
+                    links[i] = os.readlink(os.path.join(full_dir, name))
+                except OSError:
+                    links[i] = ""
+        c = self.counts
+        c["files"] += len(names) - n_other
+        c["dirs"] += n_dirs
+        c["links"] += len(links)
+        c["bytes"] += sum(sizes) - other_bytes
+        c["hashed"] += n_hashed
+        c["hashed_bytes"] += n_hashed_bytes
+        if drop:  # excluded directories, unreadable files: out of every column
+            gone = set(drop)
+            keep = [i for i in range(len(names)) if i not in gone]
+            at = {old: new for new, old in enumerate(keep)}
+            names, modes, sizes, mtimes = (
+                [col[i] for i in keep] for col in (names, modes, sizes, mtimes)
+            )
+            digests = {at[i]: h for i, h in digests.items()}
+            links = {at[i]: t for i, t in links.items()}
+        return rel_dir, (names, modes, sizes, mtimes, digests, links), subdirs
 
     def _records(self, rel_dir, full_dir, entries):
         file_name_rx, file_path_rx = self.rules.for_file
