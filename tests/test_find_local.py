@@ -337,6 +337,10 @@ def test_patterns_across_the_root_prefix(isolated_env):
         "/home/Alice/notes.md",
     ]
     assert paths(r"^/etc", regex=True) == ["/etc", "/etc/alice.conf"]
+    assert paths(r"^(alice|notes)\.", regex=True, basename=True) == [
+        "/home/Alice/notes.md",
+        "/etc/alice.conf",
+    ]
     cat.close()
     # A rebuilt names file (deleted here) answers the same.
     catalog.names_path("m").unlink()

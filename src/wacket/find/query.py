@@ -164,11 +164,15 @@ class Matcher:
         return None
 
     def _regex(self, names: catalog.Names) -> list[int]:
-        """Each directory's records, with its path in front, against the regex."""
+        """Each directory's records, with its path in front (only the names with --basename),
+        against the regex."""
         rx = self.key_rx
         mm, base, offs, firsts = names.mm, names.base, names.offsets, names.firsts
         out: list[int] = []
         search = rx.search
+        if self.q.basename:
+            text = names.text().decode("utf-8", "surrogateescape")
+            return [k for k, rec in enumerate(text.split("\n")) if search(rec)]
         for d in range(names.ndirs):
             a, b = firsts[d], firsts[d + 1]
             if a == b:
