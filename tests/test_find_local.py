@@ -546,8 +546,10 @@ def test_dir_items_reads_columns_and_earlier_rows():
         {"0": "ab" * 32},
         {"1": "a.txt"},
     ]
-    assert catalog.dir_items(zlib.compress(json.dumps(columns).encode())) == rows
-    assert catalog.dir_items(zlib.compress(json.dumps(rows).encode())) == rows
+    for stored in (columns, rows):
+        blob = zlib.compress(json.dumps(stored).encode())
+        assert catalog.dir_items(blob) == rows
+        assert catalog.dir_items(blob, [3, 0, 1]) == [rows[3], rows[0], rows[1]]  # hits only
 
 
 def test_substring_search_agrees_with_a_plain_scan(isolated_env):

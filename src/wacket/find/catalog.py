@@ -296,24 +296,32 @@ _TYPE_BITS = {"f": 0o100000, "d": 0o040000, "l": 0o120000}  # st_mode type bits 
 _TYPE_OF = {v: k for k, v in _TYPE_BITS.items()}
 
 
-def dir_items(data: bytes) -> list:
-    """A `dirs` row's entries as [rel, type, size, mtime_ns, mode, hash, link] (rel: the path
-    relative to the root, mode: the permission bits). Rows hold columns: [dir, names, st_modes,
-    sizes, mtimes_ns, {index: hash}, {index: link target}]; catalogs of earlier wacket versions
-    hold rows [[rel, ...], ...], which are read as they are."""
+def dir_items(data: bytes, only: list[int] | None = None) -> list:
+    """A `dirs` row's entries (or only those at the positions `only`, in that order) as [rel,
+    type, size, mtime_ns, mode, hash, link] (rel: the path relative to the root, mode: the
+    permission bits). Rows hold columns: [dir, names, st_modes, sizes, mtimes_ns, {index: hash},
+    {index: link target}]; catalogs of earlier wacket versions hold rows [[rel, ...], ...], which
+    are read as they are."""
     group = json.loads(zlib.decompress(data))
     if not group or not isinstance(group[0], str):
-        return group
+        return group if only is None else [group[k] for k in only]
     parent, names, modes, sizes, mtimes, digests, links = group
     kind = _TYPE_OF.get
-    items = [
-        [n, kind(m & 0o170000, "o"), s, t, m & 0o7777, None, None]
-        for n, m, s, t in zip(names, modes, sizes, mtimes, strict=True)
-    ]
-    for i, h in digests.items():
-        items[int(i)][5] = h
-    for i, target in links.items():
-        items[int(i)][6] = target
+    if only is None:
+        items = [
+            [n, kind(m & 0o170000, "o"), s, t, m & 0o7777, None, None]
+            for n, m, s, t in zip(names, modes, sizes, mtimes, strict=True)
+        ]
+        for i, h in digests.items():
+            items[int(i)][5] = h
+        for i, target in links.items():
+            items[int(i)][6] = target
+    else:
+        items = [
+            [names[k], kind(modes[k] & 0o170000, "o"), sizes[k], mtimes[k], modes[k] & 0o7777,
+             digests.get(str(k)), links.get(str(k))]
+            for k in only
+        ]  # fmt: skip
     if parent:
         prefix = parent + "/"
         for item in items:
@@ -533,18 +541,17 @@ class Catalog:
             ).fetchall()
         pos = 0
         for first, n, rid, data in rows:
-            items = None
-            prefix = prefixes[rid]
+            wanted = []
             while pos < len(ids) and ids[pos] < first + n:
-                i = ids[pos]
+                if ids[pos] >= first:
+                    wanted.append(ids[pos] - first)
                 pos += 1
-                if i < first:
-                    continue
-                if items is None:
-                    items = dir_items(data)
-                item = items[i - first]
+            if not wanted:
+                continue
+            prefix = prefixes[rid]
+            for k, item in zip(wanted, dir_items(data, wanted), strict=True):
                 if keep is None or keep(item):
-                    yield _entry(i, roots[rid], prefix, item)
+                    yield _entry(first + k, roots[rid], prefix, item)
 
     def close(self) -> None:
         if self._conn is not None:

@@ -152,10 +152,17 @@ class Matcher:
             return _find(names, self.needle, base)
         if self.kind == "glob":
             hits = _find(names, self.literal, base) if self.literal else range(names.count)
-            rx = self.key_rx
+            match = self.key_rx.match
             if base:
-                return [i for i in hits if rx.match(names.record(i))]
-            return [i for i in hits if rx.match(names.full(i))]
+                return [i for i in hits if match(names.record(i))]
+            out, end, line, firsts = [], -1, b"", names.firsts
+            for i in hits:  # ascending: each directory's path is looked up once
+                if i >= end:
+                    d = names.dir_of(i)
+                    line, end = names.dirline(d), firsts[d + 1]
+                if match(line + names.record(i)):
+                    out.append(i)
+            return out
         if self.kind == "regex":
             return self._regex(names)
         if self.ext_needles:  # no pattern: the extension narrows it down
