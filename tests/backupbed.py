@@ -96,30 +96,8 @@ def tree_state(top: Path, times: bool = True) -> dict:
 class NamespacedSSHD(sshbed.SSHD):
     """An sshd in a mount namespace of its own: what it mounts, only its sessions see."""
 
-    def launch(self) -> None:
-        if self.running:
-            return
-        Path("/run/sshd").mkdir(mode=0o755, parents=True, exist_ok=True)
-        self.write_config()
-        self._log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(
-                [
-                    "unshare",
-                    "-m",
-                    "--propagation",
-                    "private",
-                    sshbed.SSHD_BIN,
-                    "-D",
-                    "-e",
-                    "-f",
-                    str(self.config_path),
-                ],
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
-            )
-        sshbed._LIVE.add(self)
+    def command(self) -> list[str]:
+        return ["unshare", "-m", "--propagation", "private", *super().command()]
 
     def nsenter(self, *argv: str) -> subprocess.CompletedProcess:
         assert self.proc is not None

@@ -196,6 +196,10 @@ class SSHD:
         )
 
     # -- lifecycle --------------------------------------------------------------
+    def command(self) -> list[str]:
+        """The sshd command line (a subclass may run it inside something)."""
+        return [SSHD_BIN, "-D", "-e", "-f", str(self.config_path)]
+
     def launch(self) -> None:
         """Start sshd without waiting for it (lets a bed start several at once)."""
         if self.running:
@@ -206,7 +210,7 @@ class SSHD:
         self._log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
-                [SSHD_BIN, "-D", "-e", "-f", str(self.config_path)],
+                self.command(),
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=log,

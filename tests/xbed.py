@@ -287,13 +287,7 @@ class Notifier:
 
     def stop(self) -> None:
         for proc in reversed(self.procs):
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+            _end(proc)
             if proc.stdout:
                 proc.stdout.close()
         self.procs.clear()

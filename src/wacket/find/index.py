@@ -113,7 +113,8 @@ def settings_for(
 
 
 def unpack(item):
-    """A tree.scan batch, whether it travelled compressed or not."""
+    """A plain tree.scan batch, whether it travelled compressed (`compress`) or not (the
+    grouped batches find index asks for carry their own compression)."""
     if isinstance(item, dict) and "z" in item:
         return json.loads(zlib.decompress(base64.b64decode(item["z"])))
     return item
@@ -153,16 +154,9 @@ def index_host(pool, host, settings: Settings) -> dict:
                 groups=True,
                 workers=0,
             )
-            grouped = False
             for item in stream:
-                item = unpack(item)
-                if isinstance(item, dict):
-                    grouped = True
-                    writer.add_groups(item)
-                else:  # a helper without `groups`
-                    writer.add_batch(item)
-            if grouped:
-                writer.add_counts(final)
+                writer.add_groups(item)
+            writer.add_counts(final)
             for rel, message in final.get("errors", []):
                 errors.append([absroot if rel == "." else catalog.join_path(absroot, rel), message])
             hashed += final.get("hashed", 0)

@@ -61,6 +61,21 @@ def kind_of(mode):
     return "l" if stat.S_ISLNK(mode) else "o"
 
 
+def lstat_entry(path, st=None):
+    """[kind, size, mtime_ns, mode bits, link target] of a path, not following symlinks (`st`:
+    its lstat if the caller has it). Raises OSError when the path cannot be stat'ed."""
+    if st is None:
+        st = os.lstat(path)
+    kind = kind_of(st.st_mode)
+    link = None
+    if kind == "l":
+        try:
+            link = os.readlink(path)
+        except OSError:
+            link = ""
+    return [kind, st.st_size, st.st_mtime_ns, st.st_mode & 0o7777, link]
+
+
 @op("hello")
 def _hello(args):
     return {

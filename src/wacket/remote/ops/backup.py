@@ -405,18 +405,8 @@ def _clone(src, dst, workers):
 
 
 def _entry_for(full, rel, st=None):
-    if st is None:
-        st = os.lstat(full)
-    mode = st.st_mode
-    kind = kind_of(mode)
-    link = None
-    if kind == "l":
-        try:
-            link = os.readlink(full)
-        except OSError:
-            link = ""
-    size = st.st_size if kind == "f" else 0
-    return [rel, kind, size, st.st_mtime_ns, stat.S_IMODE(mode), None, link]
+    kind, size, mtime, mode, link = lstat_entry(full, st)
+    return [rel, kind, size if kind == "f" else 0, mtime, mode, None, link]
 
 
 def _scan_entries(top, errors):

@@ -649,6 +649,19 @@ def _clip_sensitive(types):
     return any(s in lowered for s in CLIP_SENSITIVE_TYPES)
 
 
+def _clip_changed(backend, types, after, args):
+    """The owner's types read again after its data: None when they are the same (what was read
+    stands); otherwise the answer for a sensitive owner, or the clipboard read once more (a
+    second change is "busy")."""
+    if _clip_sensitive(after):
+        return {"backend": backend, "data": b"", "mime": None, "sensitive": True}
+    if after != types:
+        if args.get("_retry"):
+            raise OpError("the clipboard kept changing while being read", "busy")
+        return clip_system_get(dict(args, _retry=True))
+    return None
+
+
 def clip_system_get(args):
     """{backend, data (bytes), mime, sensitive} of this machine's clipboard."""
     backend, env = clip_backend(args)
@@ -674,12 +687,9 @@ def clip_system_get(args):
         # The owner may have changed between the two requests (xclip serves its data for any
         # target asked): what we read only counts if the owner still offers the same types.
         after = _clip_x_targets(env, sel)
-        if _clip_sensitive(after):
-            return {"backend": backend, "data": b"", "mime": None, "sensitive": True}
-        if after != types:
-            if args.get("_retry"):
-                raise OpError("the clipboard kept changing while being read", "busy")
-            return clip_system_get(dict(args, _retry=True))
+        again = _clip_changed(backend, types, after, args)
+        if again is not None:
+            return again
         if target and "/" in target:
             mime = target.split(";")[0].lower()
     elif backend == "xsel":
@@ -700,12 +710,9 @@ def clip_system_get(args):
             raise OpError("wl-paste failed: %s" % err.decode("utf-8", "replace").strip(), "backend")
         rc, after, _ = _clip_run(base + ["--list-types"], env)
         after = after.decode("utf-8", "replace").split() if rc == 0 else []
-        if _clip_sensitive(after):
-            return {"backend": backend, "data": b"", "mime": None, "sensitive": True}
-        if after != types:
-            if args.get("_retry"):
-                raise OpError("the clipboard kept changing while being read", "busy")
-            return clip_system_get(dict(args, _retry=True))
+        again = _clip_changed(backend, types, after, args)
+        if again is not None:
+            return again
         if "/" in target:
             mime = target.split(";")[0].lower()
     elif backend == "macos":

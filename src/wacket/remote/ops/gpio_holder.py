@@ -21,6 +21,17 @@ def _gpio_holder_paths():
     )
 
 
+def _gpio_recv_line(sock):
+    """One JSON line from the holder's socket (either end): bytes up to and with the newline."""
+    data = b""
+    while not data.endswith(b"\n"):
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
 def _gpio_holder_call(request, timeout=30):
     sockpath = _gpio_holder_paths()[0]
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -28,12 +39,7 @@ def _gpio_holder_call(request, timeout=30):
     try:
         sock.connect(sockpath)
         sock.sendall(json.dumps(request).encode() + b"\n")
-        data = b""
-        while not data.endswith(b"\n"):
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            data += chunk
+        data = _gpio_recv_line(sock)
     finally:
         sock.close()
     reply = json.loads(data.decode())
@@ -201,13 +207,7 @@ def _gpio_holder_main(argv):
             conn, _ = srv.accept()
             conn.settimeout(10)
             try:
-                data = b""
-                while not data.endswith(b"\n"):
-                    chunk = conn.recv(65536)
-                    if not chunk:
-                        break
-                    data += chunk
-                req = json.loads(data.decode())
+                req = json.loads(_gpio_recv_line(conn).decode())
                 try:
                     reply = {"ok": holder.handle(req)}
                 except OpError as exc:

@@ -242,10 +242,14 @@ def _gpio_watch_loop(specs, edge, debounce, emit, source):
             last_beat = time.time()
 
 
-def _gpio_stdin_closed(stdin, ready):
-    if stdin is not None and stdin in ready:
-        return not os.read(stdin.fileno(), 65536)
-    return False
+def _gpio_wait(sources, stdin, timeout):
+    """Which of `sources` (files or fds) are readable within `timeout`; None once the client
+    has gone (its end of stdin closed)."""
+    watch = list(sources) + ([stdin] if stdin is not None else [])
+    ready, _, _ = select.select(watch, [], [], timeout)
+    if stdin is not None and stdin in ready and not os.read(stdin.fileno(), 65536):
+        return None
+    return ready
 
 
 @op("gpio.watch")
@@ -317,9 +321,8 @@ def _gpio_watch_sim(backend, specs, edge, debounce, emit):
         emit(_gpio_ready(specs))
 
         def source(timeout, stdin):
-            watch = [sock] + ([stdin] if stdin is not None else [])
-            ready, _, _ = select.select(watch, [], [], timeout)
-            if _gpio_stdin_closed(stdin, ready):
+            ready = _gpio_wait([sock], stdin, timeout)
+            if ready is None:
                 return None
             changes = []
             if sock in ready:
@@ -383,9 +386,8 @@ def _gpio_watch_v2(backend, specs, edge, debounce, emit):
     try:
 
         def source(timeout, stdin):
-            watch = [r.fd for r in requests] + ([stdin] if stdin is not None else [])
-            ready, _, _ = select.select(watch, [], [], timeout)
-            if _gpio_stdin_closed(stdin, ready):
+            ready = _gpio_wait([r.fd for r in requests], stdin, timeout)
+            if ready is None:
                 return None
             changes = []
             for req in requests:
@@ -486,9 +488,8 @@ def _gpio_watch_v1(backend, specs, edge, debounce, emit):
         by_fd = {line.event_get_fd(): (line, spec) for chip, line, spec in held}
 
         def source(timeout, stdin):
-            watch = list(by_fd) + ([stdin] if stdin is not None else [])
-            ready, _, _ = select.select(watch, [], [], timeout)
-            if _gpio_stdin_closed(stdin, ready):
+            ready = _gpio_wait(by_fd, stdin, timeout)
+            if ready is None:
                 return None
             changes = []
             for fd in ready:
@@ -546,9 +547,8 @@ def _gpio_watch_gpiomon(backend, specs, edge, debounce, emit):
     by_fd = {proc.stdout.fileno(): (proc, group) for proc, group in procs}
 
     def source(timeout, stdin):
-        watch = list(by_fd) + ([stdin] if stdin is not None else [])
-        ready, _, _ = select.select(watch, [], [], timeout)
-        if _gpio_stdin_closed(stdin, ready):
+        ready = _gpio_wait(by_fd, stdin, timeout)
+        if ready is None:
             return None
         changes = []
         for fd in ready:

@@ -14,18 +14,9 @@ TRASH_TMP = ".tmp"
 def _sig(path):
     """[kind, size, mtime_ns, mode, link] of a path (not following symlinks), or None."""
     try:
-        st = os.lstat(path)
+        return lstat_entry(path)
     except OSError:
         return None
-    mode = st.st_mode
-    kind = kind_of(mode)
-    link = None
-    if kind == "l":
-        try:
-            link = os.readlink(path)
-        except OSError:
-            link = ""
-    return [kind, st.st_size, st.st_mtime_ns, stat.S_IMODE(mode), link]
 
 
 @op("sync.prepare")
