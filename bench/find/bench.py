@@ -7,8 +7,9 @@
    `wacket find index local --root TREE` in turn, three times from nothing (no database, no
    catalog, no hash cache), then three times with nothing changed: medians.
 2. Query latency, median of 7, for a rare substring, a common one and a glob: `plocate -i` and
-   `wacket find` as whole processes (output to /dev/null), and wacket's search alone, in-process
-   (what the command spends once Python and click are loaded).
+   `wacket find` as whole processes (output to /dev/null; the `wacket` script next to this
+   interpreter), and wacket's search alone, in-process (what the command spends once Python is
+   up). Run it with a virtualenv's python to time a venv install.
 3. Catalog size per million entries beside plocate's database.
 4. A tree of --remote-files files indexed over a loopback sshd (tests/sshbed.py) beside the
    local index of the same tree, in turn three times from nothing (no catalog, hash cache or
@@ -125,7 +126,9 @@ def main() -> None:
         entries = made + count_dirs(tree)
         print(f"\nentries: {entries}", flush=True)
 
-        # Query latency.
+        # Query latency, through the installed console script when there is one (as people run it).
+        script = Path(sys.executable).with_name("wacket")
+        command = [str(script)] if script.exists() else wacket
         import wacket.find.catalog as catalog
         import wacket.find.query as query
 
@@ -133,7 +136,7 @@ def main() -> None:
         qrows = []
         for label, pattern in QUERIES:
             pl = timed(["plocate", "-i", "-d", str(db), pattern], runs=7)[0]
-            wq = timed([*wacket, "find", pattern, "--no-check", "--plain"], env, runs=7)[0]
+            wq = timed([*command, "find", pattern, "--no-check", "--plain"], env, runs=7)[0]
             inproc = []
             hits = 0
             for _ in range(7):
@@ -170,6 +173,7 @@ def main() -> None:
         (rl1, _), (rr1, _) = alternate(ridx_local, ridx_remote, env, env_a=env, before=first_time)
         (rl2, _), (rr2, _) = alternate(ridx_local, ridx_remote, env, env_a=env)
         startup = timed([*wacket, "--version"], env, runs=7)[0]
+        bare = timed([sys.executable, "-c", "pass"], env, runs=7)[0]
 
         print(f"\n## Index: {entries} entries ({made} files), local tree")
         print(f"{'':24}{'updatedb':>10}{'wacket':>10}{'ratio':>8}   CPU: updatedb  wacket  ratio")
@@ -186,7 +190,8 @@ def main() -> None:
                 f"{wq / pl:7.1f}x{ip * 1000:9.1f}ms"
             )
         print(
-            f"(`wacket --version`, the interpreter + click start-up floor: {startup * 1000:.0f} ms)"
+            f"(start-up alone: `python -c pass` {bare * 1000:.0f} ms, this interpreter with its site"
+            f" and .pth files; `wacket --version`, which loads click, {startup * 1000:.0f} ms)"
         )
         per_m = catalog_bytes * 1_000_000 / entries / 2**20
         pl_m = du(db) * 1_000_000 / entries / 2**20

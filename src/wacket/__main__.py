@@ -1,3 +1,3 @@
-from wacket.cli.main import main
+from wacket.cli.entry import main
 
 main()

@@ -13,13 +13,13 @@ import sys
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-import click
-
 FORMATS = ("table", "plain", "json", "jsonl")
 
 
 def output_options(fn):
     """Add --table/--plain/--json/--jsonl to a command, as the `fmt` parameter."""
+    import click  # here, not at the top: a query run by wacket.cli.entry renders without click
+
     options = [
         click.option("--jsonl", "fmt", flag_value="jsonl", help="One JSON object per line."),
         click.option("--json", "fmt", flag_value="json", help="One JSON array."),
@@ -164,6 +164,8 @@ def progress(iterable=None, *, length=None, label=None, quiet=False, show_status
     """
     if quiet or not sys.stderr.isatty():
         return _NullBar(iterable)
+    import click
+
     extra = {"item_show_func": lambda text: text} if show_status else {}
     return click.progressbar(
         iterable, length=length, label=label, file=sys.stderr, show_eta=True, **extra

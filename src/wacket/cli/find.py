@@ -4,76 +4,10 @@ from __future__ import annotations
 
 import click
 
+from wacket.cli import find_query
 from wacket.cli.context import connection_options, forks_option, pass_app
 from wacket.errors import Exit, WacketError
 from wacket.output import Renderer, output_options
-
-
-def _field(value) -> str:
-    """output._plain_field, with a short cut for the common plain str and int values."""
-    if value.__class__ is str:
-        if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
-            from wacket.output import _plain_field
-
-            return _plain_field(value)
-        return value
-    if value.__class__ is int:
-        return str(value)
-    from wacket.output import _plain_field
-
-    return _plain_field(value)
-
-
-_OFFSETS: dict[int, str] = {}
-
-
-def _iso(ts: float) -> str:
-    """timeparse.iso (local time, seconds, with UTC offset) at a fraction of its cost."""
-    import time
-
-    lt = time.localtime(ts)
-    off = _OFFSETS.get(lt.tm_gmtoff)
-    if off is None:
-        m = lt.tm_gmtoff // 60
-        sign = "+" if m >= 0 else "-"
-        off = _OFFSETS[lt.tm_gmtoff] = f"{sign}{abs(m) // 60:02d}:{abs(m) % 60:02d}"
-    return time.strftime("%Y-%m-%dT%H:%M:%S", lt) + off
-
-
-class _Results(Renderer):
-    """The Renderer, writing plain and JSON lines 512 records at a time: the same bytes, without
-    two flushes per record (a query can print hundreds of thousands of paths)."""
-
-    def __init__(self, fmt, columns=None):
-        super().__init__(fmt, columns)
-        self._buf: list[str] = []
-
-    def emit(self, record: dict) -> None:
-        from wacket import output
-
-        if self.fmt == "plain":
-            cols = self.columns or list(record)
-            self._buf.append("\t".join([_field(record.get(c)) for c in cols]) + "\n")
-        elif self.fmt == "jsonl":
-            self._buf.append(output.dumps(record) + "\n")
-        else:
-            super().emit(record)
-            return
-        self.count += 1
-        if len(self._buf) >= 512:
-            self._flush()
-
-    def _flush(self) -> None:
-        if self._buf:
-            from wacket import output
-
-            output.write_text("".join(self._buf))
-            output._stdout().flush()
-            self._buf = []
-
-    def close(self) -> None:
-        self._flush()
-        super().close()
 
 
 class FindGroup(click.Group):
@@ -113,22 +47,6 @@ def find(ctx: click.Context) -> None:
     """
     if ctx.invoked_subcommand is None:
         click.echo(ctx.get_help())
-
-
-def _hosts(app, hostset: str | None) -> list | None:
-    """Host names to search: a host set from the fleet, or every catalog (None)."""
-    if not hostset:
-        return None
-    from wacket.find import catalog
-
-    known = set(catalog.catalog_hosts())
-    names = []
-    for part in hostset.split(","):
-        if part in known and part not in app.fleet.hosts:  # a host since removed from the fleet
-            names.append(part)
-            continue
-        names.extend(h.name for h in app.fleet.select(part))
-    return names
 
 
 @find.command("query")
@@ -196,118 +114,32 @@ def query_cmd(
       wacket find -r 'invoice-20(24|25)' --jsonl | jq -r .path
       wacket find --stale
     """
-    import sys
-
-    from wacket import timeparse
-    from wacket.find import catalog, query
-
     if pattern is None and not (exts or larger or smaller or newer or older or types or text):
         if stale:
             return _stale(app, hostset, fmt)
         raise click.UsageError("give a PATTERN, a filter (--ext, --larger, ...) or --text")
-    hosts = _hosts(app, hostset)
-    catalogs = catalog.open_catalogs(hosts)
-    if not catalogs:
-        raise WacketError(
-            "no catalog yet" + (f" for {hostset}" if hostset else "") + ": run `wacket find index`"
-        )
-    probe = None
-    if online_only or not no_check:
-        # This machine is always up; the fleet (config, ~/.ssh/config) is read only when another
-        # host's catalog is searched, as its address is needed ("local" is wacket.fleet.LOCAL,
-        # not imported here: the query's start-up time matters).
-        others = [c.host for c in catalogs if c.host != "local"]
-        fleet = app.fleet.hosts if others else {}
-        probe = query.Probe([fleet[h] for h in others if h in fleet], up=["local"])
-    if online_only:
-        catalogs = [c for c in catalogs if probe.get(c.host)]
-    q = query.Query(
+    return find_query.run(
+        app,
         pattern,
-        regex=regex,
-        literal=fixed,
-        case_sensitive=case_sensitive,
-        basename=basename,
-        exts=list(exts),
-        larger=timeparse.size(larger) if larger else None,
-        smaller=timeparse.size(smaller) if smaller else None,
-        newer=timeparse.since(newer) if newer else None,
-        older=timeparse.since(older) if older else None,
-        types="".join(types) or None,
-        limit=limit,
-    )
-    if text:
-        import itertools
-
-        matcher = query.Matcher(q)
-        results = (
-            (h, s)
-            for h, s in query.text_search(text, catalogs)
-            if (pattern is None or _matches_pattern(matcher, h.path))
-            and matcher.verify(h.path, h.path.rsplit("/", 1)[-1])
-            and query.accepts(q, h)
-        )
-        if limit:
-            results = itertools.islice(results, limit)
-    else:
-        results = ((hit, None) for hit in query.search(q, catalogs))
-    ages = {c.host: timeparse.iso(c.indexed_at) for c in catalogs}
-    found = 0
-    if count or null:
-        out = sys.stdout.buffer
-        for hit, _snip in results:
-            found += 1
-            if null:
-                out.write(catalog.fs(hit.host + ":" + hit.path) + b"\0")
-        if count:
-            out.write(b"%d\n" % found)
-        out.flush()
-    else:
-        from wacket.output import human_bytes, resolve
-
-        fmt = resolve(fmt)
-        columns = ["host", "path", "size", "mtime", "up"]
-        if stale:
-            columns.append("indexed")
-        if text:
-            columns.append("snippet")
-        with _Results(fmt, columns) as out:
-            for hit, snip in results:
-                found += 1
-                up = None if probe is None else probe.get(hit.host)
-                rec = {
-                    "host": hit.host,
-                    "path": hit.path,
-                    "size": human_bytes(hit.size) if fmt == "table" else hit.size,
-                    "mtime": _iso(hit.mtime_ns // 1_000_000_000),
-                    "up": "?" if up is None else ("up" if up else "down"),
-                    "type": hit.type,
-                    "hash": hit.hash,
-                    "indexed": ages[hit.host],
-                }
-                if hit.link is not None:
-                    rec["link"] = hit.link
-                if snip is not None:
-                    rec["snippet"] = snip
-                out.emit(rec)
-    for c in catalogs:
-        c.close()
-    return Exit.OK if found else Exit.PARTIAL
-
-
-def _matches_pattern(matcher, path: str) -> bool:
-    """Check a path against the query's pattern without a names file (for --text results)."""
-    from wacket.find import catalog
-
-    q = matcher.q
-    if matcher.kind == "substring":
-        if q.case_sensitive:
-            return q.pattern in path
-        return catalog.search_key(q.pattern) in catalog.search_key(path)
-    target = path.rsplit("/", 1)[-1] if q.basename else path
-    return (
-        matcher.rx.search(target) is not None
-        if matcher.kind == "regex"
-        else bool(matcher.rx.match(target))
+        hostset,
+        exts,
+        larger,
+        smaller,
+        newer,
+        older,
+        types,
+        regex,
+        fixed,
+        case_sensitive,
+        basename,
+        text,
+        online_only,
+        no_check,
+        stale,
+        limit,
+        count,
+        null,
+        fmt,
     )
 
 
@@ -318,7 +150,7 @@ def _stale(app, hostset, fmt) -> int:
     from wacket.find import catalog
 
     status = catalog.load_status()
-    names = _hosts(app, hostset)
+    names = find_query.hosts_for(app, hostset)
     catalogs = {c.host: c for c in catalog.open_catalogs(names)}
     wanted = names if names is not None else sorted(set(catalogs) | set(status))
     now = time.time()
@@ -463,7 +295,7 @@ def dupes_cmd(app, hostset, min_size, fmt) -> int:
     from wacket.output import human_bytes, resolve
 
     fmt = resolve(fmt)
-    catalogs = catalog.open_catalogs(_hosts(app, hostset))
+    catalogs = catalog.open_catalogs(find_query.hosts_for(app, hostset))
     columns = ["group", "hash", "size", "copies", "wasted", "host", "path"]
     n = 0
     with Renderer(fmt, columns) as out:

@@ -9,7 +9,8 @@ import click
 
 from wacket import __version__
 from wacket.cli.context import App
-from wacket.errors import Exit, WacketError
+from wacket.cli.entry import guarded
+from wacket.errors import Exit
 
 EPILOG = """\b
 Exit status: 0 ok, 1 partial failure, 2 usage or config error,
@@ -94,45 +95,22 @@ def cli(ctx: click.Context, config_path: str | None, quiet: bool, debug: bool) -
 
 
 def main(argv: list[str] | None = None) -> None:
+    """The whole command line through click (wacket.cli.entry.main answers plain queries first)."""
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
-    try:
-        rv = cli.main(args=argv, prog_name="wacket", standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        code = exc.exit_code
-    except click.UsageError as exc:
-        exc.show()
-        code = Exit.USAGE
-    except click.ClickException as exc:
-        exc.show()
-        code = exc.exit_code
-    except (click.Abort, KeyboardInterrupt):
-        click.echo("wacket: interrupted", err=True)
-        code = Exit.INTERRUPTED
-    except WacketError as exc:
-        if debug:
-            import traceback
 
-            traceback.print_exc()
-        click.echo(f"wacket: error: {exc}", err=True)
-        code = exc.code
-    except BrokenPipeError:
-        # The reader went away (`| head`): not an error; keep Python from complaining at exit.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        code = Exit.OK
-    except Exception as exc:
-        if debug:
-            import traceback
+    def invoke() -> int:
+        try:
+            rv = cli.main(args=argv, prog_name="wacket", standalone_mode=False)
+        except click.exceptions.Exit as exc:
+            return exc.exit_code
+        except click.UsageError as exc:
+            exc.show()
+            return Exit.USAGE
+        except click.ClickException as exc:
+            exc.show()
+            return exc.exit_code
+        except click.Abort:
+            raise KeyboardInterrupt from None
+        return rv if isinstance(rv, int) else Exit.OK
 
-            traceback.print_exc()
-        click.echo(
-            f"wacket: internal error: {type(exc).__name__}: {exc} (run with --debug for details)",
-            err=True,
-        )
-        code = Exit.PARTIAL
-    else:
-        code = rv if isinstance(rv, int) else Exit.OK
-    try:
-        sys.stdout.flush()
-    except BrokenPipeError:
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    sys.exit(int(code))
+    sys.exit(guarded(invoke, debug))
