@@ -570,3 +570,26 @@ def test_substring_search_agrees_with_a_plain_scan(isolated_env):
         got = [h.path for h in query.search(query.Query(needle, literal=True), [cat])]
         assert got == want, needle
     cat.close()
+
+
+def test_finder_jumps_on_a_rare_byte_and_scans_otherwise():
+    """Both ways of finding a needle (jumping between occurrences of its rarest byte, or a
+    regex scan when no byte of it is rare) agree with bytes.find on every window tried."""
+    import random
+
+    rnd = random.Random(7)
+    common = b"abcdefgh/.\n"
+    text = bytearray(rnd.choice(common) for _ in range(200_000))
+    for at in rnd.sample(range(len(text) - 8), 40):  # a few rare bytes, some in needles
+        text[at : at + 3] = b"zq" + bytes([rnd.choice(common)])
+    text = bytes(text)
+    needles = [b"zqa", b"azq", b"q", b"abc", b"h/.", b"zq\n", b"qz", b"ba" * 3]
+    for needle in needles:
+        find = query._finder(text, needle, 0, len(text))
+        if len(needle) > 1:
+            rare = b"z" in needle or b"q" in needle
+            assert find.__name__ == ("jump" if rare else "scan"), needle
+        for _ in range(60):
+            a = rnd.randrange(len(text))
+            b = rnd.randrange(a, len(text) + 1)
+            assert find(text, a, b) == text.find(needle, a, b), (needle, a, b)

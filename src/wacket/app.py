@@ -5,7 +5,9 @@ Free of click, so the quick entry point (wacket.cli.entry) can answer a query wi
 
 from __future__ import annotations
 
-from pathlib import Path
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 class App:

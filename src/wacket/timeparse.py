@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import UTC, datetime
 
 from wacket.errors import ConfigError
 
@@ -27,6 +26,8 @@ def since(text: str) -> float:
         return time.time() - duration(text)
     except ConfigError:
         pass
+    from datetime import UTC, datetime  # here: most commands never need datetime
+
     try:
         dt = datetime.fromisoformat(text)
     except ValueError:
@@ -48,6 +49,8 @@ def size(text: str) -> int:
 def iso(ts: float | None) -> str:
     if ts is None:
         return ""
+    from datetime import datetime
+
     return datetime.fromtimestamp(ts).astimezone().isoformat(timespec="seconds")
 
 

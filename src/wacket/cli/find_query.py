@@ -168,7 +168,7 @@ def run(
             results = itertools.islice(results, limit)
     else:
         results = ((hit, None) for hit in query.search(q, catalogs))
-    ages = {c.host: timeparse.iso(c.indexed_at) for c in catalogs}
+    ages = {c.host: _iso(int(c.indexed_at)) for c in catalogs}  # = timeparse.iso
     found = 0
     if count or null:
         out = sys.stdout.buffer

@@ -18,7 +18,6 @@ interrupted run (or a host that is down) leaves the previous catalog untouched. 
 
 from __future__ import annotations
 
-import base64
 import json
 import mmap
 import os
@@ -183,7 +182,8 @@ class Writer:
         self._flush_keys()
         nid = self.next_id
         pending = self._pending
-        b64decode = base64.b64decode
+        from base64 import b64decode  # here: a query never needs it
+
         rid = self._root_id
         add_dir, prefix = self.names.add_dir, self._prefix
         for (n, blob), parent in zip(batch["g"], batch["d"], strict=True):
@@ -192,7 +192,7 @@ class Writer:
             nid += n
         if batch["g"]:
             if "kz" in batch:
-                raw = zlib.decompress(base64.b64decode(batch["kz"]))
+                raw = zlib.decompress(b64decode(batch["kz"]))
                 self.names.add(raw.decode("utf-8", "surrogateescape"))
             else:
                 self.names.add(batch["k"])

@@ -231,26 +231,49 @@ def _find(names: catalog.Names, needle: bytes, basename: bool = False) -> list[i
     return sorted(set(hits).union(extra)) if extra else hits
 
 
-def _finder(needle: bytes):
-    """`find(buffer, start, end)` for `needle`: the position of its first occurrence or -1.
+def _finder(mm, needle: bytes, lo: int, hi: int):
+    """`find(buffer, start, end)`: where `needle` first occurs in buffer[start:end], or -1; for
+    searches within mm[lo:hi].
 
-    A single byte is memchr (mmap.find); a longer needle is a compiled literal regex, whose scan
-    runs ~1.3-1.6x faster than mmap.find's on file names (measured on a 1M-entry names file)."""
-    if len(needle) == 1:
-        return lambda mm, lo, hi: mm.find(needle, lo, hi)
+    memchr is ~20x faster than any substring scan here, so when one byte of the needle is rare
+    in the text (estimated from samples) the search jumps from one occurrence of that byte to
+    the next and compares the needle there. Otherwise a compiled literal regex scans (1.3-1.6x
+    faster than mmap.find on file names); a single byte is memchr itself."""
+    m = len(needle)
+    if m == 1:
+        return lambda buf, a, b: buf.find(needle, a, b)
+    step = max((hi - lo) // 4, 1)
+    sample = b"".join(mm[x : min(x + 65536, hi)] for x in range(lo, hi, step))
+    seen, k = min((sample.count(needle[j : j + 1]), j) for j in range(m))
+    if seen * 1000 < len(sample):  # one in a thousand bytes or fewer: a jump costs ~0.3 us
+        byte = needle[k : k + 1]
+
+        def jump(buf, a: int, b: int) -> int:
+            find = buf.find
+            p = find(byte, a + k, b)
+            while p >= 0:
+                s = p - k
+                if s + m > b:
+                    return -1
+                if buf[s : s + m] == needle:
+                    return s
+                p = find(byte, p + 1, b)
+            return -1
+
+        return jump
     search = re.compile(re.escape(needle)).search
 
-    def find(mm, lo: int, hi: int) -> int:
-        m = search(mm, lo, hi)
-        return -1 if m is None else m.start()
+    def scan(buf, a: int, b: int) -> int:
+        hit = search(buf, a, b)
+        return -1 if hit is None else hit.start()
 
-    return find
+    return scan
 
 
 def _lines(mm, needle: bytes, lo: int, hi: int, offs, count: int) -> list[int]:
     """Lines (numbered by `offs`, relative to `lo`) of the text at mm[lo:hi] that hold
     `needle`: a search, then on from the next line after each hit."""
-    find = _finder(needle)
+    find = _finder(mm, needle, lo, hi)
     out: list[int] = []
     append = out.append
     pos = find(mm, lo, hi)
@@ -268,7 +291,7 @@ def _lines(mm, needle: bytes, lo: int, hi: int, offs, count: int) -> list[int]:
 def _ending(names: catalog.Names, head: bytes) -> list[int]:
     """Directories whose line ends with `head`."""
     mm, lo, hi, offs = names.mm, names.dbase, names.dend, names.doffsets
-    find = _finder(head + b"\n")
+    find = _finder(mm, head + b"\n", lo, hi)
     out = []
     pos = find(mm, lo, hi)
     while pos >= 0:
