@@ -377,6 +377,9 @@ def test_tree_scan_groups_same_records_as_plain(tmp_path, isolated_env, workers,
     workers, with a rule for files (each entry looked at in turn) or only for directories (the
     columns built in bulk), gives the plain walk's records in the same order, hashes, counts and
     errors, and a catalog built from it equals one built entry by entry."""
+    import base64
+    import zlib
+
     root = tmp_path / "hostile"
     for d in range(40):  # enough subtrees for the workers to share
         for f in range(3):
@@ -406,6 +409,10 @@ def test_tree_scan_groups_same_records_as_plain(tmp_path, isolated_env, workers,
     os.symlink("missing\ntarget", root / "dangling")
     os.symlink(".", root / "sub" / "loop")
     os.mkfifo(root / "fifo")
+    (root / "future").mkdir()  # an mtime beyond int64 nanoseconds (year 2300): a JSON row
+    (root / "future" / "far.txt").write_text("f")
+    os.utime(root / "future" / "far.txt", ns=(0, 10_413_792_000 * 10**9))
+    os.utime(root / "sp ace s.txt", ns=(0, -86_400 * 10**9))  # before 1970
     kw = dict(root=str(root), exclude=exclude, hash=True, hash_min=4096, batch=4)
     plain_final, plain = run_op("tree.scan", cache="p", **kw)
     group_final, grouped = run_op("tree.scan", cache="g", groups=True, workers=workers, **kw)
@@ -419,6 +426,11 @@ def test_tree_scan_groups_same_records_as_plain(tmp_path, isolated_env, workers,
         got += part
         keys += part_keys
     assert got == records
+    mtimes = {e[0]: e[3] for e in got}
+    assert mtimes["future/far.txt"] == 10_413_792_000 * 10**9
+    assert mtimes["sp ace s.txt"] == -86_400 * 10**9
+    kinds = {zlib.decompress(base64.b64decode(blob))[:1] for b in grouped for _n, blob in b["g"]}
+    assert kinds == {b"\x01", b"["}  # binary columns, and the JSON row for year 2300
     assert keys == [e[0].rpartition("/")[2].replace("\n", "\0") for e in records]  # names
     assert hashes == [(i, e[5], e[2]) for i, e in enumerate(records) if e[5] is not None]
     assert len(hashes) == 42
@@ -593,3 +605,26 @@ def test_finder_jumps_on_a_rare_byte_and_scans_otherwise():
             a = rnd.randrange(len(text))
             b = rnd.randrange(a, len(text) + 1)
             assert find(text, a, b) == text.find(needle, a, b), (needle, a, b)
+
+
+def test_document_dated_after_2262_is_indexed_and_kept(run_wacket, tmp_path):
+    """An mtime beyond int64 nanoseconds (touch -d 2300-01-01) neither fails the index nor
+    the documents' table, and the document's text is kept, not extracted again, next time."""
+    import calendar
+
+    doc = tmp_path / "r" / "future" / "plan.txt"
+    doc.parent.mkdir(parents=True)
+    doc.write_text("quarterly invoice for the far future")
+    far = calendar.timegm((2300, 6, 15, 12, 0, 0)) * 10**9
+    assert far > 2**63
+    os.utime(doc, ns=(0, far))
+    for extracted, kept in ((1, 0), (0, 1)):
+        r = run_wacket(
+            "find", "index", "local", "--root", str(tmp_path / "r"), "--content", "--jsonl"
+        )
+        assert r.returncode == 0, r.stderr
+        docs = json.loads(r.stdout)["docs"]
+        assert (docs["extracted"], docs["kept"]) == (extracted, kept)
+    r = run_wacket("find", "--text", "quarterly", "--jsonl")
+    hit = json.loads(r.stdout)
+    assert hit["path"] == str(doc) and hit["mtime"].startswith("2300-06-15")

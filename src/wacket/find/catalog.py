@@ -22,6 +22,7 @@ import json
 import mmap
 import os
 import sqlite3
+import sys
 import time
 import zlib
 from array import array
@@ -38,7 +39,7 @@ CREATE TABLE dirs (
     first INTEGER PRIMARY KEY,  -- id of the directory's first entry; its n entries follow
     n INTEGER NOT NULL,
     root INTEGER NOT NULL,
-    data BLOB NOT NULL          -- zlib(JSON [dir, names, st_modes, sizes, mtimes_ns, {i: hash}, {i: link}])
+    data BLOB NOT NULL          -- the entries' columns (see _columns)
 );
 CREATE TABLE hashes (id INTEGER PRIMARY KEY, hash TEXT NOT NULL, size INTEGER NOT NULL);
 """
@@ -296,14 +297,38 @@ _TYPE_BITS = {"f": 0o100000, "d": 0o040000, "l": 0o120000}  # st_mode type bits 
 _TYPE_OF = {v: k for k, v in _TYPE_BITS.items()}
 
 
+def _columns(data: bytes, with_numbers: bool = True):
+    """A `dirs` row as (dir, names, st_modes, sizes, mtimes_ns, {"index": hash}, {"index": link
+    target}), the numbers left out (None) unless `with_numbers`; a list of [rel, ...] rows for a
+    catalog of an earlier wacket.
+
+    A row is zlib of either b"\\x01", JSON [dir, n, {i: hash}, {i: link}], a newline, the three
+    number columns as little-endian int64, then the names joined by NUL (tree.py's pack_dir), or
+    JSON [dir, names, st_modes, sizes, mtimes_ns, {i: hash}, {i: link}] (numbers beyond int64,
+    Writer.add_batch)."""
+    raw = zlib.decompress(data)
+    if raw[:1] != b"\x01":
+        group = json.loads(raw)
+        return tuple(group) if group and isinstance(group[0], str) else group
+    end = raw.index(b"\n")
+    parent, n, digests, links = json.loads(raw[1:end])
+    at = end + 1 + 24 * n
+    names = raw[at:].decode("utf-8", "surrogateescape").split("\0")
+    if not with_numbers:
+        return parent, names, None, None, None, digests, links
+    cols = array("q")
+    cols.frombytes(raw[end + 1 : at])
+    if sys.byteorder == "big":
+        cols.byteswap()
+    return parent, names, cols[:n], cols[n : 2 * n], cols[2 * n :], digests, links
+
+
 def dir_items(data: bytes, only: list[int] | None = None) -> list:
     """A `dirs` row's entries (or only those at the positions `only`, in that order) as [rel,
     type, size, mtime_ns, mode, hash, link] (rel: the path relative to the root, mode: the
-    permission bits). Rows hold columns: [dir, names, st_modes, sizes, mtimes_ns, {index: hash},
-    {index: link target}]; catalogs of earlier wacket versions hold rows [[rel, ...], ...], which
-    are read as they are."""
-    group = json.loads(zlib.decompress(data))
-    if not group or not isinstance(group[0], str):
+    permission bits)."""
+    group = _columns(data)
+    if isinstance(group, list):  # rows of an earlier wacket, read as they are
         return group if only is None else [group[k] for k in only]
     parent, names, modes, sizes, mtimes, digests, links = group
     kind = _TYPE_OF.get
@@ -352,8 +377,8 @@ def _join_keys(names: list[str]) -> str:
 
 def _dir_and_names(data: bytes) -> tuple[str, list[str]]:
     """A `dirs` row's directory (relative to the root) and its entries' names."""
-    group = json.loads(zlib.decompress(data))
-    if group and isinstance(group[0], str):
+    group = _columns(data, with_numbers=False)
+    if isinstance(group, tuple):
         return group[0], group[1]
     rels = [item[0] for item in group]  # rows of an earlier wacket: relative paths
     return (rels[0].rpartition("/")[0] if rels else ""), [r.rpartition("/")[2] for r in rels]

@@ -72,7 +72,7 @@ def index_documents(helper, writer: catalog.Writer, host: str) -> dict:
     todo: dict[str, tuple[int, int, int]] = {}
     for eid, path, size, mtime in candidates:
         prev = old.get(path)
-        if prev is not None and prev[0] == size and prev[1] == mtime:
+        if prev is not None and prev[0] == size and prev[1] == _int64(mtime):
             _store(conn, eid, size, mtime, prev[2])
             counts["kept"] += 1
         else:
@@ -95,6 +95,11 @@ def index_documents(helper, writer: catalog.Writer, host: str) -> dict:
     return counts
 
 
+def _int64(n: int) -> int:
+    """n within SQLite's INTEGER range (an mtime after 2262 in nanoseconds is beyond it)."""
+    return max(-(2**63), min(n, 2**63 - 1))
+
+
 def _store(conn, eid: int, size: int, mtime: int, text: str) -> None:
     conn.execute("INSERT INTO docs (rowid, body) VALUES (?,?)", (eid, text))
-    conn.execute("INSERT INTO docinfo VALUES (?,?,?)", (eid, size, mtime))
+    conn.execute("INSERT INTO docinfo VALUES (?,?,?)", (eid, size, _int64(mtime)))

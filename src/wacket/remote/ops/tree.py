@@ -10,7 +10,9 @@ import os
 import re
 import sqlite3
 import stat
+import sys
 import zlib
+from array import array
 
 DEFAULT_BATCH = 2000
 _by_name = operator.attrgetter("name")
@@ -71,6 +73,26 @@ def _compile_excludes(patterns):
 
 def _excluded(rules, rel, name, is_dir):
     return rules.match(rel, name, is_dir)
+
+
+def pack_dir(dumps, rel_dir, names, modes, sizes, mtimes, digests, links):
+    """One directory's entries as a catalog row: zlib of b"\\x01", JSON [dir, n, {i: hash},
+    {i: link target}], a newline, st_modes, sizes and mtimes_ns as little-endian int64 columns,
+    then the names joined by NUL. Binary columns cost a fifth of JSON's to encode and to
+    compress, and less to read back. Values that do not fit in int64 (an mtime after 2262) get
+    the JSON row [dir, names, st_modes, sizes, mtimes_ns, {i: hash}, {i: link}] instead."""
+    try:
+        cols = array("q", modes)
+        cols.extend(sizes)
+        cols.extend(mtimes)
+    except OverflowError:
+        row = dumps([rel_dir, names, modes, sizes, mtimes, digests, links]).encode("ascii")
+        return zlib.compress(row, 1)
+    if sys.byteorder == "big":
+        cols.byteswap()
+    head = dumps([rel_dir, len(names), digests, links]).encode("ascii")
+    text = "\0".join(names).encode("utf-8", "surrogateescape")
+    return zlib.compress(b"".join((b"\x01", head, b"\n", cols.tobytes(), text)), 1)
 
 
 def _pack_batch(batch):
@@ -550,14 +572,13 @@ class _GroupWalk(object):
 
     def add(self, listing, emit):
         """Put one directory's listing into the batch; send the batch when it is full. The
-        directory travels (and is stored) as zlib(JSON [dir, names, st_modes, sizes, mtimes_ns,
-        {index: hash}, {index: link target}])."""
+        directory travels as it is stored (pack_dir)."""
         rel_dir, cols, _subdirs = listing
         names, sizes, digests = cols[0], cols[2], cols[4]
         if not names:
             return
         base = self.n_batch
-        blob = zlib.compress(self.dumps([rel_dir, *cols]).encode("ascii"), 1)
+        blob = pack_dir(self.dumps, rel_dir, *cols)
         self.groups.append([len(names), base64.b64encode(blob).decode("ascii")])
         self.dirs.append(rel_dir)
         # The entries' names, one per line (a newline inside a name as NUL).
