@@ -9,7 +9,7 @@
 2. Query latency, median of 7, for a rare substring, a common one and a glob: `plocate -i` and
    `wacket find` as whole processes (output to /dev/null; the `wacket` script next to this
    interpreter), and wacket's search alone, in-process (what the command spends once Python is
-   up). Run it with a virtualenv's python to time a venv install.
+   up); the rare query again from a virtualenv install of this checkout (no site .pth files).
 3. Catalog size per million entries beside plocate's database.
 4. A tree of --remote-files files indexed over a loopback sshd (tests/sshbed.py) beside the
    local index of the same tree, in turn three times from nothing (no catalog, hash cache or
@@ -55,6 +55,22 @@ def timed(argv, env=None, runs=1) -> tuple[float, float]:
         if proc.returncode not in (0, 1):
             raise SystemExit(f"{argv[:4]}... failed ({proc.returncode}): {proc.stderr.decode()}")
     return statistics.median(times), statistics.median(cpus)
+
+
+def venv_query(work: Path, env: dict, pattern: str) -> tuple[float, float] | None:
+    """Median `python -c pass` and rare query from a virtualenv install of wacket (pip install
+    of this checkout): an interpreter without the .pth files of the running one's site-packages
+    (on the shared VM, one imports certifi at every start-up). None if pip cannot install."""
+    venv = work / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    pip = [str(venv / "bin" / "pip"), "install", "-q", str(REPO)]
+    done = subprocess.run(pip, capture_output=True)
+    if done.returncode != 0:
+        print(f"(no virtualenv figure: pip install failed: {done.stderr.decode()[-300:]})")
+        return None
+    bare = timed([str(venv / "bin" / "python"), "-c", "pass"], env, runs=7)[0]
+    query = [str(venv / "bin" / "wacket"), "find", pattern, "--no-check", "--plain"]
+    return bare, timed(query, env, runs=7)[0]
 
 
 def alternate(a, b, env_b, *, env_a=None, runs=3, before=None):
@@ -149,6 +165,8 @@ def main() -> None:
             n_pl = count_lines(["plocate", "-i", "-0", "-d", str(db), pattern], sep=b"\0")
             qrows.append((label, pattern, n_pl, hits, pl, wq, statistics.median(inproc)))
 
+        in_venv = venv_query(work, env, QUERIES[0][1])
+
         # Remote: the same kind of tree, smaller, over a loopback sshd.
         rtree = work / "rtree"
         gentree.generate(str(rtree), args.remote_files, seed=11)
@@ -193,6 +211,11 @@ def main() -> None:
             f"(start-up alone: `python -c pass` {bare * 1000:.0f} ms, this interpreter with its site"
             f" and .pth files; `wacket --version`, which loads click, {startup * 1000:.0f} ms)"
         )
+        if in_venv:
+            print(
+                f"From a virtualenv install: rare substring {in_venv[1] * 1000:.1f} ms"
+                f" (its `python -c pass` {in_venv[0] * 1000:.0f} ms)"
+            )
         per_m = catalog_bytes * 1_000_000 / entries / 2**20
         pl_m = du(db) * 1_000_000 / entries / 2**20
         print("\n## Catalog size per million entries")
