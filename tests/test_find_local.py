@@ -628,3 +628,22 @@ def test_document_dated_after_2262_is_indexed_and_kept(run_wacket, tmp_path):
     r = run_wacket("find", "--text", "quarterly", "--jsonl")
     hit = json.loads(r.stdout)
     assert hit["path"] == str(doc) and hit["mtime"].startswith("2300-06-15")
+
+
+def test_data_dir_with_uri_characters(run_wacket, tmp_path):
+    """SQLite opens catalogs and the journal read-only through URIs: a data dir whose path
+    holds ? # % and a space still works (index, query, log)."""
+    data = tmp_path / "da ?#%25ta"
+    root = tmp_path / "r"
+    (root / "sub").mkdir(parents=True)
+    (root / "sub" / "zebra.txt").write_text("z")
+    env = {"WACKET_DATA": str(data)}
+    r = run_wacket("find", "index", "local", "--root", str(root), env=env)
+    assert r.returncode == 0, r.stderr
+    assert (data / "find" / "local.db").exists()
+    r = run_wacket("find", "zebra", "--plain", env=env)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.decode().split("\t")[1] == str(root / "sub" / "zebra.txt")
+    r = run_wacket("log", "--jsonl", env=env)
+    assert r.returncode == 0, r.stderr
+    assert [json.loads(x)["command"] for x in r.stdout.splitlines()] == ["find index"]

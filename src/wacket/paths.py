@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 def hostname() -> str:
@@ -17,6 +20,8 @@ def hostname() -> str:
 
 
 def config_path() -> Path:
+    from pathlib import Path  # here, as in each function: a query does without pathlib
+
     env = os.environ.get("WACKET_CONFIG")
     if env:
         return Path(env).expanduser()
@@ -25,14 +30,20 @@ def config_path() -> Path:
     return Path(user_config_dir("wacket", appauthor=False)) / "config.toml"
 
 
-def data_dir(create: bool = True) -> Path:
+def data_root() -> str:
+    """The data dir's path (data_dir without creating it or loading pathlib)."""
     env = os.environ.get("WACKET_DATA")
     if env:
-        path = Path(env).expanduser()
-    else:
-        from platformdirs import user_data_dir
+        return os.path.expanduser(env)
+    from platformdirs import user_data_dir
 
-        path = Path(user_data_dir("wacket", appauthor=False))
+    return user_data_dir("wacket", appauthor=False)
+
+
+def data_dir(create: bool = True) -> Path:
+    from pathlib import Path
+
+    path = Path(data_root())
     if create:
         private_dir(path)
     return path
@@ -47,9 +58,17 @@ def private_dir(path: Path) -> Path:
 
 
 def ssh_dir() -> Path:
+    from pathlib import Path
+
     return Path(os.path.expanduser("~/.ssh"))
 
 
 def known_hosts_path() -> Path:
     """The user's known_hosts, shared by paramiko sessions and the OpenSSH client rsync runs."""
     return ssh_dir() / "known_hosts"
+
+
+def ro_uri(path) -> str:
+    """A SQLite URI that opens `path` read-only (its % ? # escaped, as URIs need)."""
+    text = os.fspath(path).replace("%", "%25").replace("?", "%3f").replace("#", "%23")
+    return f"file:{text}?mode=ro"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import time
 
 from wacket.errors import ConfigError
@@ -13,6 +12,8 @@ _SIZES = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
 
 def duration(text: str) -> float:
     """`90s`, `15m`, `2h`, `7d`, `4w`, `1y`, or combinations like `1d12h`, in seconds."""
+    import re  # here: a query without filters never needs it (start-up time)
+
     text = text.strip().lower()
     parts = re.findall(r"(\d+(?:\.\d+)?)\s*([smhdwy])", text)
     if not parts or re.sub(r"(\d+(?:\.\d+)?)\s*([smhdwy])", "", text).strip():
@@ -40,6 +41,8 @@ def since(text: str) -> float:
 
 
 def size(text: str) -> int:
+    import re
+
     m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([bkmgt]?)(?:i?b)?\s*", text.lower())
     if not m:
         raise ConfigError(f"bad size {text!r}: use e.g. 512K, 10M, 1.5G")

@@ -27,10 +27,13 @@ import time
 import zlib
 from array import array
 from itertools import accumulate
-from pathlib import Path
 
 from wacket import paths
 from wacket.errors import WacketError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
+if TYPE_CHECKING:
+    from pathlib import Path
 
 SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -66,6 +69,12 @@ def db_path(host: str) -> Path:
 
 def names_path(host: str) -> Path:
     return find_dir() / f"{_safe(host)}.names"
+
+
+def _existing(host: str, ext: str) -> str:
+    """The path of the host's catalog file (db, names) for reading: db_path and names_path
+    without creating directories or loading pathlib (a query's start-up time)."""
+    return os.path.join(paths.data_root(), "find", f"{_safe(host)}.{ext}")
 
 
 def fs(text: str) -> bytes:
@@ -462,7 +471,7 @@ class Catalog:
 
     __slots__ = ("host", "path", "meta", "_conn", "_names", "_roots")
 
-    def __init__(self, host: str, path: Path, meta: dict | None = None):
+    def __init__(self, host: str, path: str | Path, meta: dict | None = None):
         self.host = host
         self.path = path
         self.meta: dict = {} if meta is None else meta
@@ -476,7 +485,7 @@ class Catalog:
     @property
     def conn(self) -> sqlite3.Connection:
         if self._conn is None:
-            self._conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
+            self._conn = sqlite3.connect(paths.ro_uri(self.path), uri=True)
         return self._conn
 
     @property
@@ -495,7 +504,7 @@ class Catalog:
         if self._names is None:
             generation = self.meta.get("generation")
             try:
-                self._names = Names.open(names_path(self.host), generation)
+                self._names = Names.open(_existing(self.host, "names"), generation)
             except (OSError, ValueError):
                 self._names = None
             if self._names is None:  # missing, older or from another generation: rebuild it
@@ -652,8 +661,8 @@ class Names:
 
 
 def open_catalog(host: str) -> Catalog | None:
-    p = db_path(host)
-    if not p.exists():
+    p = _existing(host, "db")
+    if not os.path.exists(p):
         return None
     cat = Catalog(host, p)
     try:
@@ -666,13 +675,13 @@ def open_catalog(host: str) -> Catalog | None:
 
 def catalog_hosts() -> list[str]:
     """Hosts with a catalog, by the names the catalogs record."""
-    d = paths.data_dir() / "find"
-    if not d.is_dir():
+    d = os.path.join(paths.data_root(), "find")
+    if not os.path.isdir(d):
         return []
     out = []
-    for p in sorted(d.glob("*.db")):
+    for p in sorted(os.path.join(d, n) for n in os.listdir(d) if n.endswith(".db")):
         try:
-            conn = sqlite3.connect(f"file:{p}?mode=ro", uri=True)
+            conn = sqlite3.connect(paths.ro_uri(p), uri=True)
             try:
                 row = conn.execute("SELECT value FROM meta WHERE key = 'host'").fetchone()
             finally:

@@ -8,16 +8,12 @@ over its text); only the hits are read from SQLite, where size, age and type fil
 
 from __future__ import annotations
 
-import fnmatch
-import re
 from bisect import bisect_right
 from collections.abc import Iterator
 
 from wacket.errors import ConfigError
 from wacket.find import catalog
 from wacket.find.catalog import Catalog
-
-GLOB_CHARS = re.compile(r"[*?\[]")
 
 
 class Query:
@@ -65,7 +61,7 @@ class Query:
             return "regex"
         if self.literal:
             return "substring"
-        return "glob" if GLOB_CHARS.search(self.pattern) else "substring"
+        return "glob" if any(c in self.pattern for c in "*?[") else "substring"
 
 
 class Hit:
@@ -123,6 +119,10 @@ class Matcher:
     def __init__(self, q: Query):
         self.q = q
         self.kind = q.kind
+        # re and fnmatch are loaded here, not at the top: a substring query needs neither
+        # (start-up time).
+        import re
+
         flags = 0 if q.case_sensitive else re.IGNORECASE
         self.rx = None
         self.key_rx = None
@@ -133,6 +133,8 @@ class Matcher:
             except re.error as exc:
                 raise ConfigError(f"bad regular expression {q.pattern!r}: {exc}") from None
         elif self.kind == "glob":
+            import fnmatch
+
             self.rx = re.compile(fnmatch.translate(q.pattern), flags | re.DOTALL)
             key = catalog.search_key(q.pattern)
             self.key_rx = re.compile(
@@ -261,6 +263,8 @@ def _finder(mm, needle: bytes, lo: int, hi: int):
             return -1
 
         return jump
+    import re
+
     search = re.compile(re.escape(needle)).search
 
     def scan(buf, a: int, b: int) -> int:
@@ -373,6 +377,8 @@ def text_search(words: str, catalogs: list[Catalog], limit: int | None = None) -
 
 def _fts_query(words: str) -> str:
     """Plain words become quoted terms (AND); text with FTS5 operators or quotes passes as is."""
+    import re
+
     if re.search(r'["()*:^]|\b(AND|OR|NOT|NEAR)\b', words):
         return words
     return " ".join('"' + w.replace('"', '""') + '"' for w in words.split())

@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from wacket import paths
 from wacket.links import normalize as norm
 from wacket.links.model import KIND, KINDS, Bookmark
 
@@ -214,7 +215,7 @@ class Master:
         start = time.monotonic()
         res = MergeResult(info)
         conn = self.conn
-        conn.execute("ATTACH DATABASE ? AS src", (f"file:{copy}?mode=ro",))
+        conn.execute("ATTACH DATABASE ? AS src", (paths.ro_uri(copy),))
         try:
             conn.execute("BEGIN IMMEDIATE")
             try:

@@ -166,7 +166,8 @@ def _journal_read(args):
     path = os.path.join(data_dir(), "journal.sqlite")
     if not os.path.exists(path):
         return {"count": 0, "path": path}
-    conn = sqlite3.connect("file:%s?mode=ro" % path, uri=True, timeout=10)
+    uri = "file:%s?mode=ro" % path.replace("%", "%25").replace("?", "%3f").replace("#", "%23")
+    conn = sqlite3.connect(uri, uri=True, timeout=10)
     conn.row_factory = sqlite3.Row
     count = 0
     try:
