@@ -66,6 +66,13 @@ class _Results(Renderer):
         if len(self._buf) >= 512:
             self._flush()
 
+    def line(self, text: str) -> None:
+        """A plain line made by the caller (no record dict to build)."""
+        self._buf.append(text + "\n")
+        self.count += 1
+        if len(self._buf) >= 512:
+            self._flush()
+
     def _flush(self) -> None:
         if self._buf:
             from wacket import output
@@ -188,16 +195,30 @@ def run(
             columns.append("indexed")
         if text:
             columns.append("snippet")
+        plain, hosts_f = fmt == "plain", {}
         with _Results(fmt, columns) as out:
             for hit, snip in results:
                 found += 1
                 up = None if probe is None else probe.get(hit.host)
+                up = "?" if up is None else ("up" if up else "down")
+                mtime = _iso(hit.mtime_ns // 1_000_000_000)
+                if plain:  # the columns straight to a line: a third of the work of a record
+                    host = hosts_f.get(hit.host)
+                    if host is None:
+                        host = hosts_f[hit.host] = _field(hit.host)
+                    line = f"{host}\t{_field(hit.path)}\t{hit.size}\t{mtime}\t{up}"
+                    if stale:
+                        line += "\t" + ages[hit.host]
+                    if text:
+                        line += "\t" + _field(snip)
+                    out.line(line)
+                    continue
                 rec = {
                     "host": hit.host,
                     "path": hit.path,
                     "size": human_bytes(hit.size) if fmt == "table" else hit.size,
-                    "mtime": _iso(hit.mtime_ns // 1_000_000_000),
-                    "up": "?" if up is None else ("up" if up else "down"),
+                    "mtime": mtime,
+                    "up": up,
                     "type": hit.type,
                     "hash": hit.hash,
                     "indexed": ages[hit.host],
