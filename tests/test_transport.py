@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -169,6 +170,23 @@ def test_helper_is_sent_once_and_cached(fleet):
     with Pool() as pool:
         assert pool.session(host(fleet, "h2")).helper().call("hello")["pid"] > 0
     assert cached.stat().st_mtime_ns == mtime
+
+
+def test_helper_starts_without_site_and_loads_it_when_an_op_needs_it(fleet):
+    """The helper runs with -S (half the start-up; no .pth file of the host's site-packages
+    runs); site_import still finds a module that lives in site-packages (libgpiod's bindings,
+    here click)."""
+    import wacket.remote
+
+    with Pool() as pool:
+        assert pool.session(host(fleet)).helper().call("hello")["site"] is False
+    runtime = (Path(wacket.remote.__file__).parent / "helper.py").read_text()
+    probe = runtime + (
+        "\ntry:\n    import click\nexcept ImportError:\n    print('not yet')\n"
+        "print(site_import('click').__name__)\n"
+    )
+    out = subprocess.run([sys.executable, "-S", "-c", probe], capture_output=True, text=True)
+    assert out.stdout.split() == ["not", "yet", "click"], out.stderr
 
 
 def test_helper_errors_are_data(fleet):

@@ -12,8 +12,8 @@
    up); the rare query again from a virtualenv install of this checkout (no site .pth files).
 3. Catalog size per million entries beside plocate's database.
 4. A tree of --remote-files files indexed over a loopback sshd (tests/sshbed.py) beside the
-   local index of the same tree, in turn three times from nothing (no catalog, hash cache or
-   cached helper on either side) and three times with nothing changed: medians.
+   local index of the same tree, in turn five times from nothing (no catalog, hash cache or
+   cached helper on either side) and five times with nothing changed: medians.
 Everything generated is removed at the end. Needs: apt-get install plocate openssh-server.
 """
 
@@ -188,8 +188,10 @@ def main() -> None:
             ):
                 shutil.rmtree(d, ignore_errors=True)  # fmt: skip
 
-        (rl1, _), (rr1, _) = alternate(ridx_local, ridx_remote, env, env_a=env, before=first_time)
-        (rl2, _), (rr2, _) = alternate(ridx_local, ridx_remote, env, env_a=env)
+        (rl1, _), (rr1, _) = alternate(
+            ridx_local, ridx_remote, env, env_a=env, runs=5, before=first_time
+        )
+        (rl2, _), (rr2, _) = alternate(ridx_local, ridx_remote, env, env_a=env, runs=5)
         startup = timed([*wacket, "--version"], env, runs=7)[0]
         bare = timed([sys.executable, "-c", "pass"], env, runs=7)[0]
 

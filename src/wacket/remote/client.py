@@ -77,7 +77,8 @@ class HelperClient:
         else:
             python = session.host.python
         self.python = python
-        self.proc = session.open_process([python, "-c", BOOTSTRAP, helper_hash()])
+        # -S: the helper needs only the standard library (site_import loads site for the rest).
+        self.proc = session.open_process([python, "-S", "-c", BOOTSTRAP, helper_hash()])
         self._start()
 
     def _start(self) -> None:

@@ -132,8 +132,7 @@ class _GpioBindings(object):
     holds_itself = False
 
     def __init__(self):
-        import gpiod
-
+        gpiod = site_import("gpiod")
         self.gpiod = gpiod
         self.v2 = hasattr(gpiod, "request_lines")
 
