@@ -52,7 +52,8 @@ FIND_OPTIONS: dict[str, tuple[str, str]] = {
 # Words that `wacket find WORD` takes as a command rather than a pattern.
 FIND_COMMANDS = frozenset({"query", "index", "dupes", "where", "missing", "get"})
 
-_FILTERS = ("exts", "larger", "smaller", "newer", "older", "types", "text")
+# Options that make a query without a PATTERN (else it is a usage error, or --stale alone).
+FIND_FILTERS = ("exts", "larger", "smaller", "newer", "older", "types", "text")
 
 
 def parse_find(args: list[str]) -> dict | None:
@@ -94,7 +95,7 @@ def parse_find(args: list[str]) -> dict | None:
             opts["fmt"] = kind
         else:
             opts[param] = True
-    if pattern is None and not any(opts.get(f) for f in _FILTERS):
+    if pattern is None and not any(opts.get(f) for f in FIND_FILTERS):
         return None  # --stale alone, or a usage error: the click command's
     if any(t not in ("f", "d", "l") for t in opts["types"]):
         return None

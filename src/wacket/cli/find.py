@@ -6,6 +6,7 @@ import click
 
 from wacket.cli import find_query
 from wacket.cli.context import connection_options, forks_option, pass_app
+from wacket.cli.entry import FIND_FILTERS
 from wacket.errors import Exit, WacketError
 from wacket.output import Renderer, output_options
 
@@ -77,29 +78,7 @@ def find(ctx: click.Context) -> None:
 @click.option("--null", "-0", "null", is_flag=True, help="Paths only, NUL-terminated (xargs -0).")
 @output_options
 @pass_app
-def query_cmd(
-    app,
-    pattern,
-    hostset,
-    exts,
-    larger,
-    smaller,
-    newer,
-    older,
-    types,
-    regex,
-    fixed,
-    case_sensitive,
-    basename,
-    text,
-    online_only,
-    no_check,
-    stale,
-    limit,
-    count,
-    null,
-    fmt,
-) -> int:
+def query_cmd(app, **opts) -> int:
     """Search the catalogs for PATTERN (a substring, a glob, or with --regex a regex).
 
     Results show host, path, size, mtime and whether the host is up now.
@@ -114,33 +93,11 @@ def query_cmd(
       wacket find -r 'invoice-20(24|25)' --jsonl | jq -r .path
       wacket find --stale
     """
-    if pattern is None and not (exts or larger or smaller or newer or older or types or text):
-        if stale:
-            return _stale(app, hostset, fmt)
+    if opts["pattern"] is None and not any(opts[k] for k in FIND_FILTERS):
+        if opts["stale"]:
+            return _stale(app, opts["hostset"], opts["fmt"])
         raise click.UsageError("give a PATTERN, a filter (--ext, --larger, ...) or --text")
-    return find_query.run(
-        app,
-        pattern,
-        hostset,
-        exts,
-        larger,
-        smaller,
-        newer,
-        older,
-        types,
-        regex,
-        fixed,
-        case_sensitive,
-        basename,
-        text,
-        online_only,
-        no_check,
-        stale,
-        limit,
-        count,
-        null,
-        fmt,
-    )
+    return find_query.run(app, **opts)
 
 
 def _stale(app, hostset, fmt) -> int:
