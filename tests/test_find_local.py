@@ -254,13 +254,74 @@ def test_tree_scan_cache_by_inode_and_prune(tmp_path, isolated_env):
     assert second["hashed"] == 0  # same inode, size and mtime: the old hash
     assert [e[0] for b in batches for e in b] == ["a-moved"]
     db = Path(os.environ["WACKET_DATA"]) / "scan-cache" / "t.sqlite"
+    assert db.stat().st_mode & 0o777 == 0o600  # paths and hashes
     conn = sqlite3.connect(db)
-    assert [r[0] for r in conn.execute("SELECT path FROM h")] == [b"a-moved"]
-    assert conn.execute("SELECT count(*) FROM hi").fetchone()[0] == 1
+    assert conn.execute("SELECT dir, name, ino FROM f").fetchall() == [
+        (b"", b"a-moved", (root / "a-moved").stat().st_ino)
+    ]
     conn.close()
     # Without the new options the cache behaves as before (keyed by path only).
     plain, _ = run_op("tree.scan", root=str(root), hash=True, hash_min=4096, cache="t2")
     assert plain["hashed"] == 1
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_hash_cache_reads_by_directory_writes_only_changes_and_prunes(
+    tmp_path, isolated_env, workers
+):
+    """The cache is read one directory at a time and written only where something changed: a
+    second scan of an unchanged tree leaves its file untouched; a deleted file, a directory
+    that lost its big files and a removed directory lose their rows; a cache of the earlier
+    layout (whole paths) is taken over without hashing again."""
+    import sqlite3
+
+    root = tmp_path / "t"
+    many = [f"m/d{i:02d}/f.bin" for i in range(20)]  # subtrees for the workers to share
+    for rel in ["a/one.bin", "a/two.bin", "b/c/three.bin", "b/four.bin", "top.bin", *many]:
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(rel.encode() * 1000)
+    kw = dict(root=str(root), hash=True, hash_min=4096, cache="k", cache_inode=True,
+              cache_prune=True, groups=True, workers=workers)  # fmt: skip
+    db = Path(os.environ["WACKET_DATA"]) / "scan-cache" / "k.sqlite"
+
+    def rows():
+        with sqlite3.connect(db) as conn:
+            return sorted(conn.execute("SELECT dir, name FROM f"))
+
+    assert run_op("tree.scan", **kw)[0]["hashed"] == 25
+    before = db.stat().st_mtime_ns, rows()
+    assert run_op("tree.scan", **kw)[0]["hashed"] == 0
+    assert (db.stat().st_mtime_ns, rows()) == before  # nothing written
+    (root / "a/two.bin").unlink()
+    (root / "b/four.bin").write_bytes(b"small")
+    for p in (root / "b/c").iterdir():
+        p.unlink()
+    (root / "b/c").rmdir()
+    (root / "m/d07/f.bin").unlink()
+    (root / "m/d08/f.bin").rename(root / "m/d09/moved.bin")
+    assert run_op("tree.scan", **kw)[0]["hashed"] == 0  # the moved file kept its hash
+    kept = [(b"", b"top.bin"), (b"a", b"one.bin")]
+    kept += [(f"m/d{i:02d}".encode(), b"f.bin") for i in range(20) if i not in (7, 8)]
+    kept += [(b"m/d09", b"moved.bin")]
+    assert rows() == sorted(kept)
+    for rel in many:
+        if (root / rel).exists():
+            (root / rel).unlink()
+    (root / "m/d09/moved.bin").unlink()
+    # The earlier layout: h (path -> hash) and hi (inode -> hash) tables.
+    with sqlite3.connect(db) as conn:
+        digests = dict(conn.execute("SELECT name, hash FROM f"))
+        conn.execute("DROP TABLE f")
+        conn.execute("DROP TABLE d")
+        conn.execute("CREATE TABLE h (path BLOB PRIMARY KEY, size INT, mtime INT, hash TEXT)")
+        conn.execute("CREATE TABLE hi (dev INT, ino INT, size INT, mtime INT, hash TEXT)")
+        for rel in ("top.bin", "a/one.bin"):
+            st = (root / rel).stat()
+            name = rel.rpartition("/")[2].encode()
+            conn.execute("INSERT INTO h VALUES (?,?,?,?)",
+                         (rel.encode(), st.st_size, st.st_mtime_ns, digests[name]))  # fmt: skip
+    assert run_op("tree.scan", **kw)[0]["hashed"] == 0
+    assert rows() == [(b"", b"top.bin"), (b"a", b"one.bin")]
 
 
 def test_index_lock_and_excludes(run_wacket, tmp_path):

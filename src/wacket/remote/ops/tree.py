@@ -113,87 +113,137 @@ def file_hash(path, algo="sha256"):
 
 
 class _HashCache(object):
-    """(path, size, mtime_ns) -> hash, kept in wacket's data dir on the scanned machine.
+    """(directory, name, size, mtime_ns) -> hash, kept in wacket's data dir on the scanned
+    machine and read one directory at a time: one query per directory that has files to hash,
+    not one per file; a run that finds nothing changed writes nothing.
 
-    With `by_inode`, also (dev, ino, size, mtime_ns) -> hash, so a renamed or moved file (same
-    inode, size and mtime) is not read again. With `prune`, entries of files not seen in this
-    scan are dropped at the end (for callers that always scan the whole tree).
+    With `by_inode`, a file whose path is new but whose (device, inode, size, mtime) is known (a
+    rename or a move) keeps its hash. With `prune`, rows of files this scan did not see are
+    dropped: a directory's as it is read, and at the end those of directories that no longer
+    hold a file to hash (only after a complete scan).
     """
+
+    SCHEMA = (
+        "CREATE TABLE IF NOT EXISTS f (dir BLOB, name BLOB, size INT, mtime INT, hash TEXT,"
+        " dev INT, ino INT, PRIMARY KEY (dir, name)) WITHOUT ROWID",
+        "CREATE INDEX IF NOT EXISTS f_ino ON f (dev, ino)",
+        "CREATE TABLE IF NOT EXISTS d (dir BLOB PRIMARY KEY) WITHOUT ROWID",
+    )
 
     def __init__(self, name, by_inode=False, prune=False):
         self.conn = None
-        self.by_inode = False
-        self.prune = False
+        self.by_inode = by_inode
+        self.prune = prune
+        self.new = []  # rows to write: (dir, name, size, mtime, hash, dev, ino)
+        self.gone = []  # (dir, name) of rows whose file was not seen
+        self.dirs = set()  # directories read
+        self._dir = None  # the directory being read: its key, rows and names seen
+        self._rows = {}
+        self._seen = set()
         if not name:
             return
         d = os.path.join(data_dir(), "scan-cache")
         if not os.path.isdir(d):
             os.makedirs(d, 0o700)
         safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
-        self.conn = sqlite3.connect(os.path.join(d, safe + ".sqlite"), timeout=30)
-        self.conn.execute(
-            "CREATE TABLE IF NOT EXISTS h (path BLOB PRIMARY KEY, size INT, mtime INT, hash TEXT)"
-        )
-        self.by_inode = by_inode
-        self.prune = prune
-        if by_inode:
-            self.conn.execute(
-                "CREATE TABLE IF NOT EXISTS hi (dev INT, ino INT, size INT, mtime INT, hash TEXT,"
-                " PRIMARY KEY (dev, ino))"
+        path = os.path.join(d, safe + ".sqlite")
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))  # paths and hashes: 0600
+        if os.stat(path).st_mode & 0o077:
+            os.chmod(path, 0o600)
+        self.conn = sqlite3.connect(path, timeout=30)
+        with self.conn:
+            for stmt in self.SCHEMA:
+                self.conn.execute(stmt)
+            self._upgrade()
+
+    def _upgrade(self):
+        """Rows of the earlier layout (whole path -> hash) into this one, so no file is hashed
+        again; its inode table is dropped (a rename then costs one hash)."""
+        tables = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master")}
+        if "h" in tables:
+            rows = []
+            for path, size, mtime, digest in self.conn.execute("SELECT * FROM h"):
+                d, _, n = bytes(path).rpartition(b"/")
+                rows.append((d, n, size, mtime, digest, None, None))
+            self.conn.executemany("INSERT OR REPLACE INTO f VALUES (?,?,?,?,?,?,?)", rows)
+            self.conn.executemany("INSERT OR IGNORE INTO d VALUES (?)", {(r[0],) for r in rows})
+            self.conn.execute("DROP TABLE h")
+        if "hi" in tables:
+            self.conn.execute("DROP TABLE hi")
+
+    def _enter(self, dkey):
+        """Finish the directory being read (its unseen rows are gone) and read `dkey`'s."""
+        self.finish_dir()
+        self._dir = dkey
+        self.dirs.add(dkey)
+        self._rows = {
+            r[0]: r[1:]
+            for r in self.conn.execute(
+                "SELECT name, size, mtime, hash, dev, ino FROM f WHERE dir = ?", (dkey,)
             )
-        self.new = []
-        self.inodes = []
-        self.seen = []
+        }
+        self._seen = set()
+
+    def finish_dir(self):
+        if self._dir is not None and self.prune:
+            self.gone.extend((self._dir, n) for n in self._rows if n not in self._seen)
+        self._dir = None
+        self._rows = {}
 
     def get(self, rel, size, mtime, st=None):
         if self.conn is None:
             return None
-        key = os.fsencode(rel)
-        if self.prune:
-            self.seen.append((key,))
-        row = self.conn.execute("SELECT size, mtime, hash FROM h WHERE path = ?", (key,)).fetchone()
-        if row and row[0] == size and row[1] == mtime:
-            if self.by_inode and st is not None:
-                self.inodes.append((st.st_dev, st.st_ino, size, mtime, row[2]))
+        d, _, n = os.fsencode(rel).rpartition(b"/")
+        if d != self._dir:
+            self._enter(d)
+        self._seen.add(n)
+        row = self._rows.get(n)
+        if row is not None and row[0] == size and row[1] == mtime:
+            if self.by_inode and st is not None and row[3:] != (st.st_dev, st.st_ino):
+                self.new.append((d, n, size, mtime, row[2], st.st_dev, st.st_ino))
             return row[2]
         if self.by_inode and st is not None:
-            row = self.conn.execute(
-                "SELECT size, mtime, hash FROM hi WHERE dev = ? AND ino = ?", (st.st_dev, st.st_ino)
-            ).fetchone()
-            if row and row[0] == size and row[1] == mtime:
-                self.new.append((key, size, mtime, row[2]))
-                self.inodes.append((st.st_dev, st.st_ino, size, mtime, row[2]))
-                return row[2]
+            for old in self.conn.execute(
+                "SELECT size, mtime, hash FROM f WHERE dev = ? AND ino = ?", (st.st_dev, st.st_ino)
+            ):
+                if old[0] == size and old[1] == mtime:
+                    self.new.append((d, n, size, mtime, old[2], st.st_dev, st.st_ino))
+                    return old[2]
         return None
 
     def put(self, rel, size, mtime, digest, st=None):
         if self.conn is not None:
-            self.new.append((os.fsencode(rel), size, mtime, digest))
-            if self.by_inode and st is not None:
-                self.inodes.append((st.st_dev, st.st_ino, size, mtime, digest))
+            d, _, n = os.fsencode(rel).rpartition(b"/")
+            inode = (st.st_dev, st.st_ino) if self.by_inode and st is not None else (None, None)
+            self.new.append((d, n, size, mtime, digest) + inode)
+
+    def merge(self, other):
+        """What another process's cache (its `totals()`) found, to be written by this one."""
+        self.new.extend(tuple(r) for r in other["new"])
+        self.gone.extend(tuple(r) for r in other["gone"])
+        self.dirs.update(other["dirs"])
+
+    def totals(self):
+        self.finish_dir()
+        return {"new": self.new, "gone": self.gone, "dirs": list(self.dirs)}
 
     def close(self, complete=True):
         if self.conn is None:
             return
+        self.finish_dir()
         with self.conn:
-            self.conn.executemany("INSERT OR REPLACE INTO h VALUES (?,?,?,?)", self.new)
-            if self.by_inode:
-                self.conn.executemany("INSERT OR REPLACE INTO hi VALUES (?,?,?,?,?)", self.inodes)
+            if self.new:
+                self.conn.executemany("INSERT OR REPLACE INTO f VALUES (?,?,?,?,?,?,?)", self.new)
+                self.conn.executemany(
+                    "INSERT OR IGNORE INTO d VALUES (?)", {(r[0],) for r in self.new}
+                )
+            if self.prune and self.gone:
+                self.conn.executemany("DELETE FROM f WHERE dir = ? AND name = ?", self.gone)
             if self.prune and complete:
-                self.conn.execute("CREATE TEMP TABLE seen (path BLOB PRIMARY KEY)")
-                self.conn.executemany("INSERT OR IGNORE INTO seen VALUES (?)", self.seen)
-                self.conn.execute("DELETE FROM h WHERE path NOT IN (SELECT path FROM seen)")
-                if self.by_inode:
-                    self.conn.execute(
-                        "CREATE TEMP TABLE seen_ino (dev INT, ino INT, PRIMARY KEY (dev, ino))"
-                    )
-                    self.conn.executemany(
-                        "INSERT OR IGNORE INTO seen_ino VALUES (?,?)", [i[:2] for i in self.inodes]
-                    )
-                    self.conn.execute(
-                        "DELETE FROM hi WHERE NOT EXISTS (SELECT 1 FROM seen_ino s"
-                        " WHERE s.dev = hi.dev AND s.ino = hi.ino)"
-                    )
+                known = [r[0] for r in self.conn.execute("SELECT dir FROM d")]
+                vanished = [(k,) for k in known if k not in self.dirs]
+                self.conn.executemany("DELETE FROM f WHERE dir = ?", vanished)
+                self.conn.executemany("DELETE FROM d WHERE dir = ?", vanished)
         self.conn.close()
 
 
@@ -782,7 +832,7 @@ def _walk_child(walk, units, task_r, out_w, args):
         walk.errors = []
     totals = {"counts": walk.counts, "complete": walk.complete}
     if cache.conn is not None:
-        totals.update(new=cache.new, inodes=cache.inodes, seen=cache.seen)
+        totals.update(cache.totals())
         cache.conn.close()
     frame(2, 0, marshal.dumps(totals))
 
@@ -859,9 +909,7 @@ def _relay(walk, units, children, emit, raw, feed):
             walk.counts[k] += v
         walk.complete = walk.complete and t["complete"]
         if walk.cache.conn is not None and "new" in t:
-            walk.cache.new += t["new"]
-            walk.cache.inodes += t["inodes"]
-            walk.cache.seen += t["seen"]
+            walk.cache.merge(t)
 
 
 @op("tree.hash")
