@@ -14,6 +14,9 @@
 4. A tree of --remote-files files indexed over a loopback sshd (tests/sshbed.py) beside the
    local index of the same tree, in turn five times from nothing (no catalog, hash cache or
    cached helper on either side) and five times with nothing changed: medians.
+5. A tree of --remote-files files of which half hold content (as in a real home directory, where
+   most files are 4 KiB or more and so are hashed): updatedb and wacket in turn three times with
+   nothing changed (after one run that fills wacket's hash cache): medians.
 Everything generated is removed at the end. Needs: apt-get install plocate openssh-server.
 """
 
@@ -192,6 +195,16 @@ def main() -> None:
             ridx_local, ridx_remote, env, env_a=env, runs=5, before=first_time
         )
         (rl2, _), (rr2, _) = alternate(ridx_local, ridx_remote, env, env_a=env, runs=5)
+
+        # Half the files hashed: the hash cache's share of a re-index.
+        htree = work / "htree"
+        gentree.generate(str(htree), args.remote_files, seed=13, hashed_every=2)
+        subprocess.run(["sync"])
+        hdb = work / "plocate-h.db"
+        h_updatedb = [*updatedb[:2], str(htree), "-o", str(hdb), *updatedb[5:]]
+        h_idx = [*wacket, "-q", "find", "index", "local", "--root", str(htree)]
+        timed(h_idx, env)  # fills the hash cache
+        hup, hwk = alternate(h_updatedb, h_idx, env)
         startup = timed([*wacket, "--version"], env, runs=7)[0]
         bare = timed([sys.executable, "-c", "pass"], env, runs=7)[0]
 
@@ -227,6 +240,8 @@ def main() -> None:
         print(f"\n## Remote index: {args.remote_files} files over loopback sshd vs local")
         print(f"first run:       local {rl1:.2f}s  remote {rr1:.2f}s  ratio {rr1 / rl1:.2f}x")
         print(f"nothing changed: local {rl2:.2f}s  remote {rr2:.2f}s  ratio {rr2 / rl2:.2f}x")
+        print(f"\n## Index, nothing changed: {args.remote_files} files, half of them hashed")
+        print(f"updatedb {hup[0]:.2f}s  wacket {hwk[0]:.2f}s  ratio {hwk[0] / hup[0]:.2f}x")
     finally:
         if bed is not None:
             bed.stop()

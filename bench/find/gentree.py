@@ -1,7 +1,8 @@
 """Generate a synthetic home-like tree for the find benchmark: N files in a two-level layout.
 
 About 60% of the paths hold "doc" (a common substring), exactly 3 files hold "zebra-quartz"
-(a rare one), 1% of the files hold 8 KiB of content (hashed by wacket), the rest are empty.
+(a rare one), 1% of the files (or one in `hashed_every`) hold 8 KiB of content (hashed by
+wacket), the rest are empty.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ EXTS = ["txt", "pdf", "jpg", "md", "py", "png", "odt", "csv"]
 TOPS = ["documents", "pictures", "projects", "downloads", "docs", "music", "videos", "docbox"]
 
 
-def generate(root: str, n: int, seed: int = 7, per_dir: int = 100) -> int:
+def generate(root: str, n: int, seed: int = 7, per_dir: int = 100, hashed_every: int = 100) -> int:
     rnd = random.Random(seed)
     made = 0
     n_dirs = (n + per_dir - 1) // per_dir
@@ -33,7 +34,7 @@ def generate(root: str, n: int, seed: int = 7, per_dir: int = 100) -> int:
             else:
                 name = f"{rnd.choice(WORDS)}_{made}.{rnd.choice(EXTS)}"
             fd = os.open(os.path.join(path, name), os.O_WRONLY | os.O_CREAT, 0o644)
-            if made % 100 == 0:
+            if made % hashed_every == 0:
                 os.write(fd, payload[:8000] + made.to_bytes(8, "little"))
             os.close(fd)
             made += 1
