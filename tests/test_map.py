@@ -162,13 +162,16 @@ def test_host_down_mid_batch_jobs_finish_elsewhere(fleet, spare_host, tmp_path):
     )  # fmt: skip
     proc.stdin.write(items(40))
     proc.stdin.close()
-    proc.stdin = None  # communicate() must not flush it again
     first = []
     while not any(r["host"] == "spare" for r in first):  # the spare host is at work
         first.append(json.loads(proc.stdout.readline()))
     _kill_tree(spare_host.proc.pid)
     spare_host.proc.wait()
-    out, err = proc.communicate(timeout=120)
+    # The rest through the same buffered reader: communicate() would read the pipe itself and
+    # lose lines readline() had already read ahead. (stderr is one summary line: no deadlock.)
+    out = proc.stdout.read()
+    err = proc.stderr.read()
+    proc.wait(timeout=120)
     out = b"".join(json.dumps(r).encode() + b"\n" for r in first) + out
     recs = [json.loads(x) for x in out.splitlines()]
     done = sorted(r["item"] for r in recs if r["rc"] == 0)
