@@ -660,26 +660,34 @@ class Names:
         self._fh.close()
 
 
+def _read_meta(cat: Catalog) -> dict:
+    return {k: json.loads(v) for k, v in cat.conn.execute("SELECT key, value FROM meta")}
+
+
 def open_catalog(host: str) -> Catalog | None:
     p = _existing(host, "db")
     if not os.path.exists(p):
         return None
     cat = Catalog(host, p)
     try:
-        cat.meta = {k: json.loads(v) for k, v in cat.conn.execute("SELECT key, value FROM meta")}
+        cat.meta = _read_meta(cat)
     except sqlite3.DatabaseError as exc:
         cat.close()
         raise WacketError(f"{p}: unreadable catalog ({exc}); re-run wacket find index") from None
     return cat
 
 
-def catalog_hosts() -> list[str]:
-    """Hosts with a catalog, by the names the catalogs record."""
+def _catalog_files() -> list[str]:
     d = os.path.join(paths.data_root(), "find")
     if not os.path.isdir(d):
         return []
+    return sorted(os.path.join(d, n) for n in os.listdir(d) if n.endswith(".db"))
+
+
+def catalog_hosts() -> list[str]:
+    """Hosts with a catalog, by the names the catalogs record."""
     out = []
-    for p in sorted(os.path.join(d, n) for n in os.listdir(d) if n.endswith(".db")):
+    for p in _catalog_files():
         try:
             conn = sqlite3.connect(paths.ro_uri(p), uri=True)
             try:
@@ -694,12 +702,22 @@ def catalog_hosts() -> list[str]:
 
 
 def open_catalogs(hosts: list[str] | None = None) -> list[Catalog]:
-    names = hosts if hosts is not None else catalog_hosts()
+    """The catalogs of `hosts`, or every readable one (each file opened once)."""
+    if hosts is not None:
+        return [cat for cat in map(open_catalog, hosts) if cat is not None]
     out = []
-    for name in names:
-        cat = open_catalog(name)
-        if cat is not None:
+    for p in _catalog_files():
+        cat = Catalog("", p)
+        try:
+            cat.meta = _read_meta(cat)
+        except sqlite3.DatabaseError:
+            cat.close()
+            continue
+        if cat.meta.get("host"):
+            cat.host = cat.meta["host"]
             out.append(cat)
+        else:
+            cat.close()
     return out
 
 

@@ -8,6 +8,14 @@ def _gpio_chardevs():
     return sorted(glob.glob("/dev/gpiochip*"), key=lambda p: int(re.sub(r"\D", "", p) or 0))
 
 
+def _gpio_by_chip(lines):
+    """Lines (or pin specs) grouped by their chip, in first-seen order: one request per chip."""
+    by_chip = {}
+    for line in lines:
+        by_chip.setdefault(line["chip"], []).append(line)
+    return by_chip
+
+
 def _gpio_run(argv, timeout=10):
     proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
     return (
@@ -85,10 +93,7 @@ class _GpioTools(object):
         """Fill in the values of unused lines (v2 only: v1's gpioget would make them inputs)."""
         if not self.v2:
             return
-        by_chip = {}
-        for line in lines:
-            by_chip.setdefault(line["chip"], []).append(line)
-        for chip, group in by_chip.items():
+        for chip, group in _gpio_by_chip(lines).items():
             argv = ["gpioget", "--numeric", "--as-is", "-c", chip]
             rc, out, err = _gpio_run(argv + [str(line["offset"]) for line in group])
             if rc != 0:
@@ -211,10 +216,7 @@ class _GpioBindings(object):
             return
         from gpiod.line import Direction
 
-        by_chip = {}
-        for line in lines:
-            by_chip.setdefault(line["chip"], []).append(line)
-        for chip, group in by_chip.items():
+        for chip, group in _gpio_by_chip(lines).items():
             settings = self.gpiod.LineSettings(direction=Direction.AS_IS)
             config = {tuple(line["offset"] for line in group): settings}
             with self.gpiod.request_lines(

@@ -354,11 +354,8 @@ def _gpio_watch_v2(backend, specs, edge, debounce, emit):
     from gpiod.line import Bias, Direction, Edge
 
     gpiod = backend.gpiod
-    by_chip = {}
-    for spec in specs:
-        by_chip.setdefault(spec["chip"], []).append(spec)
     requests = []
-    for chip, group in by_chip.items():
+    for chip, group in _gpio_by_chip(specs).items():
         config = {}
         for spec in group:
             settings = gpiod.LineSettings(
@@ -514,12 +511,9 @@ def _gpio_watch_gpiomon(backend, specs, edge, debounce, emit):
     values = backend.get(specs)
     for spec, value in zip(specs, values):  # noqa: B905 - Python 3.7
         spec["level"] = value ^ (1 if spec.get("active_low") else 0)
-    by_chip = {}
-    for spec in specs:
-        by_chip.setdefault(spec["chip"], []).append(spec)
     procs = []
     prefix = ["stdbuf", "-oL"] if shutil.which("stdbuf") else []
-    for chip, group in by_chip.items():
+    for chip, group in _gpio_by_chip(specs).items():
         offsets = [str(s["offset"]) for s in group]
         if backend.v2:
             argv = ["gpiomon", "--format=%e %o", "--consumer", GPIO_WATCH_CONSUMER, "-c", chip]

@@ -249,12 +249,7 @@ def _walk(root, rules):
 
 def _walk_root(args):
     root = os.path.expanduser(args["root"])
-    try:
-        st = os.lstat(root)
-    except OSError as exc:
-        raise OpError("%s: %s" % (root, exc.strerror), "missing")
-    if not stat.S_ISDIR(st.st_mode):
-        raise OpError("%s: not a directory" % root, "notdir")
+    walk_root_stat(root)
     rules = _compile_excludes([p for p in args.get("exclude") or [] if p != "/" + TRASH])
     return _walk(root, rules)
 

@@ -247,14 +247,20 @@ class _HashCache(object):
         self.conn.close()
 
 
-def _scan_start(root, args, want_hash):
-    """Check the root of a scan and open its hash cache: (root's device, cache)."""
+def walk_root_stat(root):
+    """The lstat of a walk's root, or the op's error: missing, or not a directory."""
     try:
         st = os.lstat(root)
     except OSError as exc:
         raise OpError("%s: %s" % (root, exc.strerror), "missing")
     if not stat.S_ISDIR(st.st_mode):
         raise OpError("%s: not a directory" % root, "notdir")
+    return st
+
+
+def _scan_start(root, args, want_hash):
+    """Check the root of a scan and open its hash cache: (root's device, cache)."""
+    st = walk_root_stat(root)
     cache = _HashCache(
         args.get("cache") if want_hash else None,
         by_inode=args.get("cache_inode", False),
