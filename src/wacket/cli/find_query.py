@@ -45,29 +45,23 @@ def _iso(ts: float) -> str:
 
 class _Results(Renderer):
     """The Renderer, writing plain and JSON lines 512 records at a time: the same bytes, without
-    two flushes per record (a query can print hundreds of thousands of paths)."""
+    two flushes per record (a query can print hundreds of thousands of paths). Plain lines come
+    whole from the caller (`line`)."""
 
     def __init__(self, fmt, columns=None):
         super().__init__(fmt, columns)
         self._buf: list[str] = []
 
     def emit(self, record: dict) -> None:
-        from wacket import output
-
-        if self.fmt == "plain":
-            cols = self.columns or list(record)
-            self._buf.append("\t".join([_field(record.get(c)) for c in cols]) + "\n")
-        elif self.fmt == "jsonl":
-            self._buf.append(output.dumps(record) + "\n")
-        else:
+        if self.fmt != "jsonl":
             super().emit(record)
             return
-        self.count += 1
-        if len(self._buf) >= 512:
-            self._flush()
+        from wacket import output
+
+        self.line(output.dumps(record))
 
     def line(self, text: str) -> None:
-        """A plain line made by the caller (no record dict to build)."""
+        """A line made by the caller: a plain one from its columns, or a JSON record."""
         self._buf.append(text + "\n")
         self.count += 1
         if len(self._buf) >= 512:
