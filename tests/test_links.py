@@ -143,6 +143,35 @@ def test_reset_profile_at_same_path_is_read_again(tmp_path, run_wacket, isolated
     assert jsonl(res.stdout)[0]["new_visits"] == 1  # ids went backwards: read in full
 
 
+def test_title_written_after_the_merge_that_took_its_visit(tmp_path, run_wacket, isolated_env):
+    """Browsers store a page's title after its visit; a merge in between must not lose it."""
+    (tmp_path / "ff").mkdir()
+    ff = FirefoxProfile(tmp_path / "ff" / "places.sqlite")
+    cr = ChromiumProfile(tmp_path / "cr" / "Default")
+    t = now_us()
+    ff.visit("https://old.example/", None, t - 2 * DAY_US, 1)
+    ff.visit("https://ff.example/page", None, t, 1)
+    cr.visit("https://cr.example/page", "", t, core=1)
+    for p in (ff.path, cr.dir):
+        [rec] = jsonl(ok(run_wacket("links", "merge", str(p), "--jsonl")).stdout)
+        assert rec["new_visits"] >= 1
+    assert jsonl(ok(run_wacket("links", "search", "quarterly", "--jsonl")).stdout) == []
+    # The titles arrive, with no new visit; so does a new title of a page visited days earlier.
+    ff.place("https://ff.example/page", "Quarterly report FF")
+    ff.place("https://old.example/", "Quarterly old")
+    cr.url_id("https://cr.example/page", "Quarterly report CR")
+    for p in (ff.path, cr.dir):
+        [rec] = jsonl(ok(run_wacket("links", "merge", str(p), "--jsonl")).stdout)
+        assert rec["new_visits"] == 0 and rec["new_links"] == 0
+    hits = jsonl(ok(run_wacket("links", "search", "quarterly", "--jsonl")).stdout)
+    assert sorted((h["url"], h["title"], h["visits"]) for h in hits) == [
+        ("https://cr.example/page", "Quarterly report CR", 1),
+        ("https://ff.example/page", "Quarterly report FF", 1),
+    ]  # the page last visited two days before the merge keeps its title until visited again
+    ff.close()
+    cr.close()
+
+
 def test_merge_chromium_profile_dir(chromium, firefox, run_wacket, isolated_env):
     res = ok(run_wacket("links", "merge", str(chromium.dir), str(firefox.path), "--jsonl"))
     recs = {r["kind"]: r for r in jsonl(res.stdout)}

@@ -39,12 +39,18 @@ def max_visit_sql() -> str:
     return "SELECT coalesce(max(id), 0) FROM src.visits"
 
 
+def visit_time_sql() -> str:
+    """The time (µs, WebKit epoch) of the newest visit at or below a watermark."""
+    return "SELECT visit_time FROM src.visits WHERE id <= ? ORDER BY id DESC LIMIT 1"
+
+
 def places_sql() -> str:
+    """Like firefox.places_sql: URLs visited after the watermark or since a time (µs, WebKit)."""
     return (
         "SELECT u.id, u.url, u.title,"
         f" CASE WHEN u.last_visit_time > 0 THEN u.last_visit_time - {UNIX_EPOCH_IN_WEBKIT_US}"
-        " ELSE 0 END FROM src.urls u WHERE u.id IN (SELECT url FROM src.visits WHERE id > ?"
-        f" AND (transition & 255) NOT IN {SKIP_CORE})"
+        " ELSE 0 END FROM src.urls u WHERE u.id IN (SELECT url FROM src.visits"
+        f" WHERE (id > ? OR visit_time >= ?) AND (transition & 255) NOT IN {SKIP_CORE})"
     )
 
 

@@ -38,11 +38,18 @@ def max_visit_sql() -> str:
     return "SELECT coalesce(max(id), 0) FROM src.moz_historyvisits"
 
 
+def visit_time_sql() -> str:
+    """The time (µs) of the newest visit at or below a watermark."""
+    return "SELECT visit_date FROM src.moz_historyvisits WHERE id <= ? ORDER BY id DESC LIMIT 1"
+
+
 def places_sql() -> str:
-    """(place_id, url, title, last_visit_us) of places with visits newer than the watermark."""
+    """(place_id, url, title, last_visit_us) of places with visits newer than the watermark or
+    than a time (µs): Firefox stores a page's title after its visit, so a merge between the two
+    must see the place again."""
     return (
         "SELECT p.id, p.url, p.title, coalesce(p.last_visit_date, 0) FROM src.moz_places p"
-        " WHERE p.id IN (SELECT place_id FROM src.moz_historyvisits WHERE id > ?"
+        " WHERE p.id IN (SELECT place_id FROM src.moz_historyvisits WHERE (id > ? OR visit_date >= ?)"
         f" AND visit_type NOT IN {SKIP_TYPES})"
     )
 

@@ -90,6 +90,9 @@ DAY_US = 86_400_000_000
 # part ages, so a merge recomputes every link's score when the last full recompute is a day old.
 RECENCY = ((4, 100), (14, 70), (31, 50), (90, 30))
 RESCORE_AFTER_US = DAY_US
+# Places visited this long before the newest visit already merged are read again for their
+# titles: browsers write a page's title after its visit, and a merge can fall in between.
+TITLE_RECHECK_US = 3600 * 1_000_000
 
 
 def score_sql(now_us: int) -> str:
@@ -270,7 +273,9 @@ class Master:
         fast, max_url, max_title = norm._FAST.match, norm.MAX_URL, norm.MAX_TITLE
         rows = []
         append = rows.append
-        for pid, url, title, ttime in conn.execute(reader.places_sql(), (watermark,)):
+        last = conn.execute(reader.visit_time_sql(), (watermark,)).fetchone() if watermark else None
+        since = last[0] - TITLE_RECHECK_US if last and last[0] is not None else 1 << 62
+        for pid, url, title, ttime in conn.execute(reader.places_sql(), (watermark, since)):
             # The common case inline (already-normal URL, plain title): same result as the calls.
             m = fast(url) if isinstance(url, str) and len(url) <= max_url else None
             if m is not None and m.group(2):
