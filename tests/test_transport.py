@@ -282,3 +282,40 @@ def test_ssh_agent_provides_the_key(testbed, isolated_env, tmp_path, monkeypatch
     finally:
         agent.terminate()
         agent.wait()
+
+
+def test_helper_bytes_items_whole_and_cut(tmp_path):
+    """The client's side of bytes items ({"id", "bin": n} then n raw bytes), against a peer
+    that writes them in pieces, sends one for another request first, then dies half way
+    through one: the whole items come out as sent, the cut one is a lost connection."""
+    from wacket.transport.session import LocalSession
+
+    peer = tmp_path / "peer.py"
+    peer.write_text(
+        "import sys, time\n"
+        "out, inp = sys.stdout.buffer, sys.stdin.buffer\n"
+        "def put(b):\n    out.write(b); out.flush()\n"
+        'put(b\'{"id":0,"ok":{"ready":true}}\\n\')\n'
+        "inp.readline()\n"
+        'put(b\'{"id":7,"bin":3}\\nzzz\')\n'
+        "data = bytes(range(256)) * 1000 + b'\\n{\"id\":1}\\n'\n"
+        'put(b\'{"id":1,"bin":%d}\\n\' % len(data) + data[:1000])\n'
+        "time.sleep(0.2)\n"
+        'put(data[1000:] + b\'{"id":1,"bin":0}\\n{"id":1,"ok":5}\\n\')\n'
+        "inp.readline()\n"
+        'put(b\'{"id":2,"bin":10}\\nabcd\')\n'
+    )
+
+    class Scripted(LocalSession):
+        def open_process(self, argv):
+            return super().open_process([sys.executable, str(peer)])
+
+    session = Scripted(Host("local", "localhost"))
+    helper = session.helper()
+    done = []
+    items = list(helper.stream("any", on_done=done.append))
+    assert items == [bytes(range(256)) * 1000 + b'\n{"id":1}\n', b""] and done == [5]
+    with pytest.raises(HelperError, match="lost in the middle") as err:
+        list(helper.stream("any"))
+    assert err.value.kind == "lost"
+    session.close()

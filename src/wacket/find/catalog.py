@@ -97,6 +97,23 @@ def join_path(directory: str, name: str) -> str:
 # --- writing -----------------------------------------------------------------------------
 
 
+def read_groups(batch: bytes) -> tuple[list[tuple[int, bytes]], list[str], str, list]:
+    """A grouped tree.scan batch (tree._GroupWalk.flush) as ([(entries, row)] per directory,
+    the directories relative to the root, the entries' names one per line, [[index in batch,
+    hash, size]])."""
+    cut = batch.index(b"\n")
+    head = json.loads(batch[:cut])
+    pos = cut + 1
+    rows = []
+    for n, size in zip(head["g"], head["b"], strict=True):
+        rows.append((n, batch[pos : pos + size]))
+        pos += size
+    end = pos + head["dl"]
+    dirs = batch[pos:end].decode("utf-8", "surrogateescape").split("\0") if rows else []
+    names = zlib.decompress(batch[end:]) if head["z"] else batch[end:]
+    return rows, dirs, names.decode("utf-8", "surrogateescape"), head["h"]
+
+
 class Writer:
     """Build a host's new catalog beside the old one; `commit()` swaps it in atomically.
 
@@ -184,29 +201,22 @@ class Writer:
         if hashes:
             self.conn.executemany("INSERT INTO hashes VALUES (?,?,?)", hashes)
 
-    def add_groups(self, batch: dict) -> None:
-        """A tree.scan batch sent with `groups`: each directory's entries as one compressed JSON
-        text, stored as it comes (no entry is decoded here), `d` the directories, `k` (or
-        compressed, `kz`) the entries' names."""
+    def add_groups(self, batch: bytes) -> None:
+        """A tree.scan batch sent with `groups` (read_groups): each directory's entries as one
+        catalog row, stored as it comes (no entry is decoded here), and the entries' names."""
         self._flush()
         self._flush_keys()
         nid = self.next_id
         pending = self._pending
-        from base64 import b64decode  # here: a query never needs it
-
         rid = self._root_id
         add_dir, prefix = self.names.add_dir, self._prefix
-        for (n, blob), parent in zip(batch["g"], batch["d"], strict=True):
-            pending.append((nid, n, rid, b64decode(blob)))
+        rows, parents, names, hashes = read_groups(batch)
+        for (n, blob), parent in zip(rows, parents, strict=True):
+            pending.append((nid, n, rid, blob))
             add_dir(prefix + parent + "/" if parent else prefix, nid - 1)
             nid += n
-        if batch["g"]:
-            if "kz" in batch:
-                raw = zlib.decompress(b64decode(batch["kz"]))
-                self.names.add(raw.decode("utf-8", "surrogateescape"))
-            else:
-                self.names.add(batch["k"])
-        hashes = batch.get("h")
+        if rows:
+            self.names.add(names)
         if hashes:
             base = self.next_id
             self.conn.executemany(

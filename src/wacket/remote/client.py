@@ -118,7 +118,8 @@ class HelperClient:
         return result
 
     def stream(self, op: str, on_done: Callable[[Any], None] | None = None, **args) -> Iterator:
-        """Yield the items an op streams; `on_done` receives its final value."""
+        """Yield the items an op streams (bytes for its bytes items); `on_done` receives its final
+        value."""
         for kind, value in self._exchange(op, args):
             if kind == "item":
                 yield value
@@ -143,6 +144,11 @@ class HelperClient:
                         self.name, "helper connection lost" + (f": {err}" if err else ""), "lost"
                     )
                 msg = json.loads(raw)
+                if "bin" in msg:
+                    data = self._read_exactly(msg["bin"])
+                    if msg.get("id") == rid:
+                        yield "item", data
+                    continue
                 if msg.get("id") != rid:
                     continue
                 if "item" in msg:
@@ -156,6 +162,17 @@ class HelperClient:
 
                         sys.stderr.write(msg["trace"])
                     raise HelperError(self.name, msg.get("error", "?"), msg.get("kind", "error"))
+
+    def _read_exactly(self, size: int) -> bytes:
+        """The `size` bytes of a bytes item (reads return less than asked near a buffer's end)."""
+        parts = []
+        while size > 0:
+            chunk = self.proc.stdout.read(size)
+            if not chunk:
+                raise HelperError(self.name, "helper connection lost in the middle of data", "lost")
+            parts.append(chunk)
+            size -= len(chunk)
+        return b"".join(parts)
 
     def close(self) -> None:
         try:

@@ -3,6 +3,8 @@
 # sends it once per host (cached under ~/.cache/wacket by content hash) and speaks JSON lines with it:
 #   request  {"id": N, "op": NAME, "args": {...}}
 #   replies  {"id": N, "item": X}* then {"id": N, "ok": VALUE} or {"id": N, "error": TEXT, "kind": K}
+# An op may stream bytes too: {"id": N, "bin": LENGTH}, a newline, then exactly LENGTH raw bytes
+# (find index's batches: no base64 and no JSON escaping on either side).
 # Bytes that are not UTF-8 (file names) travel as str with surrogate escapes, which json encodes as
 # \udcXX escapes and the client turns back into the same bytes with os.fsencode.
 import json
@@ -36,6 +38,12 @@ _out = None
 
 def send(obj):
     _out.write(json.dumps(obj, ensure_ascii=True, separators=(",", ":")).encode("ascii") + b"\n")
+    _out.flush()
+
+
+def send_bytes(rid, data):
+    _out.write(b'{"id":%s,"bin":%d}\n' % (json.dumps(rid).encode("ascii"), len(data)))
+    _out.write(data)
     _out.flush()
 
 
@@ -125,19 +133,14 @@ def main():
             continue
 
         def emit(item, _rid=rid):
-            send({"id": _rid, "item": item})
-
-        head = b'{"id":%s,"item":' % json.dumps(rid).encode()
-
-        def emit_raw(data, _head=head):
-            # An item already encoded as JSON (bytes), e.g. by a forked walker.
-            _out.write(_head + data + b"}\n")
-            _out.flush()
+            if isinstance(item, bytes):
+                send_bytes(_rid, item)
+            else:
+                send({"id": _rid, "item": item})
 
         try:
             args = dict(req.get("args") or {})
             args["_emit"] = emit
-            args["_emit_raw"] = emit_raw
             send({"id": rid, "ok": handler(args)})
         except OpError as exc:
             send({"id": rid, "error": str(exc), "kind": exc.kind})

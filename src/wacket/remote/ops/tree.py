@@ -279,13 +279,11 @@ def _tree_scan(args):
     With `compress` true each batch travels as {"z": base64 of zlib(JSON batch)} (slow links).
     `cache_inode` reuses a hash when only the name changed (same inode, size, mtime);
     `cache_prune` drops cache entries of files this scan did not see.
-    With `groups` true (wacket find) each batch is instead {"g": [[n, base64 of zlib(JSON text
-    [directory, names, st_modes, sizes, mtimes_ns, {index: hash}, {index: link}] of one
-    directory's n entries)], ...], "d": those directories (relative to the root), "k": the
-    entries' names joined by newlines (a newline inside a name as NUL; with `compress`, "kz":
-    base64 of zlib(that)), "h": [[index in batch, hash, size], ...]}: the receiver stores each directory's blob as it comes, without decoding an
-    entry (and the compressing is done where the walk runs, in parallel with `workers`). The
-    final value then also counts "links" and "entries".
+    With `groups` true (wacket find) each batch is instead bytes (see _GroupWalk.flush): each
+    directory's entries as one catalog row (pack_dir), the directories, the entries' names and
+    [[index in batch, hash, size], ...]: the receiver stores each row as it comes, without
+    decoding an entry (and the compressing is done where the walk runs, in parallel with
+    `workers`). The final value then also counts "links" and "entries".
     """
     root = os.path.expanduser(args["root"])
     emit = args["_emit"]
@@ -395,7 +393,7 @@ def _tree_scan(args):
 
 def _tree_scan_groups(args, emit):
     """tree.scan with `groups`: the same walk (order, excludes, hash cache, errors), each
-    directory's entries sent as one JSON text (see tree.scan). With `workers` above 1 (0: one
+    directory's entries sent as one catalog row (see tree.scan). With `workers` above 1 (0: one
     per CPU, at most 4) the subtrees are walked by that many forked processes at once; the
     stream keeps the single walk's order."""
     root = os.path.expanduser(args["root"])
@@ -434,7 +432,8 @@ class _GroupWalk(object):
         self.counts = dict.fromkeys(
             ("files", "dirs", "links", "entries", "bytes", "hashed", "hashed_bytes"), 0
         )
-        self.groups, self.dirs, self.names, self.hashes, self.n_batch = [], [], [], [], 0
+        self.groups, self.blobs, self.dirs, self.names, self.hashes = [], [], [], [], []
+        self.n_batch = 0
         # Listing a directory by its fd makes each entry's stat an fstatat of one name: the
         # kernel does not resolve the whole path again for every entry.
         self.by_fd = os.scandir in os.supports_fd and hasattr(os, "O_DIRECTORY")
@@ -634,8 +633,8 @@ class _GroupWalk(object):
         if not names:
             return
         base = self.n_batch
-        blob = pack_dir(self.dumps, rel_dir, *cols)
-        self.groups.append([len(names), base64.b64encode(blob).decode("ascii")])
+        self.groups.append(len(names))
+        self.blobs.append(pack_dir(self.dumps, rel_dir, *cols))
         self.dirs.append(rel_dir)
         # The entries' names, one per line (a newline inside a name as NUL).
         text = "\n".join(names)
@@ -648,18 +647,20 @@ class _GroupWalk(object):
             self.flush(emit)
 
     def flush(self, emit):
+        """Send the batch as bytes: a JSON head (entries per directory, row lengths, hashes,
+        length of the directories part), a newline, the directories' rows, their paths joined
+        by NUL, then the entries' names (zlib-compressed with `compress`)."""
         if self.groups:
-            names = "\n".join(self.names)
+            names = "\n".join(self.names).encode("utf-8", "surrogateescape")
             if self.compress:
-                blob = zlib.compress(names.encode("utf-8", "surrogateescape"), 1)
-                item = {"g": self.groups, "kz": base64.b64encode(blob).decode("ascii")}
-            else:
-                item = {"g": self.groups, "k": names}
-            item["d"] = self.dirs
-            item["h"] = self.hashes
-            emit(item)
+                names = zlib.compress(names, 1)
+            dirs = "\0".join(self.dirs).encode("utf-8", "surrogateescape")
+            head = {"g": self.groups, "b": [len(b) for b in self.blobs], "h": self.hashes}
+            head.update(dl=len(dirs), z=self.compress)
+            emit(b"".join((self.dumps(head).encode("ascii"), b"\n", *self.blobs, dirs, names)))
             self.counts["entries"] += self.n_batch
-            self.groups, self.dirs, self.names, self.hashes, self.n_batch = [], [], [], [], 0
+            self.groups, self.blobs, self.dirs, self.names, self.hashes = [], [], [], [], []
+            self.n_batch = 0
 
     def walk(self, start, emit):
         """Depth first from `start` (a directory relative to the root), each directory's
@@ -713,12 +714,6 @@ def _parallel_walk(walk, workers, emit, args):
 
     order("")
     tasks = [i for i, u in enumerate(units) if u[0] == "task"]
-    raw = args.get("_emit_raw")
-    if raw is None:  # called in-process (tests): decode what the children encoded
-
-        def raw(data, _emit=args["_emit"]):
-            _emit(json.loads(data))
-
     if tasks:
         # Subtrees are handed out through a pipe, 4 bytes each; what does not fit in the pipe
         # now is written while the batches are relayed (a root with 100,000 subdirectories).
@@ -754,7 +749,7 @@ def _parallel_walk(walk, workers, emit, args):
                 if not feed[1]:
                     os.close(task_w)
                     feed[0] = None
-                _relay(walk, units, children, emit, raw, feed)
+                _relay(walk, units, children, emit, feed)
                 return
         finally:
             for fd in (task_r, feed[0]):
@@ -816,7 +811,6 @@ def _walk_child(walk, units, task_r, out_w, args):
     walk.complete = True
     for k in walk.counts:
         walk.counts[k] = 0
-    encode = walk.dumps
 
     def frame(kind, unit, data):
         data = b"%s%s" % (struct.pack(_FRAME, kind, unit, len(data)), data)
@@ -829,8 +823,8 @@ def _walk_child(walk, units, task_r, out_w, args):
             break
         unit = struct.unpack("<I", b)[0]
 
-        def send_batch(item, _unit=unit):
-            frame(0, _unit, encode(item).encode("ascii"))
+        def send_batch(data, _unit=unit):
+            frame(0, _unit, data)
 
         walk.walk(units[unit][1], send_batch)
         walk.flush(send_batch)
@@ -843,7 +837,7 @@ def _walk_child(walk, units, task_r, out_w, args):
     frame(2, 0, marshal.dumps(totals))
 
 
-def _relay(walk, units, children, emit, raw, feed):
+def _relay(walk, units, children, emit, feed):
     """Pass the children's batches on in unit order; merge their errors, totals and cache.
     `feed` is [task pipe, subtrees not written to it yet]: written as the pipe drains, the pipe
     closed (and None) once all are in."""
@@ -869,7 +863,7 @@ def _relay(walk, units, children, emit, raw, feed):
                 continue
             walk.flush(emit)
             for data in batches.pop(cur, ()):
-                raw(data)
+                emit(data)
             if cur not in ended:
                 break
             walk.errors += ended.pop(cur)
