@@ -49,7 +49,7 @@ def test_two_hundred_items_each_exactly_once_in_order(fleet, run_wacket, tmp_pat
         log = h.home / "done.log"
         ran += log.read_text().splitlines()
         log.unlink()
-    assert sorted(ran) == sorted(f"item {i}" for i in range(200))
+    assert sorted(ran) == sorted(f"item {i}" for i in range(200)), res.stderr.decode()
     assert "200 items: 200 done, 0 failed" in res.stderr.decode()
 
 
@@ -88,7 +88,10 @@ def test_failures_retries_and_exit_code(fleet, run_wacket, tmp_path):
     res = run_wacket("map", "h1,h2", "--retries", "1", "--jsonl", "--", cmd, input=items(6))
     assert res.returncode == 0, res.stderr
     recs = [json.loads(x) for x in res.stdout.splitlines()]
-    assert len(recs) == 6 and all(r["host"] == "h2" and r["rc"] == 0 for r in recs)
+    assert len(recs) == 6 and all(r["host"] == "h2" and r["rc"] == 0 for r in recs), (
+        recs,
+        res.stderr.decode(),
+    )
     res = run_wacket("map", "h1", "--", "exit 3", input=items(2))
     assert res.returncode == 1 and "2 items: 0 done, 2 failed" in res.stderr.decode()
 

@@ -319,3 +319,20 @@ def test_helper_bytes_items_whole_and_cut(tmp_path):
         list(helper.stream("any"))
     assert err.value.kind == "lost"
     session.close()
+
+
+def test_many_quick_commands_on_one_connection_in_parallel(fleet):
+    """Commands that end at once, from several threads on one connection: the end of their
+    input (EOF) never follows the channel's close (OpenSSH would drop the whole connection:
+    paramiko#1115), so every command reports its status and the connection stays up."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with Pool() as pool:
+        session = pool.session(host(fleet))
+        with ThreadPoolExecutor(6) as ex:
+            results = list(ex.map(lambda i: session.run(f"echo {i}"), range(600)))
+        assert [r.stdout for r in results] == [b"%d\n" % i for i in range(600)]
+        assert all(r.rc == 0 for r in results) and session.alive
+        # With input: fed, then its end; the command may end before reading it all.
+        fed = [session.run("head -c 1", input=b"x" * 100_000) for _ in range(30)]
+        assert all(r.rc == 0 and r.stdout == b"x" for r in fed) and session.alive

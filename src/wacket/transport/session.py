@@ -377,7 +377,7 @@ class SSHSession(Session):
         if input is not None:
             threading.Thread(target=_feed_channel, args=(chan, input), daemon=True).start()
         else:
-            chan.shutdown_write()
+            _shutdown_write(chan)
         out, err, timed_out = _pump_channel(chan, timeout, on_output)
         rc = None if timed_out else chan.recv_exit_status()
         chan.close()
@@ -484,9 +484,29 @@ class SSHSession(Session):
 def _feed_channel(chan, data: bytes) -> None:
     try:
         chan.sendall(data)
-        chan.shutdown_write()
+        _shutdown_write(chan)
     except OSError:
         pass
+
+
+def _shutdown_write(chan) -> None:
+    """chan.shutdown_write(), with the EOF sent while the channel's lock is held.
+
+    paramiko builds the EOF under the lock but sends it after letting go; when the command has
+    just ended, its transport thread can answer the server's CLOSE in between, and the EOF then
+    follows our CLOSE: OpenSSH drops the whole connection ("ieof packet referred to nonexistent
+    channel", paramiko#1115). Holding the lock makes that CLOSE wait for the EOF."""
+    make_eof = getattr(chan, "_send_eof", None)
+    transport = chan.transport
+    if make_eof is None or transport is None or not hasattr(transport, "_send_user_message"):
+        chan.shutdown_write()  # a paramiko without these internals
+        return
+    with chan.lock:
+        if chan.closed:  # its CLOSE went out already, with an EOF before it
+            return
+        message = make_eof()
+        if message is not None:
+            transport._send_user_message(message)
 
 
 def _pump_channel(chan, timeout, on_output):
@@ -546,7 +566,7 @@ class _ChannelProcess(Process):
 
     def close(self):
         try:
-            self.chan.shutdown_write()
+            _shutdown_write(self.chan)
         except OSError:
             pass
         self.chan.close()
