@@ -371,16 +371,30 @@ class SSHSession(Session):
         )
 
     def run(self, argv, *, input=None, timeout=None, on_output=None) -> Result:
+        from wacket.transport.sshlib import paramiko
+
         start = time.monotonic()
         chan = self._open_channel()
-        chan.exec_command(encode(to_shell(argv)))
-        if input is not None:
-            threading.Thread(target=_feed_channel, args=(chan, input), daemon=True).start()
-        else:
-            _shutdown_write(chan)
-        out, err, timed_out = _pump_channel(chan, timeout, on_output)
-        rc = None if timed_out else chan.recv_exit_status()
-        chan.close()
+        try:
+            chan.exec_command(encode(to_shell(argv)))
+            if input is not None:
+                threading.Thread(target=_feed_channel, args=(chan, input), daemon=True).start()
+            else:
+                _shutdown_write(chan)
+            out, err, timed_out = _pump_channel(chan, timeout, on_output)
+            rc = None if timed_out else chan.recv_exit_status()
+        except (paramiko.SSHException, EOFError, OSError) as exc:
+            # The connection may be going down before paramiko marks it so: ask it.
+            if not self._still_connected():
+                raise UnreachableError(
+                    self.host.name, "lost", str(exc) or "connection lost"
+                ) from None
+            raise
+        finally:
+            try:
+                chan.close()
+            except (paramiko.SSHException, EOFError, OSError):
+                pass
         if rc == -1 and not self._still_connected():
             raise UnreachableError(self.host.name, "lost", "connection lost during the command")
         return Result(self.host.name, rc, out, err, time.monotonic() - start, timed_out)
@@ -502,10 +516,8 @@ def _shutdown_write(chan) -> None:
         chan.shutdown_write()  # a paramiko without these internals
         return
     with chan.lock:
-        if chan.closed:  # its CLOSE went out already, with an EOF before it
-            return
-        message = make_eof()
-        if message is not None:
+        message = make_eof()  # marks the EOF sent, so paramiko never sends one later
+        if message is not None and not chan.closed:  # closed: its CLOSE went out, EOF first
             transport._send_user_message(message)
 
 
