@@ -336,3 +336,13 @@ def test_many_quick_commands_on_one_connection_in_parallel(fleet):
         # With input: fed, then its end; the command may end before reading it all.
         fed = [session.run("head -c 1", input=b"x" * 100_000) for _ in range(30)]
         assert all(r.rc == 0 and r.stdout == b"x" for r in fed) and session.alive
+
+
+def test_connection_has_nagle_off(fleet):
+    """TCP_NODELAY on the SSH socket (as OpenSSH's client sets it): with Nagle's algorithm on,
+    each small SSH message waited for the server's delayed ACK, 40 ms a command."""
+    import socket
+
+    with Pool() as pool:
+        sock = pool.session(host(fleet)).client.get_transport().sock
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
