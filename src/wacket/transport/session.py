@@ -278,7 +278,11 @@ class SSHSession(Session):
         jump = self._jump_channel() if host.proxy_jump else None
         agent = bool(os.environ.get("SSH_AUTH_SOCK"))
         try:
-            sock = jump or _tcp_connect(host.address, host.port, self.connect_timeout)
+            sock = (
+                jump
+                if jump is not None
+                else _tcp_connect(host.address, host.port, self.connect_timeout)
+            )
             client.connect(
                 host.address,
                 port=host.port,
