@@ -139,22 +139,29 @@ def spare_host(tmp_path, isolated_env, testbed):
     sshd.stop()
 
 
-def _kill_tree(pid: int) -> None:
-    """Kill sshd and every session process it forked: the machine is gone."""
-    children = []
+def _tree_pids(pid: int) -> list[int]:
+    pids = [pid]
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
         if int(fields[1]) == pid:
-            children.append(int(stat.parent.name))
-    for child in children:
-        _kill_tree(child)
-    try:
-        os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
+            pids += _tree_pids(int(stat.parent.name))
+    return pids
+
+
+def _kill_tree(pid: int) -> None:
+    """The machine is gone: sshd and every session process it forked stop at once (all frozen
+    first, then killed), so no session can report its command's death before its connection
+    goes (that would be a job killed by a signal on a live host: a failed job)."""
+    pids = _tree_pids(pid)
+    for sig in (signal.SIGSTOP, signal.SIGKILL):
+        for p in pids:
+            try:
+                os.kill(p, sig)
+            except ProcessLookupError:
+                pass
 
 
 def test_host_down_mid_batch_jobs_finish_elsewhere(fleet, spare_host, tmp_path):

@@ -494,8 +494,14 @@ class SSHSession(Session):
     def close(self):
         super().close()
         if self._client is not None:
+            transport = self._client.get_transport()
             self._client.close()
             self._client = None
+            # Let its thread end: a daemon thread frozen at interpreter exit while holding a
+            # channel's lock would hang the exit (paramiko's files shut their channel down then).
+            if transport is not None and transport.is_alive():
+                if transport is not threading.current_thread():
+                    transport.join(5)
         if self._jump is not None:
             self._jump.close()
 
@@ -598,3 +604,6 @@ class _ChannelProcess(Process):
         except OSError:
             pass
         self.chan.close()
+        # Now, not at interpreter exit: paramiko's stdin file shuts its channel down when it is
+        # collected, and that takes the channel's lock.
+        self.stdin = self.stdout = None
