@@ -494,14 +494,8 @@ class SSHSession(Session):
     def close(self):
         super().close()
         if self._client is not None:
-            transport = self._client.get_transport()
             self._client.close()
             self._client = None
-            # Let its thread end: a daemon thread frozen at interpreter exit while holding a
-            # channel's lock would hang the exit (paramiko's files shut their channel down then).
-            if transport is not None and transport.is_alive():
-                if transport is not threading.current_thread():
-                    transport.join(5)
         if self._jump is not None:
             self._jump.close()
 
