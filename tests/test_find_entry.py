@@ -9,6 +9,7 @@ import sys
 
 import click
 import pytest
+from probe import run_probe
 
 from wacket.cli import entry
 from wacket.cli.main import cli
@@ -149,18 +150,9 @@ def test_quick_and_click_paths_agree(odd_catalog, args):
 
 
 def test_quick_query_loads_no_click(odd_catalog):
-    code = (
-        "import sys\n"
-        "from wacket.cli.entry import main\n"
-        "try:\n"
-        "    main(['find', 'budget', '--plain'])\n"
-        "except SystemExit as e:\n"
-        "    print('EXIT', e.code)\n"
-        "print('LOADED:' + ','.join(sorted(sys.modules)))\n"
+    lines, loaded = run_probe(
+        "from wacket.cli.entry import main", "main(['find', 'budget', '--plain'])"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    lines = out.stdout.splitlines()
     assert lines[0].split("\t")[:2] == ["local", "/home/me/docs/Budget 2026.ods"]
     assert "EXIT 0" in lines
-    loaded = set(lines[-1][len("LOADED:") :].split(","))
     assert "click" not in loaded and "wacket.cli.main" not in loaded

@@ -535,25 +535,16 @@ def test_tree_scan_groups_same_records_as_plain(tmp_path, isolated_env, workers,
 def test_query_of_local_catalog_reads_no_fleet(isolated_env):
     """With only this machine's catalog, a query neither reads the config and ~/.ssh/config nor
     imports the fleet modules (start-up time), and still shows the local host as up."""
-    import subprocess
-    import sys
+    from probe import run_probe
 
     make_catalog("local", "/home/me", [item("docs/zebra-quartz.pdf")]).close()
-    code = (
-        "import sys\n"
-        "from wacket.cli.main import cli\n"
-        "try:\n"
-        "    cli.main(['find', 'zebra', '--plain'], prog_name='wacket')\n"
-        "except SystemExit as e:\n"
-        "    print('EXIT', e.code)\n"
-        "print('LOADED:' + ','.join(sorted(sys.modules)))\n"
+    lines, loaded = run_probe(
+        "from wacket.cli.main import cli",
+        "cli.main(['find', 'zebra', '--plain'], prog_name='wacket')",
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    lines = out.stdout.splitlines()
     assert lines[0].split("\t")[:2] == ["local", "/home/me/docs/zebra-quartz.pdf"]
     assert lines[0].split("\t")[4] == "up"
     assert "EXIT 0" in lines
-    loaded = set(lines[-1][len("LOADED:") :].split(","))
     assert not {"wacket.fleet", "wacket.config", "wacket.sshconfig"} & loaded
 
 

@@ -93,3 +93,28 @@ def test_log_cli_reads_journal(run_wacket):
     rec = json.loads(res.stdout.splitlines()[0])
     assert rec["command"] == "backup" and rec["hosts"] == ["nas"] and rec["summary"] == "12 files"
     assert run_wacket("log", "--since", "yesterday-ish").returncode == 2
+
+
+@pytest.mark.parametrize("tz", ["UTC", "Europe/Berlin", "America/St_Johns", "Asia/Kolkata"])
+def test_iso_is_datetimes_form(tz, monkeypatch):
+    """timeparse.iso (built from time.localtime) gives datetime's isoformat exactly, offsets of
+    old local mean times (seconds) and instants before 1970 included."""
+    import datetime
+    import random
+    import time
+
+    from wacket import timeparse
+
+    monkeypatch.setenv("TZ", tz)
+    time.tzset()
+    try:
+        rnd = random.Random(7)
+        for ts in [0, -1, -0.5, 1.9, 1e9, -5e9, 4e9] + [
+            rnd.uniform(-4e9, 4e9) for _ in range(2000)
+        ]:
+            want = datetime.datetime.fromtimestamp(ts).astimezone().isoformat(timespec="seconds")
+            assert timeparse.iso(ts) == want, ts
+        assert timeparse.iso(None) == ""
+    finally:
+        monkeypatch.undo()
+        time.tzset()

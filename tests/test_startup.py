@@ -2,27 +2,14 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
+from probe import run_probe
 
 HEAVY = ["paramiko", "imapclient", "sh", "keyring", "tabulate", "invoke", "cryptography"]
 
-PROBE = """
-import sys
-from wacket.cli.main import cli
-try:
-    cli.main({args!r}, prog_name="wacket", standalone_mode=False)
-except SystemExit:
-    pass
-print("LOADED:" + ",".join(sorted(sys.modules)))
-"""
-
 
 def loaded_after(*args: str) -> set[str]:
-    code = PROBE.format(args=list(args))
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    marker = [line for line in out.stdout.splitlines() if line.startswith("LOADED:")][-1]
-    return set(marker[len("LOADED:") :].split(","))
+    call = f"cli.main({list(args)!r}, prog_name='wacket', standalone_mode=False)"
+    return run_probe("from wacket.cli.main import cli", call)[1]
 
 
 def heavy_after(*args: str) -> list[str]:

@@ -60,7 +60,14 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def _plain_field(value: Any) -> str:
+def plain_field(value: Any) -> str:
+    """A value as one --plain field: backslash, tab, newline and CR escaped."""
+    # The common cases first (a query prints hundreds of thousands of paths and sizes).
+    if value.__class__ is str:
+        if "\\" not in value and "\t" not in value and "\n" not in value and "\r" not in value:
+            return value
+    elif value.__class__ is int:
+        return str(value)
     text = _text(value)
     return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
 
@@ -110,7 +117,7 @@ class Renderer:
         elif self.fmt == "plain":
             cols = self.columns or list(record)
             out.flush()
-            write_text("\t".join(_plain_field(record.get(c)) for c in cols) + "\n")
+            write_text("\t".join(plain_field(record.get(c)) for c in cols) + "\n")
             _stdout().flush()
         else:
             self.rows.append(record)

@@ -12,37 +12,6 @@ from wacket.errors import Exit, WacketError
 from wacket.output import Renderer
 
 
-def _field(value) -> str:
-    """output._plain_field, with a short cut for the common plain str and int values."""
-    if value.__class__ is str:
-        if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
-            from wacket.output import _plain_field
-
-            return _plain_field(value)
-        return value
-    if value.__class__ is int:
-        return str(value)
-    from wacket.output import _plain_field
-
-    return _plain_field(value)
-
-
-_OFFSETS: dict[int, str] = {}
-
-
-def _iso(ts: float) -> str:
-    """timeparse.iso (local time, seconds, with UTC offset) at a fraction of its cost."""
-    import time
-
-    lt = time.localtime(ts)
-    off = _OFFSETS.get(lt.tm_gmtoff)
-    if off is None:
-        m = lt.tm_gmtoff // 60
-        sign = "+" if m >= 0 else "-"
-        off = _OFFSETS[lt.tm_gmtoff] = f"{sign}{abs(m) // 60:02d}:{abs(m) % 60:02d}"
-    return time.strftime("%Y-%m-%dT%H:%M:%S", lt) + off
-
-
 class _Results(Renderer):
     """The Renderer, writing plain and JSON lines 512 records at a time: the same bytes, without
     two flushes per record (a query can print hundreds of thousands of paths). Plain lines come
@@ -169,7 +138,7 @@ def run(
             results = itertools.islice(results, limit)
     else:
         results = ((hit, None) for hit in query.search(q, catalogs))
-    ages = {c.host: _iso(int(c.indexed_at)) for c in catalogs}  # = timeparse.iso
+    ages = {c.host: timeparse.iso(c.indexed_at) for c in catalogs}
     found = 0
     if count or null:
         out = sys.stdout.buffer
@@ -181,7 +150,9 @@ def run(
             out.write(b"%d\n" % found)
         out.flush()
     else:
-        from wacket.output import human_bytes, resolve
+        from wacket.output import human_bytes, plain_field, resolve
+
+        iso = timeparse.iso
 
         fmt = resolve(fmt)
         columns = ["host", "path", "size", "mtime", "up"]
@@ -195,16 +166,16 @@ def run(
                 found += 1
                 up = None if probe is None else probe.get(hit.host)
                 up = "?" if up is None else ("up" if up else "down")
-                mtime = _iso(hit.mtime_ns // 1_000_000_000)
+                mtime = iso(hit.mtime_ns // 1_000_000_000)
                 if plain:  # the columns straight to a line: a third of the work of a record
                     host = hosts_f.get(hit.host)
                     if host is None:
-                        host = hosts_f[hit.host] = _field(hit.host)
-                    line = f"{host}\t{_field(hit.path)}\t{hit.size}\t{mtime}\t{up}"
+                        host = hosts_f[hit.host] = plain_field(hit.host)
+                    line = f"{host}\t{plain_field(hit.path)}\t{hit.size}\t{mtime}\t{up}"
                     if stale:
                         line += "\t" + ages[hit.host]
                     if text:
-                        line += "\t" + _field(snip)
+                        line += "\t" + plain_field(snip)
                     out.line(line)
                     continue
                 rec = {
