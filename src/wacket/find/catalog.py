@@ -71,10 +71,14 @@ def names_path(host: str) -> Path:
     return find_dir() / f"{_safe(host)}.names"
 
 
+def _find_root() -> str:
+    """find_dir's path, for reading: no directory created, no pathlib (a query's start-up)."""
+    return os.path.join(paths.data_root(), "find")
+
+
 def _existing(host: str, ext: str) -> str:
-    """The path of the host's catalog file (db, names) for reading: db_path and names_path
-    without creating directories or loading pathlib (a query's start-up time)."""
-    return os.path.join(paths.data_root(), "find", f"{_safe(host)}.{ext}")
+    """The path of the host's catalog file (db, names) for reading (db_path, names_path)."""
+    return os.path.join(_find_root(), f"{_safe(host)}.{ext}")
 
 
 def fs(text: str) -> bytes:
@@ -688,7 +692,7 @@ def open_catalog(host: str) -> Catalog | None:
 
 
 def _catalog_files() -> list[str]:
-    d = os.path.join(paths.data_root(), "find")
+    d = _find_root()
     if not os.path.isdir(d):
         return []
     return sorted(os.path.join(d, n) for n in os.listdir(d) if n.endswith(".db"))

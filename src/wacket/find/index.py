@@ -4,10 +4,7 @@ reached keeps its previous catalog and is reported."""
 
 from __future__ import annotations
 
-import base64
-import json
 import time
-import zlib
 from dataclasses import dataclass, field
 
 from wacket.errors import ConfigError
@@ -110,14 +107,6 @@ def settings_for(
         s.content = content
     s.exclude = (list(DEFAULT_EXCLUDE) if default_excludes else []) + extra + list(exclude)
     return s
-
-
-def unpack(item):
-    """A plain tree.scan batch, whether it travelled compressed (`compress`) or not (the
-    grouped batches find index asks for carry their own compression)."""
-    if isinstance(item, dict) and "z" in item:
-        return json.loads(zlib.decompress(base64.b64decode(item["z"])))
-    return item
 
 
 def index_host(pool, host, settings: Settings) -> dict:

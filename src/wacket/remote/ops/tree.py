@@ -95,12 +95,6 @@ def pack_dir(dumps, rel_dir, names, modes, sizes, mtimes, digests, links):
     return zlib.compress(b"".join((b"\x01", head, b"\n", cols.tobytes(), text)), 1)
 
 
-def _pack_batch(batch):
-    """A batch as one zlib-compressed, base64 JSON text: {"z": ...} (tree.scan with compress)."""
-    raw = json.dumps(batch, ensure_ascii=True, separators=(",", ":")).encode("ascii")
-    return {"z": base64.b64encode(zlib.compress(raw, 1)).decode("ascii")}
-
-
 def file_hash(path, algo="sha256"):
     h = hashlib.new(algo)
     with open(path, "rb") as fh:
@@ -276,14 +270,14 @@ def _tree_scan(args):
     type: f file, d dir, l symlink, o other. hash: hex digest for regular files when `hash` is true
     and size >= `hash_min` (else null). Unreadable entries come back as errors, not failures:
     {"errors": [[rel, message], ...]} in the final value.
-    With `compress` true each batch travels as {"z": base64 of zlib(JSON batch)} (slow links).
     `cache_inode` reuses a hash when only the name changed (same inode, size, mtime);
     `cache_prune` drops cache entries of files this scan did not see.
     With `groups` true (wacket find) each batch is instead bytes (see _GroupWalk.flush): each
     directory's entries as one catalog row (pack_dir), the directories, the entries' names and
     [[index in batch, hash, size], ...]: the receiver stores each row as it comes, without
     decoding an entry (and the compressing is done where the walk runs, in parallel with
-    `workers`). The final value then also counts "links" and "entries".
+    `workers`; with `compress` the names are zlib-compressed too, for slow links). The final
+    value then also counts "links" and "entries".
     """
     root = os.path.expanduser(args["root"])
     emit = args["_emit"]
@@ -294,12 +288,6 @@ def _tree_scan(args):
     batch_size = args.get("batch", DEFAULT_BATCH)
     if args.get("groups"):
         return _tree_scan_groups(args, emit)
-    if args.get("compress"):
-        plain_emit = emit
-
-        def emit(items):
-            plain_emit(_pack_batch(items))
-
     one_fs = args.get("one_file_system", False)
     root_dev, cache = _scan_start(root, args, want_hash)
     batch = []
