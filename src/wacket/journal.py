@@ -1,6 +1,9 @@
 """The journal: every command that changes something appends a record (SQLite in the data dir).
 
 `wacket log` reads it; `wacket log --from HOSTS` merges other machines' journals into one timeline.
+Text that came from non-UTF-8 bytes (an argument or file name, as str with surrogate escapes) is
+stored as a BLOB of exactly those bytes (SQLite keeps a BLOB as given in any column) and read back
+as the same str, so no record is refused and the path in it is the real one.
 """
 
 from __future__ import annotations
@@ -70,9 +73,9 @@ def record(
                 round(now - started, 3),
                 paths.hostname(),
                 _user(),
-                command,
+                _stored(command),
                 json.dumps(hosts),
-                summary,
+                _stored(summary),
                 outcome,
                 int(exit_code),
             ),
@@ -119,7 +122,7 @@ def query(since: float = 0, host: str | None = None, command: str | None = None)
     conn.row_factory = sqlite3.Row
     try:
         rows = [
-            dict(r)
+            {k: _loaded(v) for k, v in dict(r).items()}
             for r in conn.execute(
                 "SELECT * FROM entries WHERE started >= ? ORDER BY started, id", (since,)
             )
@@ -133,6 +136,19 @@ def matches(row: dict, host: str | None, command: str | None) -> bool:
     if host and host not in json.loads(row["hosts"]) and host != row["machine"]:
         return False
     return not (command and not row["command"].startswith(command))
+
+
+def _stored(text: str) -> str | bytes:
+    """Text as SQLite can hold it: str if it is UTF-8, else its bytes (see the module's note)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogateescape")
+    return text
+
+
+def _loaded(value):
+    return value.decode("utf-8", "surrogateescape") if isinstance(value, bytes) else value
 
 
 def _user() -> str:

@@ -162,6 +162,11 @@ def _quick_find(opts: dict) -> int:
 
 
 def main(argv: list[str] | None = None) -> None:
+    # Arguments and names may hold any bytes (str with surrogate escapes): written back as the
+    # same bytes, never an error (Python's default is strict on stdout, lossy on stderr).
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="surrogateescape")
     args = sys.argv[1:] if argv is None else argv
     if args[:1] == ["find"]:
         opts = parse_find(args[1:])

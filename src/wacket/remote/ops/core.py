@@ -175,7 +175,13 @@ def _journal_read(args):
             "SELECT * FROM entries WHERE started >= ? ORDER BY started", (args.get("since", 0),)
         )
         for row in cursor:
-            args["_emit"](dict(row))
+            # Non-UTF-8 text is stored as a BLOB of its bytes (wacket.journal): sent as str.
+            args["_emit"](
+                {
+                    k: v.decode("utf-8", "surrogateescape") if isinstance(v, bytes) else v
+                    for k, v in dict(row).items()
+                }
+            )
             count += 1
     finally:
         conn.close()
