@@ -47,8 +47,51 @@ def forks_option(fn):
     )(fn)
 
 
+class CommandAfterHosts(click.Command):
+    """`HOSTS [OPTIONS] [--] COMMAND...`: the options before the command are wacket's, so an
+    unknown one is a usage error, not the command's first word; the command is everything after
+    `--`, or (without `--`) from its first word on, options included (`run all ls -la`)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if "--" not in args:
+            start = self._command_start(ctx, args)
+            args = [*args[:start], "--", *args[start:]]
+        ctx.ignore_unknown_options = False
+        return super().parse_args(ctx, args)
+
+    def _command_start(self, ctx: click.Context, args: list[str]) -> int:
+        """Where the command begins: the first word after HOSTS that is neither an option nor
+        an option's value (an unknown option stays before it, for click to refuse)."""
+        takes_value = {}
+        for param in self.get_params(ctx):
+            if isinstance(param, click.Option):
+                for name in param.opts + param.secondary_opts:
+                    takes_value[name] = not (param.is_flag or param.count)
+        positional = 0
+        i = 0
+        while i < len(args):
+            word = args[i]
+            if word.startswith("-") and word != "-":
+                name = word.partition("=")[0] if word.startswith("--") else word[:2]
+                if takes_value.get(name) and "=" not in word and len(word) == len(name):
+                    i += 1  # its value
+            else:
+                positional += 1
+                if positional == 2:
+                    return i
+            i += 1
+        return len(args)
+
+
 def debug_enabled() -> bool:
     return bool(os.environ.get("WACKET_DEBUG"))
 
 
-__all__ = ["App", "WacketError", "pass_app", "connection_options", "forks_option"]
+__all__ = [
+    "App",
+    "CommandAfterHosts",
+    "WacketError",
+    "pass_app",
+    "connection_options",
+    "forks_option",
+]

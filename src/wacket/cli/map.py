@@ -6,12 +6,12 @@ import sys
 
 import click
 
-from wacket.cli.context import connection_options, pass_app
+from wacket.cli.context import CommandAfterHosts, connection_options, pass_app
 from wacket.errors import ConfigError, Exit
 from wacket.output import dumps
 
 
-@click.command("map", context_settings={"ignore_unknown_options": True})
+@click.command("map", cls=CommandAfterHosts)
 @click.argument("hostset")
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 @click.option("--items", "items_file", type=click.Path(dir_okay=False, allow_dash=True),

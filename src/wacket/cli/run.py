@@ -6,12 +6,12 @@ import sys
 
 import click
 
-from wacket.cli.context import connection_options, forks_option, pass_app
+from wacket.cli.context import CommandAfterHosts, connection_options, forks_option, pass_app
 from wacket.errors import Exit
 from wacket.output import dumps
 
 
-@click.command(context_settings={"ignore_unknown_options": True})
+@click.command(cls=CommandAfterHosts)
 @click.argument("hostset")
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 @click.option("--timeout", "-t", type=float, metavar="SECONDS", help="Stop a command after this.")

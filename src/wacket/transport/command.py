@@ -12,11 +12,11 @@ Argv = Sequence[str | bytes] | str
 def to_shell(argv: Argv) -> str:
     """One string is a shell command line as given; a list is quoted word by word.
 
-    bytes arguments (non-UTF-8 file names) are kept exactly via surrogateescape.
+    bytes arguments (non-UTF-8 file names) are kept exactly via surrogateescape. A line that
+    starts with '-' gets a leading space: `sh -c -x` would take it for an option of the shell.
     """
-    if isinstance(argv, str):
-        return argv
-    return " ".join(shlex.quote(os.fsdecode(a)) for a in argv)
+    line = argv if isinstance(argv, str) else " ".join(shlex.quote(os.fsdecode(a)) for a in argv)
+    return " " + line if line.startswith("-") else line
 
 
 def encode(command: str) -> bytes:

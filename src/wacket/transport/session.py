@@ -96,7 +96,11 @@ class LocalSession(Session):
 
     def run(self, argv, *, input=None, timeout=None, on_output=None) -> Result:
         start = time.monotonic()
-        args = ["/bin/sh", "-c", argv] if isinstance(argv, str) else [os.fsencode(a) for a in argv]
+        args = (
+            ["/bin/sh", "-c", to_shell(argv)]
+            if isinstance(argv, str)
+            else [os.fsencode(a) for a in argv]
+        )
         try:
             proc = subprocess.Popen(
                 args,
@@ -118,7 +122,11 @@ class LocalSession(Session):
         )
 
     def open_process(self, argv) -> Process:
-        args = ["/bin/sh", "-c", argv] if isinstance(argv, str) else [os.fsencode(a) for a in argv]
+        args = (
+            ["/bin/sh", "-c", to_shell(argv)]
+            if isinstance(argv, str)
+            else [os.fsencode(a) for a in argv]
+        )
         return _LocalProcess(args)
 
     def put_bytes(self, path, data, mode=0o600):
