@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 import time
@@ -91,6 +92,7 @@ def login(app, account, password_stdin, no_check) -> int:
         line = sys.stdin.readline()
         secret = line.rstrip("\r\n")
     else:
+        _need_terminal(acct.name)
         secret = click.prompt(f"Password for {acct.user} on {acct.host}", hide_input=True)
     if not secret:
         raise ConfigError("empty password")
@@ -104,6 +106,17 @@ def login(app, account, password_stdin, no_check) -> int:
     del secret
     app.note(f"wacket mail: password for {acct.name} stored in the keyring")
     return Exit.OK
+
+
+def _need_terminal(account: str) -> None:
+    """A hidden prompt needs a terminal (getpass reads /dev/tty); without one, say what works."""
+    try:
+        os.close(os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY))
+    except OSError:
+        raise ConfigError(
+            f"no terminal to ask for {account}'s password: pipe it with --password-stdin, "
+            f"or set password_command in [mail.{account}]"
+        ) from None
 
 
 @mail.command()
