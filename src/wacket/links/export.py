@@ -43,19 +43,24 @@ def _iso(us):
     return timeparse.iso(us / 1e6) if us else ""
 
 
-def iter_records(master, bookmarked: bool):
+def iter_records(master, bookmarked: bool, csv_form: bool = False):
+    """Per link; JSON gets its `visit_times` (µs), so `links merge -` reads back the same visits."""
     conn = master.conn
     folders: dict[int, tuple[set, set]] = {}
     for link_id, folder, tags in conn.execute("SELECT link_id, folder, tags FROM placements"):
         f, t = folders.setdefault(link_id, (set(), set()))
         f.add(folder)
         t.update(x for x in tags.split(",") if x)
+    times: dict[int, list[int]] = {}
+    if not csv_form:
+        for link_id, t in conn.execute("SELECT link_id, time FROM visits ORDER BY link_id, time"):
+            times.setdefault(link_id, []).append(t)
     sql = "SELECT id, url, title, site, visit_count, first_visit, last_visit FROM links"
     if bookmarked:
         sql += " WHERE bookmarks > 0"
     for link_id, url, title, site, n, first, last in conn.execute(sql + " ORDER BY id"):
         f, t = folders.get(link_id, (set(), set()))
-        yield {
+        rec = {
             "url": url,
             "title": title,
             "site": site,
@@ -66,6 +71,9 @@ def iter_records(master, bookmarked: bool):
             "folders": sorted(f),
             "tags": sorted(t),
         }
+        if not csv_form:
+            rec["visit_times"] = times.get(link_id, [])
+        yield rec
 
 
 def records(master, stream, form: str, bookmarked: bool) -> int:
@@ -73,7 +81,7 @@ def records(master, stream, form: str, bookmarked: bool) -> int:
     if form == "csv":
         writer = csv.writer(stream)
         writer.writerow(FIELDS)
-        for r in iter_records(master, bookmarked):
+        for r in iter_records(master, bookmarked, csv_form=True):
             writer.writerow(
                 [r[k] if not isinstance(r[k], list) else ";".join(r[k]) for k in FIELDS]
             )

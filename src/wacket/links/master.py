@@ -351,7 +351,7 @@ class Master:
         return res
 
     def merge_records(self, info: SourceInfo, records: list[dict]) -> MergeResult:
-        """JSON-lines input: {url, title?, time?|last_visit?, folder?, tags?, bookmarked?}."""
+        """JSON-lines input (wacket.links.jsonl): links, their visits and bookmarks."""
         from wacket.links.jsonl import split_records
 
         visits, marks = split_records(records)
@@ -366,18 +366,18 @@ class Master:
                 "CREATE TEMP TABLE src_map (place_id INTEGER PRIMARY KEY, link_id INTEGER)"
             )
             new = 0
-            for i, (url, title, t) in enumerate(visits):
+            for i, (url, title, times) in enumerate(visits):
                 n = norm.normalize(url)
                 if n is None:
                     res.skipped += 1
                     continue
-                link_id = self._link(conn, n, norm.clean_title(title), t)
-                if not t:
-                    continue
+                link_id = self._link(conn, n, norm.clean_title(title), max(times, default=0))
+                if not times:
+                    continue  # the link, without a visit
                 conn.execute("INSERT OR IGNORE INTO temp.src_map VALUES (?, ?)", (i, link_id))
-                new += conn.execute(
+                new += conn.executemany(
                     "INSERT OR IGNORE INTO visits VALUES (?,?,?,?)",
-                    (sid, link_id, t, KIND["other"]),
+                    [(sid, link_id, t, KIND["other"]) for t in times],
                 ).rowcount
             res.new_visits = new
             self._update_aggregates(conn, "SELECT link_id FROM temp.src_map")

@@ -127,5 +127,5 @@ def _write_node(node: dict, stream, depth: int) -> None:
             attrs += f' ADD_DATE="{b.added // 1_000_000}"'
         if b.tags:
             attrs += f' TAGS="{html.escape(",".join(b.tags), quote=True)}"'
-        stream.write(f"{pad}    <DT><A {attrs}>{html.escape(b.title or b.url)}</A>\n")
+        stream.write(f"{pad}    <DT><A {attrs}>{html.escape(b.title)}</A>\n")
     stream.write(f"{pad}</DL><p>\n")
