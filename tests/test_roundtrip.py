@@ -94,4 +94,98 @@ def test_links_netscape_html_round_trip(browsers, run_wacket, tmp_path):
     assert ("https://news.example/item?id=1", "Bookmarks bar", "", "") in marks
 
 
-del os
+
+# -- mail: archive (real Dovecot) -> export --mbox -> import into a fresh store -------------------
+
+
+@pytest.fixture(scope="module")
+def dovecot():
+    import dovebed
+
+    d = dovebed.Dovecot(users={"seed": "seed-pw"})
+    d.start()
+    try:
+        yield d
+    finally:
+        d.stop()
+
+
+def archived(data_dir: Path, account: str, folder: str) -> list[tuple[bytes, str, float | None]]:
+    """(message bytes, maildir flags, date) of every message of a folder in a store."""
+    import sqlite3
+
+    db = sqlite3.connect(data_dir / "mail" / "index.sqlite")
+    rows = db.execute(
+        "SELECT folders.dir, files.name, files.flags, messages.date FROM files"
+        " JOIN folders USING (account, folder) JOIN messages ON messages.id = files.msg"
+        " WHERE files.account = ? AND files.folder = ?",
+        (account, folder),
+    ).fetchall()
+    db.close()
+    return sorted(
+        ((data_dir / "mail" / d / "cur" / name).read_bytes(), flags, date)
+        for d, name, flags, date in rows
+    )
+
+
+def test_mail_mbox_export_import_round_trip(dovecot, run_wacket, tmp_path):
+    import uuid
+
+    user, password = f"u{uuid.uuid4().hex[:10]}", "pw-" + uuid.uuid4().hex[:8]
+    dovecot.add_user(user, password)
+    cfg = Path(os.environ["WACKET_CONFIG"])
+    cfg.parent.mkdir(parents=True, exist_ok=True)
+    cfg.write_text(dovecot.toml("t", user=user, tls="none"))
+    ok(run_wacket("mail", "login", "t", "--password-stdin", input=password + "\n"))
+    import time
+
+    deadline = time.monotonic() + 10
+    while True:  # Dovecot rereads its passwd-file at most once a second
+        try:
+            client = dovecot.client(user)
+            break
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+    def message(i: int, extra: bytes = b"", body: bytes = b"", date: bool = True) -> bytes:
+        return (
+            f"From: Sender {i} <s{i}@example.org>\r\nTo: r@example.net\r\nSubject: m{i}\r\n"
+            f"Message-ID: <{i}.{uuid.uuid4().hex}@example.org>\r\n".encode()
+            + (f"Date: Mon, 02 Nov 2026 10:{i:02d}:00 +0000\r\n".encode() if date else b"")
+            + extra
+            + b"\r\n"
+            + (body or f"body {i}\r\n".encode())
+        )
+
+    cases = [
+        (message(1), []),
+        (message(2), [b"\\Seen"]),
+        (message(3), [b"\\Seen", b"\\Answered", b"\\Flagged"]),
+        (message(4), [b"\\Draft"]),
+        (message(5), [b"\\Deleted", b"$Forwarded"]),
+        (message(6, body=b"From the start\r\n>From quoted\r\n\r\nFrom after a blank\r\n"), []),
+        (message(7, extra=b"X-Latin: caf\xe9\r\n", body=b"Gr\xfc\xdfe \xff\r\n"), [b"\\Seen"]),
+        (message(8, date=False), [b"\\Flagged"]),  # its date: the server's INTERNALDATE
+    ]
+    for data, flags in cases:
+        client.append("INBOX", data, flags=flags)
+    client.logout()
+    ok(run_wacket("mail", "archive", "t"))
+    original = archived(Path(os.environ["WACKET_DATA"]), "t", "INBOX")
+    assert len(original) == len(cases)
+    assert {f for _, f, _ in original} == {"", "S", "FRS", "D", "PT", "F"}
+
+    mbox = tmp_path / "INBOX.mbox"
+    ok(run_wacket("mail", "export", "t/INBOX", "--mbox", str(mbox)))
+    fresh = tmp_path / "fresh"
+    r = ok(run_wacket("mail", "import", str(mbox), "--account", "t", "--jsonl",
+                      env={"WACKET_DATA": str(fresh)}))  # fmt: skip
+    [rec] = [json.loads(x) for x in r.stdout.splitlines()]
+    assert (rec["folder"], rec["messages"], rec["new"]) == ("INBOX", len(cases), len(cases))
+    assert archived(fresh, "t", "INBOX") == original
+    # Into the same store again: every message is recognised, none stored twice.
+    r = ok(run_wacket("mail", "import", str(mbox), "--account", "t", "--jsonl"))
+    assert json.loads(r.stdout)["duplicates"] == len(cases)
+    assert archived(Path(os.environ["WACKET_DATA"]), "t", "INBOX") == original

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -65,22 +66,45 @@ def _folder_name(rel: Path) -> str:
     return "/".join(parts) or "INBOX"
 
 
-def mbox_messages(path: Path) -> Iterator[tuple[bytes, str]]:
-    """Messages of an mbox file (mboxrd/mboxo), streamed; flags from Status/X-Status."""
+def mbox_messages(path: Path) -> Iterator[tuple[bytes, str, float | None]]:
+    """Messages of an mbox file (mboxrd/mboxo), streamed: (bytes, maildir flags, the From line's
+    date). The flag headers (Status, X-Status, X-Keywords) are the mbox's state of the message,
+    not part of it: read as flags and taken out, as `mail export` put them in."""
     buf: list[bytes] = []
+    date = None
     with open(path, "rb") as fh:
         prev_blank = True
         for line in fh:
             if line.startswith(b"From ") and prev_blank and buf is not None:
                 if buf:
-                    yield _finish(buf)
+                    yield (*_finish(buf), date)
                 buf = []
+                date = _from_line_date(line)
                 prev_blank = False
                 continue
             buf.append(line)
             prev_blank = line in (b"\n", b"\r\n")
     if buf:
-        yield _finish(buf)
+        yield (*_finish(buf), date)
+
+
+def _from_line_date(line: bytes) -> float | None:
+    """The date of `From SENDER Mon Nov  2 10:00:00 2026` (UTC); None if unreadable, or 1970-01-01
+    00:00:00 (what `mail export` writes for a message without a date)."""
+    import calendar
+
+    words = line.decode("ascii", "replace").split()
+    try:
+        stamp = calendar.timegm(time.strptime(" ".join(words[-5:]), "%a %b %d %H:%M:%S %Y"))
+    except (ValueError, OverflowError):
+        return None
+    return float(stamp) or None
+
+
+_FLAG_HEADER = re.compile(rb"^(Status|X-Status|X-Keywords):[^\n]*\n", re.M | re.I)
+# mbox flag letters -> maildir flags (Status R: seen; X-Status A answered, F flagged, T draft,
+# D deleted); X-Keywords $Forwarded: passed.
+_X_STATUS = {"A": "R", "F": "F", "T": "D", "D": "T"}
 
 
 def _finish(lines: list[bytes]) -> tuple[bytes, str]:
@@ -88,19 +112,19 @@ def _finish(lines: list[bytes]) -> tuple[bytes, str]:
         lines = lines[:-1]  # the separator before the next From line
     data = _QUOTED.sub(rb"\1", b"".join(lines))
     flags = set()
-    end = data.find(b"\n\n")
-    head = data[: end if end >= 0 else len(data)]
-    for m in re.finditer(rb"^(X-)?Status:\s*([A-Za-z]*)", head, re.M):
-        v = m.group(2).decode()
-        if "R" in v and not m.group(1):
+    m = re.search(rb"\n\r?\n", data)  # the header's last line ending, then the blank line
+    end = m.start() + 1 if m else len(data)
+    head = data[:end]
+    for h in _FLAG_HEADER.finditer(head):
+        name, _, value = h.group().partition(b":")
+        name, value = name.lower(), value.decode("ascii", "replace")
+        if name == b"status" and "R" in value:
             flags.add("S")
-        if "A" in v:
-            flags.add("R")
-        if "F" in v:
-            flags.add("F")
-        if "D" in v and m.group(1):
-            flags.add("T")
-    return data, "".join(sorted(flags))
+        elif name == b"x-status":
+            flags.update(_X_STATUS[c] for c in value if c in _X_STATUS)
+        elif name == b"x-keywords" and "$forwarded" in value.lower():
+            flags.add("P")
+    return _FLAG_HEADER.sub(b"", head) + data[end:], "".join(sorted(flags))
 
 
 def maildir_messages(path: Path) -> Iterator[tuple[bytes, str, float]]:
@@ -125,16 +149,13 @@ def import_path(store: Store, account: str, path: Path, folder: str | None = Non
         target = folder or name
         batch = store.batch(account, target)
         count = 0
-        if kind == "mbox":
-            items = ((data, flags, None) for data, flags in mbox_messages(p))
-        else:
-            items = maildir_messages(p)
+        items = mbox_messages(p) if kind == "mbox" else maildir_messages(p)
         for data, flags, mtime in items:
             batch.add(data, flags, mtime)
             count += 1
             if batch.pending() >= 500:
                 batch.commit()
-        batch.commit(last_archived=__import__("time").time())
+        batch.commit(last_archived=time.time())
         out.append({"account": account, "folder": target, "source": str(p), "kind": kind,
                     "messages": count, "new": batch.added, "linked": batch.linked,
                     "duplicates": count - batch.added - batch.linked})  # fmt: skip
