@@ -88,11 +88,10 @@ def test_links_netscape_html_round_trip(browsers, run_wacket, tmp_path):
     ok(run_wacket("links", "merge", "--into", str(fresh), str(first)))
     again = links_export(run_wacket, "--html", fresh)
     assert again == first.read_bytes()
-    assert b"Deeper" in again and b"TAGS=\"lang,systems\"" in again
+    assert b"Deeper" in again and b'TAGS="lang,systems"' in again
     with Master(fresh) as o:
         marks = {(p["url"], p["folder"], p["title"], p["tags"]) for p in o.placements()}
     assert ("https://news.example/item?id=1", "Bookmarks bar", "", "") in marks
-
 
 
 # -- mail: archive (real Dovecot) -> export --mbox -> import into a fresh store -------------------
@@ -189,3 +188,46 @@ def test_mail_mbox_export_import_round_trip(dovecot, run_wacket, tmp_path):
     r = ok(run_wacket("mail", "import", str(mbox), "--account", "t", "--jsonl"))
     assert json.loads(r.stdout)["duplicates"] == len(cases)
     assert archived(Path(os.environ["WACKET_DATA"]), "t", "INBOX") == original
+
+
+# -- sync plan files: written by --plan, read by --apply (real rsync, real sshd) ----------------
+
+HOSTILE = [os.fsdecode(b"caf\xe9 \xff"), "new\nline", "-dash", 'q\'uote "x"', "tab\there", "ü.txt"]
+
+
+def sync_records(stdout: bytes) -> list[dict]:
+    """The records, without `sent` (bytes on the wire: none in a dry run)."""
+    recs = [json.loads(x) for x in stdout.splitlines()]
+    return sorted(({k: v for k, v in r.items() if k != "sent"} for r in recs), key=repr)
+
+
+@pytest.mark.parametrize("mode", ["one-way", "two-way"])
+def test_sync_plan_file_round_trip(fleet, run_wacket, tmp_path, mode):
+    import uuid
+
+    from syncbed import tree, write
+
+    local = tmp_path / f"a{HOSTILE[0]}"
+    remote = fleet.hosts[0].home / f"plan-{uuid.uuid4().hex[:8]}{HOSTILE[0]}"
+    remote.mkdir()
+    spec = f"h1:{remote}"
+    for i, name in enumerate(HOSTILE):
+        write(local, f"{name}/{name}", f"first {i}")
+    two = ["--two-way"] if mode == "two-way" else ["--delete"]
+    ok(run_wacket("sync", *two, f"{local}/", f"{spec}/"))
+    for i, name in enumerate(HOSTILE):
+        write(local, f"{name}/{name}", f"edited {i}")
+        write(local, f"{name}/new {name}", b"\xff new")
+    (local / HOSTILE[2] / HOSTILE[2]).unlink()
+    if mode == "two-way":
+        write(remote, f"{HOSTILE[1]}/from b {HOSTILE[0]}", "made on b")
+    plan = tmp_path / f"plan{HOSTILE[0]}.json"
+    r = ok(run_wacket("sync", *two, f"{local}/", f"{spec}/", "--plan", str(plan), "--jsonl"))
+    planned = sync_records(r.stdout)
+    assert len(planned) >= 2 * len(HOSTILE)
+    assert tree(remote)[f"{HOSTILE[0]}/{HOSTILE[0]}"] == ("f", b"first 0")  # nothing done yet
+    r = ok(run_wacket("sync", "--apply", str(plan), "--jsonl"))
+    assert sync_records(r.stdout) == planned
+    assert tree(local) == tree(remote)
+    assert tree(remote)[f"{HOSTILE[0]}/new {HOSTILE[0]}"] == ("f", b"\xff new")
+    assert f"{HOSTILE[2]}/{HOSTILE[2]}" not in tree(remote)
