@@ -115,3 +115,16 @@ def test_error_message_names_the_exact_bytes(run_wacket, tmp_path):
     assert r.stderr == b"wacket: error: " + os.fsencode(missing) + b": source does not exist\n"
     (entry,) = entries(run_wacket)
     assert entry["outcome"] == "failed" and os.fsencode(missing) in os.fsencode(entry["summary"])
+
+
+def test_backup_run_with_non_utf8_source_and_target(fleet, run_wacket, tmp_path):
+    src = tmp_path / f"docs{FF}"
+    seed(src)
+    target = fleet.hosts[0].home / f"backups{FF}-{tmp_path.name}"
+    r = ok(run_wacket("backup", "run", "--source", str(src), "--target", f"h1:{target}",
+                      "--name", "docs", "--jsonl"))  # fmt: skip
+    snap = json.loads(r.stdout)["snapshot"]
+    assert tree(target / "docs" / snap / src.name) == tree(src)
+    (entry,) = entries(run_wacket)
+    assert entry["command"] == "backup run docs" and entry["outcome"] == "ok"
+    assert os.fsencode(f"h1:{target}") in os.fsencode(entry["summary"])
