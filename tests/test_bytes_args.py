@@ -99,12 +99,15 @@ def test_log_from_a_host_carries_non_utf8_bytes(fleet, run_wacket):
 def test_find_index_and_query_with_non_utf8_root_and_pattern(run_wacket, tmp_path):
     root = tmp_path / f"r{FF}"
     write(root, os.fsdecode(b"caf\xe9 \xff.txt"), "x")
+    write(root, os.fsdecode(b"odd.\xfe"), "x")
     ok(run_wacket("find", "index", "local", "--root", str(root)))
     for args in ([FF, "--plain"], ["--plain", "--", FF]):  # the quick path and click's
         r = ok(run_wacket("find", *args))
         assert r.stdout.split(b"\t")[:2] == [b"local", os.fsencode(root) + b"/caf\xe9 \xff.txt"]
     r = ok(run_wacket("find", os.fsdecode(b"\xe9 \xff"), "--jsonl"))
     assert os.fsencode(json.loads(r.stdout)["path"]) == os.fsencode(root) + b"/caf\xe9 \xff.txt"
+    r = ok(run_wacket("find", "--ext", os.fsdecode(b"\xfe"), "--plain"))
+    assert r.stdout.split(b"\t")[1] == os.fsencode(root) + b"/odd.\xfe"
     assert [e["command"] for e in entries(run_wacket)] == ["find index"]
 
 

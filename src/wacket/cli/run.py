@@ -51,7 +51,9 @@ def run(app, hostset, command, timeout, gather, fmt, accept_new, connect_timeout
 
     def on_result(res) -> None:
         if not res.ok:
-            err.write(f"{res.host:<{width}}: wacket: {res.error}\n".encode())
+            err.write(
+                f"{res.host:<{width}}: wacket: {res.error}\n".encode("utf-8", "surrogateescape")
+            )
             err.flush()
         elif fmt == "jsonl":
             out.write(dumps(record(res)).encode() + b"\n")

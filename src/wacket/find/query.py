@@ -143,7 +143,9 @@ class Matcher:
             self.literal = catalog.search_key(_literal(key)).encode("utf-8", "surrogateescape")
         elif self.kind == "substring":
             self.needle = catalog.search_key(q.pattern).encode("utf-8", "surrogateescape")
-        self.ext_needles = [("." + e.lower().lstrip(".")).encode() for e in q.exts]
+        self.ext_needles = [
+            ("." + e.lower().lstrip(".")).encode("utf-8", "surrogateescape") for e in q.exts
+        ]
 
     def candidates(self, names: catalog.Names) -> list[int] | None:
         """Record numbers that may match, ascending; None for "all of them"."""
