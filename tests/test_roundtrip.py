@@ -231,3 +231,24 @@ def test_sync_plan_file_round_trip(fleet, run_wacket, tmp_path, mode):
     assert tree(local) == tree(remote)
     assert tree(remote)[f"{HOSTILE[0]}/new {HOSTILE[0]}"] == ("f", b"\xff new")
     assert f"{HOSTILE[2]}/{HOSTILE[2]}" not in tree(remote)
+
+
+# -- the map job log: written by --joblog, read by --resume ---------------------------------------
+
+
+def test_map_joblog_resume_round_trip(run_wacket, tmp_path):
+    """Items with tabs, newlines, quotes and non-UTF-8 bytes: a second run with --resume finds
+    every one of them done and runs nothing."""
+    values = [*HOSTILE, "plain", "x\\ty", '{"not": "json"}']
+    items = b"".join(json.dumps({"item": v}).encode() + b"\n" for v in values)
+    log, marks = tmp_path / "jobs.tsv", tmp_path / "marks"
+    marks.mkdir()
+    cmd = f"echo run >> {marks}/{{#}}"
+    ok(run_wacket("map", "local", "--jsonl-in", "--joblog", str(log), "--", cmd, input=items))
+    assert len(list(marks.iterdir())) == len(values)
+    for f in marks.iterdir():
+        f.unlink()
+    r = ok(run_wacket("map", "local", "--jsonl-in", "--joblog", str(log), "--resume", "--", cmd,
+                      input=items))  # fmt: skip
+    assert list(marks.iterdir()) == []
+    assert f"{len(values)} skipped" in r.stderr.decode()
