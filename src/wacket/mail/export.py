@@ -3,7 +3,8 @@
 Written so that `wacket mail import` gets back exactly what was archived: each message's bytes as
 stored (CRLF kept), its flags in the headers mail programs read (Status R: seen; X-Status A:
 answered, F: flagged, T: draft, D: deleted; X-Keywords $Forwarded), which the importer takes out
-again, and its date in the From line. A message that does not end in a newline gains one.
+again, and its date in the From line. A message that does not end in a newline gains one; one
+with no blank line after its headers gets no flag headers.
 """
 
 from __future__ import annotations
