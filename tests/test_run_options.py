@@ -43,6 +43,8 @@ def test_options_of_the_command_pass_through(fleet, run_wacket, weird):
     # without `--`: from the command's first word on, everything is the command's
     r = run_wacket("run", "local", "--timeout", "30", "echo", "-n", "hi", "--bogus")
     assert (r.returncode, r.stdout) == (0, b"local: hi --bogus\n"), r.stderr
+    r = run_wacket("run", "local", "echo", "-n", "--", "-x")  # a `--` of the command's own
+    assert (r.returncode, r.stdout) == (0, b"local: -- -x\n"), r.stderr
     for host in ("local", "h1"):
         env = weird if host == "local" else {}
         path = "" if host == "local" else f"PATH={weird['PATH']} "

@@ -53,15 +53,16 @@ class CommandAfterHosts(click.Command):
     `--`, or (without `--`) from its first word on, options included (`run all ls -la`)."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        if "--" not in args:
-            start = self._command_start(ctx, args)
+        start = self._command_start(ctx, args)
+        if args[start : start + 1] != ["--"]:
             args = [*args[:start], "--", *args[start:]]
         ctx.ignore_unknown_options = False
         return super().parse_args(ctx, args)
 
     def _command_start(self, ctx: click.Context, args: list[str]) -> int:
-        """Where the command begins: the first word after HOSTS that is neither an option nor
-        an option's value (an unknown option stays before it, for click to refuse)."""
+        """Where the command begins: at the first `--`, or at the first word after HOSTS that is
+        neither an option nor an option's value, whichever comes first (an unknown option stays
+        before it, for click to refuse; a `--` later on is the command's)."""
         takes_value = {}
         for param in self.get_params(ctx):
             if isinstance(param, click.Option):
@@ -71,6 +72,8 @@ class CommandAfterHosts(click.Command):
         i = 0
         while i < len(args):
             word = args[i]
+            if word == "--":
+                return i
             if word.startswith("-") and word != "-":
                 name = word.partition("=")[0] if word.startswith("--") else word[:2]
                 if takes_value.get(name) and "=" not in word and len(word) == len(name):
