@@ -13,20 +13,26 @@ __wacket_hostsets() {
 }
 
 __wacket_complete_value() {
-    # $1: kind (file, dir, hostset, choice:a b c, or nothing); $2: the word so far
-    local kind=$1 cur=$2 IFS=$'\n'
-    case $kind in
-        file|path) COMPREPLY=($(compgen -f -- "$cur")); compopt -o filenames 2>/dev/null ;;
-        dir) COMPREPLY=($(compgen -d -- "$cur")); compopt -o filenames 2>/dev/null ;;
-        hostset)
-            local prefix="" word=$cur
-            if [[ $cur == *,* ]]; then prefix=${cur%,*},; word=${cur##*,}; fi
-            COMPREPLY=($(compgen -P "$prefix" -W "$(__wacket_hostsets)" -- "$word"))
-            compopt -o nospace 2>/dev/null ;;
-        choice:*) COMPREPLY=($(IFS=' '; compgen -W "${kind#choice:}" -- "$cur")) ;;
-        command) COMPREPLY=($(compgen -c -- "$cur")) ;;
-        *) COMPREPLY=() ;;
-    esac
+    # $1: kind (file, dir, path, hostset, command, choice:a b c, a name kind, several joined
+    # by +, or nothing); $2: the word so far; $3: the command's first argument (the host set
+    # of a pin, the backup set of a snapshot)
+    local cur=$2 IFS=$'\n' k
+    COMPREPLY=()
+    for k in ${1//+/$'\n'}; do
+        case $k in
+            file|path) COMPREPLY+=($(compgen -f -- "$cur")); compopt -o filenames 2>/dev/null ;;
+            dir) COMPREPLY+=($(compgen -d -- "$cur")); compopt -o filenames 2>/dev/null ;;
+            hostset)
+                local prefix="" word=$cur
+                if [[ $cur == *,* ]]; then prefix=${cur%,*},; word=${cur##*,}; fi
+                COMPREPLY+=($(compgen -P "$prefix" -W "$(__wacket_hostsets)" -- "$word"))
+                compopt -o nospace 2>/dev/null ;;
+            choice:*) COMPREPLY+=($(IFS=' '; compgen -W "${k#choice:}" -- "$cur")) ;;
+            command) COMPREPLY+=($(compgen -c -- "$cur")) ;;
+            set|profile|account|pin|snapshot)
+                COMPREPLY+=($(compgen -W "$(command wacket complete "$k" "$3" 2>/dev/null)" -- "$cur")) ;;
+        esac
+    done
 }
 
 __wacket_subcommands() {
@@ -118,25 +124,25 @@ __wacket_option_kind() {
     # prints value<kind> when option $2 of command $1 takes a value, nothing for a flag
     case "$1|$2" in
         '|--config') echo 'valuefile' ;;
-        'backup diff|--target') echo 'value' ;;
+        'backup diff|--target') echo 'valuepath' ;;
         'backup diff|--connect-timeout') echo 'value' ;;
         'backup drives|--connect-timeout') echo 'value' ;;
         'backup drives|-f'|'backup drives|--forks') echo 'value' ;;
-        'backup find|--target') echo 'value' ;;
+        'backup find|--target') echo 'valuepath' ;;
         'backup find|--connect-timeout') echo 'value' ;;
-        'backup list|--target') echo 'value' ;;
+        'backup list|--target') echo 'valuepath' ;;
         'backup list|--connect-timeout') echo 'value' ;;
         'backup prune|--connect-timeout') echo 'value' ;;
-        'backup restore|--to') echo 'value' ;;
-        'backup restore|--target') echo 'value' ;;
+        'backup restore|--to') echo 'valuepath' ;;
+        'backup restore|--target') echo 'valuepath' ;;
         'backup restore|--connect-timeout') echo 'value' ;;
-        'backup run|--source') echo 'value' ;;
-        'backup run|--target') echo 'value' ;;
+        'backup run|--source') echo 'valuepath' ;;
+        'backup run|--target') echo 'valuepath' ;;
         'backup run|--name') echo 'value' ;;
         'backup run|--exclude') echo 'value' ;;
         'backup run|--connect-timeout') echo 'value' ;;
         'backup verify|--sample') echo 'value' ;;
-        'backup verify|--target') echo 'value' ;;
+        'backup verify|--target') echo 'valuepath' ;;
         'backup verify|--connect-timeout') echo 'value' ;;
         'clip backends|--connect-timeout') echo 'value' ;;
         'clip clear|--hub') echo 'valuehostset' ;;
@@ -160,7 +166,7 @@ __wacket_option_kind() {
         'clip share|--connect-timeout') echo 'value' ;;
         'find dupes|--min-size') echo 'value' ;;
         'find get|--connect-timeout') echo 'value' ;;
-        'find index|--root') echo 'value' ;;
+        'find index|--root') echo 'valuepath' ;;
         'find index|--exclude') echo 'value' ;;
         'find index|--connect-timeout') echo 'value' ;;
         'find index|-f'|'find index|--forks') echo 'value' ;;
@@ -226,7 +232,7 @@ __wacket_option_kind() {
         'mail archive|--batch') echo 'value' ;;
         'mail archive|--expunge-archived-older-than') echo 'value' ;;
         'mail export|--mbox') echo 'valuefile' ;;
-        'mail import|--account') echo 'value' ;;
+        'mail import|--account') echo 'valueaccount' ;;
         'mail import|--folder') echo 'value' ;;
         'mail import|--connect-timeout') echo 'value' ;;
         'mail restore|--to') echo 'value' ;;
@@ -235,7 +241,7 @@ __wacket_option_kind() {
         'mail search|--subject') echo 'value' ;;
         'mail search|--since') echo 'value' ;;
         'mail search|--until') echo 'value' ;;
-        'mail search|--account') echo 'value' ;;
+        'mail search|--account') echo 'valueaccount' ;;
         'mail search|--folder') echo 'value' ;;
         'mail search|-n'|'mail search|--limit') echo 'value' ;;
         'map|--items') echo 'valuefile' ;;
@@ -272,41 +278,61 @@ __wacket_option_kind() {
 __wacket_arg_kind() {
     # kind of positional argument number $2 (from 0) of command $1
     case "$1|$2" in
+        'backup diff|0') echo 'set' ;;
+        'backup diff|1') echo 'snapshot' ;;
+        'backup diff|2') echo 'snapshot' ;;
         'backup drives|0') echo 'hostset' ;;
-        'backup restore|'*) [[ $2 -ge 1 ]] && echo command ;;
+        'backup find|0') echo 'set' ;;
+        'backup list|0') echo 'set' ;;
+        'backup prune|0') echo 'set' ;;
+        'backup restore|0') echo 'set' ;;
+        'backup restore|1') echo 'snapshot' ;;
+        'backup run|'*) [[ $2 -ge 0 ]] && echo 'set' ;;
+        'backup verify|0') echo 'set' ;;
+        'backup verify|1') echo 'snapshot' ;;
         'clip backends|0') echo 'hostset' ;;
-        'clip copy|'*) [[ $2 -ge 0 ]] && echo file ;;
+        'clip copy|'*) [[ $2 -ge 0 ]] && echo 'file' ;;
         'clip share|0') echo 'hostset' ;;
         'find dupes|0') echo 'hostset' ;;
+        'find get|0') echo 'path' ;;
+        'find get|1') echo 'path' ;;
         'find index|0') echo 'hostset' ;;
+        'find where|0') echo 'path' ;;
         'gpio drive|0') echo 'hostset' ;;
-        'gpio drive|'*) [[ $2 -ge 1 ]] && echo command ;;
         'gpio get|0') echo 'hostset' ;;
-        'gpio get|'*) [[ $2 -ge 1 ]] && echo command ;;
+        'gpio get|'*) [[ $2 -ge 1 ]] && echo 'pin' ;;
         'gpio info|0') echo 'hostset' ;;
         'gpio init|0') echo 'hostset' ;;
         'gpio pulse|0') echo 'hostset' ;;
-        'gpio pulse|'*) [[ $2 -ge 1 ]] && echo command ;;
+        'gpio pulse|'*) [[ $2 -ge 1 ]] && echo 'pin' ;;
         'gpio release|0') echo 'hostset' ;;
-        'gpio release|'*) [[ $2 -ge 1 ]] && echo command ;;
+        'gpio release|'*) [[ $2 -ge 1 ]] && echo 'pin' ;;
         'gpio set|0') echo 'hostset' ;;
-        'gpio set|'*) [[ $2 -ge 1 ]] && echo command ;;
         'gpio toggle|0') echo 'hostset' ;;
-        'gpio toggle|'*) [[ $2 -ge 1 ]] && echo command ;;
+        'gpio toggle|'*) [[ $2 -ge 1 ]] && echo 'pin' ;;
         'gpio watch|0') echo 'hostset' ;;
-        'gpio watch|'*) [[ $2 -ge 1 ]] && echo command ;;
+        'gpio watch|'*) [[ $2 -ge 1 ]] && echo 'pin' ;;
         'hosts services|0') echo 'hostset' ;;
         'hosts status|0') echo 'hostset' ;;
+        'mail archive|'*) [[ $2 -ge 0 ]] && echo 'account' ;;
+        'mail folders|0') echo 'account' ;;
+        'mail import|0') echo 'path' ;;
+        'mail login|0') echo 'account' ;;
+        'mail logout|0') echo 'account' ;;
+        'mail stats|0') echo 'account' ;;
+        'mail verify|'*) [[ $2 -ge 0 ]] && echo 'account' ;;
         'map|0') echo 'hostset' ;;
-        'map|'*) [[ $2 -ge 1 ]] && echo command ;;
+        'map|'*) [[ $2 -ge 1 ]] && echo 'command' ;;
         'msg send|0') echo 'hostset' ;;
         'run|0') echo 'hostset' ;;
-        'run|'*) [[ $2 -ge 1 ]] && echo command ;;
+        'run|'*) [[ $2 -ge 1 ]] && echo 'command' ;;
+        'sync|0') echo 'profile+path' ;;
+        'sync|'*) [[ $2 -ge 1 ]] && echo 'path' ;;
     esac
 }
 
 _wacket() {
-    local cur=${COMP_WORDS[COMP_CWORD]} path="" npos=0 i w kind after_dd=0
+    local cur=${COMP_WORDS[COMP_CWORD]} path="" npos=0 i w kind after_dd=0 first=""
     for ((i = 1; i < COMP_CWORD; i++)); do
         w=${COMP_WORDS[i]}
         if ((after_dd)); then npos=$((npos + 1)); continue; fi
@@ -320,20 +346,21 @@ _wacket() {
         if [[ $npos -eq 0 && " $(__wacket_subcommands "$path") " == *" $w "* ]]; then
             path=${path:+$path }$w
         else
+            ((npos == 0)) && first=$w
             npos=$((npos + 1))
         fi
     done
     if ((!after_dd)); then
         if [[ $cur == --*=* ]]; then
             kind=$(__wacket_option_kind "$path" "${cur%%=*}")
-            __wacket_complete_value "${kind#value}" "${cur#*=}"
+            __wacket_complete_value "${kind#value}" "${cur#*=}" "$first"
             return
         fi
         local prev=${COMP_WORDS[COMP_CWORD - 1]}
         if ((COMP_CWORD > 1)) && [[ $prev == -* && $prev != *=* ]]; then
             kind=$(__wacket_option_kind "$path" "$prev")
             if [[ -n $kind ]]; then
-                __wacket_complete_value "${kind#value}" "$cur"
+                __wacket_complete_value "${kind#value}" "$cur" "$first"
                 return
             fi
         fi
@@ -348,7 +375,7 @@ _wacket() {
         COMPREPLY=($(compgen -W "$subs" -- "$cur"))
         return
     fi
-    __wacket_complete_value "$(__wacket_arg_kind "$path" "$npos")" "$cur"
+    __wacket_complete_value "$(__wacket_arg_kind "$path" "$npos")" "$cur" "$first"
 }
 
 complete -F _wacket wacket

@@ -14,8 +14,8 @@ function __wacket_hostsets
     end
 end
 
-# The subcommand path of the command line (words joined by spaces), then the number of
-# positional arguments after it, e.g. "hosts status" and 1.
+# The subcommand path of the command line (words joined by spaces), the number of
+# positional arguments after it, then the first of them, e.g. "hosts status", 1 and "nas".
 function __wacket_state
     set -l words (commandline -opc)
     set -e words[1]
@@ -23,6 +23,7 @@ function __wacket_state
     set -l npos 0
     set -l skip 0
     set -l dd 0
+    set -l first ""
     for w in $words
         if test $skip = 1
             set skip 0
@@ -46,11 +47,19 @@ function __wacket_state
         if test $npos = 0; and contains -- "$path|$w" $__wacket_subcommands
             set path $path $w
         else
+            test $npos = 0; and set first $w
             set npos (math $npos + 1)
         end
     end
     echo "$path"
     echo $npos
+    echo $first
+end
+
+# The names `wacket complete KIND` lists; pins and snapshots depend on the first argument.
+function __wacket_names
+    set -l state (__wacket_state)
+    command wacket complete $argv[1] "$state[3]" 2>/dev/null
 end
 
 # True when the command line is at subcommand PATH; with N, also at positional argument N
@@ -102,7 +111,10 @@ complete -c wacket -n '__wacket_at \'backup\' 0' -a 'verify' -d 'Re-hash SNAPSHO
 complete -c wacket -n '__wacket_at \'backup\'' -s 'h' -l 'help' -d 'Show this message and exit'
 
 # wacket backup diff
-complete -c wacket -n '__wacket_at \'backup diff\'' -l 'target' -r -f -d 'Where the set\'s snapshots are (HOST:PATH, PATH or drive:LABEL:/path),…'
+complete -c wacket -n '__wacket_at \'backup diff\' 0' -f -a '(__wacket_names set)'
+complete -c wacket -n '__wacket_at \'backup diff\' 1' -f -a '(__wacket_names snapshot)'
+complete -c wacket -n '__wacket_at \'backup diff\' 2' -f -a '(__wacket_names snapshot)'
+complete -c wacket -n '__wacket_at \'backup diff\'' -l 'target' -r -F -d 'Where the set\'s snapshots are (HOST:PATH, PATH or drive:LABEL:/path),…'
 complete -c wacket -n '__wacket_at \'backup diff\'' -l 'accept-new' -d 'Record the host key of a host seen for the first time (never a change…'
 complete -c wacket -n '__wacket_at \'backup diff\'' -l 'connect-timeout' -r -f -d 'Give up on a host that does not answer within this time'
 complete -c wacket -n '__wacket_at \'backup diff\'' -l 'table' -d 'Aligned table (the default on a TTY)'
@@ -124,7 +136,8 @@ complete -c wacket -n '__wacket_at \'backup drives\'' -l 'jsonl' -d 'One JSON ob
 complete -c wacket -n '__wacket_at \'backup drives\'' -s 'h' -l 'help' -d 'Show this message and exit'
 
 # wacket backup find
-complete -c wacket -n '__wacket_at \'backup find\'' -l 'target' -r -f -d 'Where the set\'s snapshots are (HOST:PATH, PATH or drive:LABEL:/path),…'
+complete -c wacket -n '__wacket_at \'backup find\' 0' -f -a '(__wacket_names set)'
+complete -c wacket -n '__wacket_at \'backup find\'' -l 'target' -r -F -d 'Where the set\'s snapshots are (HOST:PATH, PATH or drive:LABEL:/path),…'
 complete -c wacket -n '__wacket_at \'backup find\'' -l 'accept-new' -d 'Record the host key of a host seen for the first time (never a change…'
 complete -c wacket -n '__wacket_at \'backup find\'' -l 'connect-timeout' -r -f -d 'Give up on a host that does not answer within this time'
 complete -c wacket -n '__wacket_at \'backup find\'' -l 'table' -d 'Aligned table (the default on a TTY)'
@@ -134,7 +147,8 @@ complete -c wacket -n '__wacket_at \'backup find\'' -l 'jsonl' -d 'One JSON obje
 complete -c wacket -n '__wacket_at \'backup find\'' -s 'h' -l 'help' -d 'Show this message and exit'
 
 # wacket backup list
-complete -c wacket -n '__wacket_at \'backup list\'' -l 'target' -r -f -d 'Where the set\'s snapshots are (HOST:PATH, PATH or drive:LABEL:/path),…'
+complete -c wacket -n '__wacket_at \'backup list\' 0' -f -a '(__wacket_names set)'
+complete -c wacket -n '__wacket_at \'backup list\'' -l 'target' -r -F -d 'Where the set\'s snapshots are (HOST:PATH, PATH or drive:LABEL:/path),…'
 complete -c wacket -n '__wacket_at \'backup list\'' -l 'accept-new' -d 'Record the host key of a host seen for the first time (never a change…'
 complete -c wacket -n '__wacket_at \'backup list\'' -l 'connect-timeout' -r -f -d 'Give up on a host that does not answer within this time'
 complete -c wacket -n '__wacket_at \'backup list\'' -l 'table' -d 'Aligned table (the default on a TTY)'
@@ -144,6 +158,7 @@ complete -c wacket -n '__wacket_at \'backup list\'' -l 'jsonl' -d 'One JSON obje
 complete -c wacket -n '__wacket_at \'backup list\'' -s 'h' -l 'help' -d 'Show this message and exit'
 
 # wacket backup prune
+complete -c wacket -n '__wacket_at \'backup prune\' 0' -f -a '(__wacket_names set)'
 complete -c wacket -n '__wacket_at \'backup prune\'' -s 'n' -l 'dry-run' -d 'Only list what would be removed'
 complete -c wacket -n '__wacket_at \'backup prune\'' -l 'force' -d 'Prune even though the last run failed'
 complete -c wacket -n '__wacket_at \'backup prune\'' -l 'accept-new' -d 'Record the host key of a host seen for the first time (never a change…'
@@ -155,10 +170,11 @@ complete -c wacket -n '__wacket_at \'backup prune\'' -l 'jsonl' -d 'One JSON obj
 complete -c wacket -n '__wacket_at \'backup prune\'' -s 'h' -l 'help' -d 'Show this message and exit'
 
 # wacket backup restore
-complete -c wacket -n '__wacket_at \'backup restore\' 1+' -a '(__fish_complete_command)'
-complete -c wacket -n '__wacket_at \'backup restore\'' -l 'to' -r -f -d 'Where to restore to (PATH or HOST:PATH)'
+complete -c wacket -n '__wacket_at \'backup restore\' 0' -f -a '(__wacket_names set)'
+complete -c wacket -n '__wacket_at \'backup restore\' 1' -f -a '(__wacket_names snapshot)'
+complete -c wacket -n '__wacket_at \'backup restore\'' -l 'to' -r -F -d 'Where to restore to (PATH or HOST:PATH)'
 complete -c wacket -n '__wacket_at \'backup restore\'' -l 'overwrite' -d 'Replace files that exist at the destination'
-complete -c wacket -n '__wacket_at \'backup restore\'' -l 'target' -r -f -d 'Where the set\'s snapshots are (HOST:PATH, PATH or drive:LABEL:/path),…'
+complete -c wacket -n '__wacket_at \'backup restore\'' -l 'target' -r -F -d 'Where the set\'s snapshots are (HOST:PATH, PATH or drive:LABEL:/path),…'
 complete -c wacket -n '__wacket_at \'backup restore\'' -l 'accept-new' -d 'Record the host key of a host seen for the first time (never a change…'
 complete -c wacket -n '__wacket_at \'backup restore\'' -l 'connect-timeout' -r -f -d 'Give up on a host that does not answer within this time'
 complete -c wacket -n '__wacket_at \'backup restore\'' -l 'table' -d 'Aligned table (the default on a TTY)'
@@ -168,9 +184,10 @@ complete -c wacket -n '__wacket_at \'backup restore\'' -l 'jsonl' -d 'One JSON o
 complete -c wacket -n '__wacket_at \'backup restore\'' -s 'h' -l 'help' -d 'Show this message and exit'
 
 # wacket backup run
+complete -c wacket -n '__wacket_at \'backup run\' 0+' -f -a '(__wacket_names set)'
 complete -c wacket -n '__wacket_at \'backup run\'' -l 'all' -d 'Every set in the config (for cron)'
-complete -c wacket -n '__wacket_at \'backup run\'' -l 'source' -r -f -d 'Ad hoc: a source (repeatable)'
-complete -c wacket -n '__wacket_at \'backup run\'' -l 'target' -r -f -d 'Where the set\'s snapshots are (HOST:PATH, PATH or drive:LABEL:/path),…'
+complete -c wacket -n '__wacket_at \'backup run\'' -l 'source' -r -F -d 'Ad hoc: a source (repeatable)'
+complete -c wacket -n '__wacket_at \'backup run\'' -l 'target' -r -F -d 'Where the set\'s snapshots are (HOST:PATH, PATH or drive:LABEL:/path),…'
 complete -c wacket -n '__wacket_at \'backup run\'' -l 'name' -r -f -d 'Ad hoc: the set\'s name on the target'
 complete -c wacket -n '__wacket_at \'backup run\'' -l 'exclude' -r -f -d 'Ad hoc: rsync exclude pattern'
 complete -c wacket -n '__wacket_at \'backup run\'' -l 'prune' -d 'After a fully successful run, apply the set\'s keep policy (as `backup…'
@@ -183,10 +200,12 @@ complete -c wacket -n '__wacket_at \'backup run\'' -l 'jsonl' -d 'One JSON objec
 complete -c wacket -n '__wacket_at \'backup run\'' -s 'h' -l 'help' -d 'Show this message and exit'
 
 # wacket backup verify
+complete -c wacket -n '__wacket_at \'backup verify\' 0' -f -a '(__wacket_names set)'
+complete -c wacket -n '__wacket_at \'backup verify\' 1' -f -a '(__wacket_names snapshot)'
 complete -c wacket -n '__wacket_at \'backup verify\'' -l 'all' -d 'Every snapshot of the set'
 complete -c wacket -n '__wacket_at \'backup verify\'' -l 'sample' -r -f -d 'Re-hash only PCT% of the files, chosen at random'
 complete -c wacket -n '__wacket_at \'backup verify\'' -l 'extra' -d 'Also list files in the snapshot that the manifest lacks'
-complete -c wacket -n '__wacket_at \'backup verify\'' -l 'target' -r -f -d 'Where the set\'s snapshots are (HOST:PATH, PATH or drive:LABEL:/path),…'
+complete -c wacket -n '__wacket_at \'backup verify\'' -l 'target' -r -F -d 'Where the set\'s snapshots are (HOST:PATH, PATH or drive:LABEL:/path),…'
 complete -c wacket -n '__wacket_at \'backup verify\'' -l 'accept-new' -d 'Record the host key of a host seen for the first time (never a change…'
 complete -c wacket -n '__wacket_at \'backup verify\'' -l 'connect-timeout' -r -f -d 'Give up on a host that does not answer within this time'
 complete -c wacket -n '__wacket_at \'backup verify\'' -l 'table' -d 'Aligned table (the default on a TTY)'
@@ -299,13 +318,15 @@ complete -c wacket -n '__wacket_at \'find dupes\'' -l 'jsonl' -d 'One JSON objec
 complete -c wacket -n '__wacket_at \'find dupes\'' -s 'h' -l 'help' -d 'Show this message and exit'
 
 # wacket find get
+complete -c wacket -n '__wacket_at \'find get\' 0' -F
+complete -c wacket -n '__wacket_at \'find get\' 1' -F
 complete -c wacket -n '__wacket_at \'find get\'' -l 'accept-new' -d 'Record the host key of a host seen for the first time (never a change…'
 complete -c wacket -n '__wacket_at \'find get\'' -l 'connect-timeout' -r -f -d 'Give up on a host that does not answer within this time'
 complete -c wacket -n '__wacket_at \'find get\'' -s 'h' -l 'help' -d 'Show this message and exit'
 
 # wacket find index
 complete -c wacket -n '__wacket_at \'find index\' 0' -a '(__wacket_hostsets)'
-complete -c wacket -n '__wacket_at \'find index\'' -l 'root' -r -f -d 'Walk PATH (repeatable)'
+complete -c wacket -n '__wacket_at \'find index\'' -l 'root' -r -F -d 'Walk PATH (repeatable)'
 complete -c wacket -n '__wacket_at \'find index\'' -l 'exclude' -r -f -d 'Also skip these (repeatable)'
 complete -c wacket -n '__wacket_at \'find index\'' -l 'content' -l 'no-content' -d 'Also index the words of documents (text, Markdown, HTML, PDF, office)'
 complete -c wacket -n '__wacket_at \'find index\'' -l 'accept-new' -d 'Record the host key of a host seen for the first time (never a change…'
@@ -352,6 +373,7 @@ complete -c wacket -n '__wacket_at \'find query\'' -l 'jsonl' -d 'One JSON objec
 complete -c wacket -n '__wacket_at \'find query\'' -s 'h' -l 'help' -d 'Show this message and exit'
 
 # wacket find where
+complete -c wacket -n '__wacket_at \'find where\' 0' -F
 complete -c wacket -n '__wacket_at \'find where\'' -l 'table' -d 'Aligned table (the default on a TTY)'
 complete -c wacket -n '__wacket_at \'find where\'' -l 'plain' -d 'Tab-separated, no header (for cut/awk)'
 complete -c wacket -n '__wacket_at \'find where\'' -l 'json' -d 'One JSON array'
@@ -372,7 +394,6 @@ complete -c wacket -n '__wacket_at \'gpio\'' -s 'h' -l 'help' -d 'Show this mess
 
 # wacket gpio drive
 complete -c wacket -n '__wacket_at \'gpio drive\' 0' -a '(__wacket_hostsets)'
-complete -c wacket -n '__wacket_at \'gpio drive\' 1+' -a '(__fish_complete_command)'
 complete -c wacket -n '__wacket_at \'gpio drive\'' -l 'gap' -r -f -d 'Time between successive assignments (e.g'
 complete -c wacket -n '__wacket_at \'gpio drive\'' -l 'accept-new' -d 'Record the host key of a host seen for the first time (never a change…'
 complete -c wacket -n '__wacket_at \'gpio drive\'' -l 'connect-timeout' -r -f -d 'Give up on a host that does not answer within this time'
@@ -384,7 +405,7 @@ complete -c wacket -n '__wacket_at \'gpio drive\'' -s 'h' -l 'help' -d 'Show thi
 
 # wacket gpio get
 complete -c wacket -n '__wacket_at \'gpio get\' 0' -a '(__wacket_hostsets)'
-complete -c wacket -n '__wacket_at \'gpio get\' 1+' -a '(__fish_complete_command)'
+complete -c wacket -n '__wacket_at \'gpio get\' 1+' -f -a '(__wacket_names pin)'
 complete -c wacket -n '__wacket_at \'gpio get\'' -l 'accept-new' -d 'Record the host key of a host seen for the first time (never a change…'
 complete -c wacket -n '__wacket_at \'gpio get\'' -l 'connect-timeout' -r -f -d 'Give up on a host that does not answer within this time'
 complete -c wacket -n '__wacket_at \'gpio get\'' -s 'f' -l 'forks' -r -f -d 'How many hosts to work on at once'
@@ -420,7 +441,7 @@ complete -c wacket -n '__wacket_at \'gpio init\'' -s 'h' -l 'help' -d 'Show this
 
 # wacket gpio pulse
 complete -c wacket -n '__wacket_at \'gpio pulse\' 0' -a '(__wacket_hostsets)'
-complete -c wacket -n '__wacket_at \'gpio pulse\' 1+' -a '(__fish_complete_command)'
+complete -c wacket -n '__wacket_at \'gpio pulse\' 1+' -f -a '(__wacket_names pin)'
 complete -c wacket -n '__wacket_at \'gpio pulse\'' -l 'ms' -r -f -d 'How long (500, 500ms, 2s)'
 complete -c wacket -n '__wacket_at \'gpio pulse\'' -l 'value' -r -f -d 'The pulse\'s value'
 complete -c wacket -n '__wacket_at \'gpio pulse\'' -l 'accept-new' -d 'Record the host key of a host seen for the first time (never a change…'
@@ -434,7 +455,7 @@ complete -c wacket -n '__wacket_at \'gpio pulse\'' -s 'h' -l 'help' -d 'Show thi
 
 # wacket gpio release
 complete -c wacket -n '__wacket_at \'gpio release\' 0' -a '(__wacket_hostsets)'
-complete -c wacket -n '__wacket_at \'gpio release\' 1+' -a '(__fish_complete_command)'
+complete -c wacket -n '__wacket_at \'gpio release\' 1+' -f -a '(__wacket_names pin)'
 complete -c wacket -n '__wacket_at \'gpio release\'' -l 'accept-new' -d 'Record the host key of a host seen for the first time (never a change…'
 complete -c wacket -n '__wacket_at \'gpio release\'' -l 'connect-timeout' -r -f -d 'Give up on a host that does not answer within this time'
 complete -c wacket -n '__wacket_at \'gpio release\'' -s 'f' -l 'forks' -r -f -d 'How many hosts to work on at once'
@@ -446,7 +467,6 @@ complete -c wacket -n '__wacket_at \'gpio release\'' -s 'h' -l 'help' -d 'Show t
 
 # wacket gpio set
 complete -c wacket -n '__wacket_at \'gpio set\' 0' -a '(__wacket_hostsets)'
-complete -c wacket -n '__wacket_at \'gpio set\' 1+' -a '(__fish_complete_command)'
 complete -c wacket -n '__wacket_at \'gpio set\'' -l 'accept-new' -d 'Record the host key of a host seen for the first time (never a change…'
 complete -c wacket -n '__wacket_at \'gpio set\'' -l 'connect-timeout' -r -f -d 'Give up on a host that does not answer within this time'
 complete -c wacket -n '__wacket_at \'gpio set\'' -s 'f' -l 'forks' -r -f -d 'How many hosts to work on at once'
@@ -458,7 +478,7 @@ complete -c wacket -n '__wacket_at \'gpio set\'' -s 'h' -l 'help' -d 'Show this 
 
 # wacket gpio toggle
 complete -c wacket -n '__wacket_at \'gpio toggle\' 0' -a '(__wacket_hostsets)'
-complete -c wacket -n '__wacket_at \'gpio toggle\' 1+' -a '(__fish_complete_command)'
+complete -c wacket -n '__wacket_at \'gpio toggle\' 1+' -f -a '(__wacket_names pin)'
 complete -c wacket -n '__wacket_at \'gpio toggle\'' -l 'accept-new' -d 'Record the host key of a host seen for the first time (never a change…'
 complete -c wacket -n '__wacket_at \'gpio toggle\'' -l 'connect-timeout' -r -f -d 'Give up on a host that does not answer within this time'
 complete -c wacket -n '__wacket_at \'gpio toggle\'' -s 'f' -l 'forks' -r -f -d 'How many hosts to work on at once'
@@ -470,7 +490,7 @@ complete -c wacket -n '__wacket_at \'gpio toggle\'' -s 'h' -l 'help' -d 'Show th
 
 # wacket gpio watch
 complete -c wacket -n '__wacket_at \'gpio watch\' 0' -a '(__wacket_hostsets)'
-complete -c wacket -n '__wacket_at \'gpio watch\' 1+' -a '(__fish_complete_command)'
+complete -c wacket -n '__wacket_at \'gpio watch\' 1+' -f -a '(__wacket_names pin)'
 complete -c wacket -n '__wacket_at \'gpio watch\'' -l 'edge' -r -f -a 'rising falling both' -d 'Which edges to report'
 complete -c wacket -n '__wacket_at \'gpio watch\'' -l 'debounce' -r -f -d 'Report a level only once it held this long (10ms)'
 complete -c wacket -n '__wacket_at \'gpio watch\'' -s 'n' -l 'count' -r -f -d 'Stop after this many edges'
@@ -619,6 +639,7 @@ complete -c wacket -n '__wacket_at \'mail\' 0' -a 'verify' -d 'Prove the archive
 complete -c wacket -n '__wacket_at \'mail\'' -s 'h' -l 'help' -d 'Show this message and exit'
 
 # wacket mail archive
+complete -c wacket -n '__wacket_at \'mail archive\' 0+' -f -a '(__wacket_names account)'
 complete -c wacket -n '__wacket_at \'mail archive\'' -l 'all' -d 'Every configured account'
 complete -c wacket -n '__wacket_at \'mail archive\'' -l 'batch' -r -f -d 'UIDs per FETCH'
 complete -c wacket -n '__wacket_at \'mail archive\'' -l 'expunge-archived-older-than' -r -f -d 'After archiving, delete from the server the messages older than AGE (…'
@@ -633,6 +654,7 @@ complete -c wacket -n '__wacket_at \'mail export\'' -l 'mbox' -r -F -d 'Write he
 complete -c wacket -n '__wacket_at \'mail export\'' -s 'h' -l 'help' -d 'Show this message and exit'
 
 # wacket mail folders
+complete -c wacket -n '__wacket_at \'mail folders\' 0' -f -a '(__wacket_names account)'
 complete -c wacket -n '__wacket_at \'mail folders\'' -l 'table' -d 'Aligned table (the default on a TTY)'
 complete -c wacket -n '__wacket_at \'mail folders\'' -l 'plain' -d 'Tab-separated, no header (for cut/awk)'
 complete -c wacket -n '__wacket_at \'mail folders\'' -l 'json' -d 'One JSON array'
@@ -640,7 +662,8 @@ complete -c wacket -n '__wacket_at \'mail folders\'' -l 'jsonl' -d 'One JSON obj
 complete -c wacket -n '__wacket_at \'mail folders\'' -s 'h' -l 'help' -d 'Show this message and exit'
 
 # wacket mail import
-complete -c wacket -n '__wacket_at \'mail import\'' -l 'account' -r -f -d 'Archive account name to import into'
+complete -c wacket -n '__wacket_at \'mail import\' 0' -F
+complete -c wacket -n '__wacket_at \'mail import\'' -l 'account' -r -f -a '(__wacket_names account)' -d 'Archive account name to import into'
 complete -c wacket -n '__wacket_at \'mail import\'' -l 'folder' -r -f -d 'Put everything into this folder'
 complete -c wacket -n '__wacket_at \'mail import\'' -l 'accept-new' -d 'Record the host key of a host seen for the first time (never a change…'
 complete -c wacket -n '__wacket_at \'mail import\'' -l 'connect-timeout' -r -f -d 'Give up on a host that does not answer within this time'
@@ -651,11 +674,13 @@ complete -c wacket -n '__wacket_at \'mail import\'' -l 'jsonl' -d 'One JSON obje
 complete -c wacket -n '__wacket_at \'mail import\'' -s 'h' -l 'help' -d 'Show this message and exit'
 
 # wacket mail login
+complete -c wacket -n '__wacket_at \'mail login\' 0' -f -a '(__wacket_names account)'
 complete -c wacket -n '__wacket_at \'mail login\'' -l 'password-stdin' -d 'Read the password from stdin (first line)'
 complete -c wacket -n '__wacket_at \'mail login\'' -l 'no-check' -d 'Store it without trying to log in'
 complete -c wacket -n '__wacket_at \'mail login\'' -s 'h' -l 'help' -d 'Show this message and exit'
 
 # wacket mail logout
+complete -c wacket -n '__wacket_at \'mail logout\' 0' -f -a '(__wacket_names account)'
 complete -c wacket -n '__wacket_at \'mail logout\'' -s 'h' -l 'help' -d 'Show this message and exit'
 
 # wacket mail restore
@@ -672,7 +697,7 @@ complete -c wacket -n '__wacket_at \'mail search\'' -l 'to' -r -f -d 'To/Cc/Bcc 
 complete -c wacket -n '__wacket_at \'mail search\'' -l 'subject' -r -f -d 'Subject contains these words'
 complete -c wacket -n '__wacket_at \'mail search\'' -l 'since' -r -f -d 'Sent at or after (2025-01-01, 30d)'
 complete -c wacket -n '__wacket_at \'mail search\'' -l 'until' -r -f -d 'Sent before (2025-02-01, 7d)'
-complete -c wacket -n '__wacket_at \'mail search\'' -l 'account' -r -f -d 'Only this account'
+complete -c wacket -n '__wacket_at \'mail search\'' -l 'account' -r -f -a '(__wacket_names account)' -d 'Only this account'
 complete -c wacket -n '__wacket_at \'mail search\'' -l 'folder' -r -f -d 'Only this folder (and its subfolders)'
 complete -c wacket -n '__wacket_at \'mail search\'' -s 'n' -l 'limit' -r -f -d ''
 complete -c wacket -n '__wacket_at \'mail search\'' -l 'table' -d 'Aligned table (the default on a TTY)'
@@ -686,6 +711,7 @@ complete -c wacket -n '__wacket_at \'mail show\'' -l 'raw' -d 'The message exact
 complete -c wacket -n '__wacket_at \'mail show\'' -s 'h' -l 'help' -d 'Show this message and exit'
 
 # wacket mail stats
+complete -c wacket -n '__wacket_at \'mail stats\' 0' -f -a '(__wacket_names account)'
 complete -c wacket -n '__wacket_at \'mail stats\'' -l 'table' -d 'Aligned table (the default on a TTY)'
 complete -c wacket -n '__wacket_at \'mail stats\'' -l 'plain' -d 'Tab-separated, no header (for cut/awk)'
 complete -c wacket -n '__wacket_at \'mail stats\'' -l 'json' -d 'One JSON array'
@@ -693,6 +719,7 @@ complete -c wacket -n '__wacket_at \'mail stats\'' -l 'jsonl' -d 'One JSON objec
 complete -c wacket -n '__wacket_at \'mail stats\'' -s 'h' -l 'help' -d 'Show this message and exit'
 
 # wacket mail verify
+complete -c wacket -n '__wacket_at \'mail verify\' 0+' -f -a '(__wacket_names account)'
 complete -c wacket -n '__wacket_at \'mail verify\'' -l 'all' -d 'Every configured account'
 complete -c wacket -n '__wacket_at \'mail verify\'' -l 'missing-only' -d 'List only missing messages, no folder summary'
 complete -c wacket -n '__wacket_at \'mail verify\'' -l 'repair' -d 'Fetch what is missing again, then verify'
@@ -777,6 +804,8 @@ complete -c wacket -n '__wacket_at \'run\'' -s 'f' -l 'forks' -r -f -d 'How many
 complete -c wacket -n '__wacket_at \'run\'' -s 'h' -l 'help' -d 'Show this message and exit'
 
 # wacket sync
+complete -c wacket -n '__wacket_at \'sync\' 0' -F -a '(__wacket_names profile)'
+complete -c wacket -n '__wacket_at \'sync\' 1+' -F
 complete -c wacket -n '__wacket_at \'sync\'' -l 'two-way' -d 'Keep both sides the same (per-pair state)'
 complete -c wacket -n '__wacket_at \'sync\'' -l 'all' -d 'Run every [sync.NAME] profile of the config'
 complete -c wacket -n '__wacket_at \'sync\'' -s 'n' -l 'dry-run' -d 'Show what would change; change nothing'

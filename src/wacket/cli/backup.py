@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from wacket.cli.context import App, connection_options, forks_option, pass_app
+from wacket.cli.context import App, Completes, connection_options, forks_option, pass_app
 from wacket.errors import ConfigError, Exit, WacketError
 from wacket.output import Renderer, human_bytes, output_options
 
@@ -48,6 +48,7 @@ def _target_option(fn):
     return click.option(
         "--target",
         metavar="TARGET",
+        type=Completes("path"),
         help="Where the set's snapshots are (HOST:PATH, PATH or drive:LABEL:/path), for sets "
         "not in the config.",
     )(fn)
@@ -58,10 +59,15 @@ def _fail(message: str) -> None:
 
 
 @backup.command("run")
-@click.argument("names", nargs=-1)
+@click.argument("names", nargs=-1, type=Completes("set"))
 @click.option("--all", "all_sets", is_flag=True, help="Every set in the config (for cron).")
 @click.option(
-    "--source", "sources", multiple=True, metavar="PATH", help="Ad hoc: a source (repeatable)."
+    "--source",
+    "sources",
+    multiple=True,
+    metavar="PATH",
+    type=Completes("path"),
+    help="Ad hoc: a source (repeatable).",
 )
 @_target_option
 @click.option("--name", "adhoc_name", metavar="NAME", help="Ad hoc: the set's name on the target.")
@@ -166,7 +172,7 @@ def run_cmd(
 
 
 @backup.command("list")
-@click.argument("name")
+@click.argument("name", type=Completes("set"))
 @_target_option
 @connection_options
 @output_options
@@ -192,8 +198,8 @@ def list_cmd(app, name, target, accept_new, connect_timeout, fmt) -> int:
 
 
 @backup.command("verify")
-@click.argument("name")
-@click.argument("snapshot", required=False)
+@click.argument("name", type=Completes("set"))
+@click.argument("snapshot", required=False, type=Completes("snapshot"))
 @click.option("--all", "every", is_flag=True, help="Every snapshot of the set.")
 @click.option(
     "--sample",
@@ -248,9 +254,9 @@ def verify_cmd(
 
 
 @backup.command("diff")
-@click.argument("name")
-@click.argument("s1")
-@click.argument("s2", required=False, default="latest")
+@click.argument("name", type=Completes("set"))
+@click.argument("s1", type=Completes("snapshot"))
+@click.argument("s2", required=False, default="latest", type=Completes("snapshot"))
 @_target_option
 @connection_options
 @output_options
@@ -275,7 +281,7 @@ def diff_cmd(app, name, s1, s2, target, accept_new, connect_timeout, fmt) -> int
 
 
 @backup.command("find")
-@click.argument("name")
+@click.argument("name", type=Completes("set"))
 @click.argument("pattern")
 @_target_option
 @connection_options
@@ -308,10 +314,15 @@ def find_cmd(app, name, pattern, target, accept_new, connect_timeout, fmt) -> in
 
 
 @backup.command("restore")
-@click.argument("name")
-@click.argument("items", nargs=-1)
+@click.argument("name", type=Completes("set"))
+@click.argument("items", nargs=-1, type=Completes("snapshot", ""))
 @click.option(
-    "--to", "dest", required=True, metavar="DEST", help="Where to restore to (PATH or HOST:PATH)."
+    "--to",
+    "dest",
+    required=True,
+    metavar="DEST",
+    type=Completes("path"),
+    help="Where to restore to (PATH or HOST:PATH).",
 )
 @click.option("--overwrite", is_flag=True, help="Replace files that exist at the destination.")
 @_target_option
@@ -363,7 +374,7 @@ def restore_cmd(app, name, items, dest, overwrite, target, accept_new, connect_t
 
 
 @backup.command("prune")
-@click.argument("name")
+@click.argument("name", type=Completes("set"))
 @click.option("--dry-run", "-n", is_flag=True, help="Only list what would be removed.")
 @click.option("--force", is_flag=True, help="Prune even though the last run failed.")
 @connection_options

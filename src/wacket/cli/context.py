@@ -86,6 +86,24 @@ class CommandAfterHosts(click.Command):
         return len(args)
 
 
+class Completes(click.ParamType):
+    """A text parameter with a completion kind, which bin/gen-docs writes into the static shell
+    scripts: `path` (a local path or HOST:PATH: files complete), `command` (a command line, kept
+    as given), or names that `wacket complete KIND` lists (set, profile, account, pin,
+    snapshot); kinds joined by + offer both. `rest`: the kind of a variadic argument's later
+    words when its first differs (sync PROFILE | SRC DEST). A parameter with no kind (and no
+    click.Path or host-set name) completes nothing."""
+
+    name = "text"
+
+    def __init__(self, kind: str, rest: str | None = None):
+        self.kind = kind
+        self.rest = kind if rest is None else rest
+
+    def convert(self, value, param, ctx):
+        return value
+
+
 def debug_enabled() -> bool:
     return bool(os.environ.get("WACKET_DEBUG"))
 
@@ -93,6 +111,7 @@ def debug_enabled() -> bool:
 __all__ = [
     "App",
     "CommandAfterHosts",
+    "Completes",
     "WacketError",
     "pass_app",
     "connection_options",

@@ -168,6 +168,10 @@ def main(argv: list[str] | None = None) -> None:
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="surrogateescape")
     args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["complete"]:  # the shell completions' names: no click, no command tree
+        from wacket import complete
+
+        sys.exit(complete.main(args[1:]))
     if args[:1] == ["find"]:
         opts = parse_find(args[1:])
         if opts is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from wacket.cli import find_query
-from wacket.cli.context import connection_options, forks_option, pass_app
+from wacket.cli.context import Completes, connection_options, forks_option, pass_app
 from wacket.cli.entry import FIND_FILTERS
 from wacket.errors import Exit, WacketError
 from wacket.output import Renderer, output_options
@@ -135,7 +135,14 @@ def _stale(app, hostset, fmt) -> int:
 
 @find.command("index")
 @click.argument("hostset", required=False, default="all")
-@click.option("--root", "roots", multiple=True, metavar="PATH", help="Walk PATH (repeatable).")
+@click.option(
+    "--root",
+    "roots",
+    multiple=True,
+    metavar="PATH",
+    type=Completes("path"),
+    help="Walk PATH (repeatable).",
+)
 @click.option("--exclude", multiple=True, metavar="PATTERN", help="Also skip these (repeatable).")
 @click.option(
     "--content/--no-content",
@@ -275,7 +282,7 @@ def dupes_cmd(app, hostset, min_size, fmt) -> int:
 
 
 @find.command("where")
-@click.argument("file")
+@click.argument("file", type=Completes("path"))
 @output_options
 @pass_app
 def where_cmd(app, file, fmt) -> int:
@@ -368,8 +375,8 @@ def missing_cmd(app, host_a, host_b, min_size, under, fmt) -> int:
 
 
 @find.command("get")
-@click.argument("source", metavar="HOST:PATH")
-@click.argument("dest", required=False, default=".")
+@click.argument("source", metavar="HOST:PATH", type=Completes("path"))
+@click.argument("dest", required=False, default=".", type=Completes("path"))
 @connection_options
 @pass_app
 def get_cmd(app, source, dest, accept_new, connect_timeout) -> int:

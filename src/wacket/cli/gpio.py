@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from wacket.cli.context import App, connection_options, forks_option, pass_app
+from wacket.cli.context import App, Completes, connection_options, forks_option, pass_app
 from wacket.errors import Exit, WacketError
 from wacket.output import Renderer, output_options
 
@@ -150,7 +150,7 @@ def info(app, hostset, used, chips, accept_new, connect_timeout, forks, fmt) -> 
 
 @gpio.command()
 @click.argument("hostset")
-@click.argument("pins", nargs=-1, required=True)
+@click.argument("pins", nargs=-1, required=True, type=Completes("pin"))
 @connection_options
 @forks_option
 @output_options
@@ -266,7 +266,7 @@ def set_(app, hostset, assignments, accept_new, connect_timeout, forks, fmt) -> 
 
 @gpio.command()
 @click.argument("hostset")
-@click.argument("pins", nargs=-1, required=True)
+@click.argument("pins", nargs=-1, required=True, type=Completes("pin"))
 @connection_options
 @forks_option
 @output_options
@@ -290,7 +290,7 @@ def toggle(app, hostset, pins, accept_new, connect_timeout, forks, fmt) -> int:
 
 @gpio.command()
 @click.argument("hostset")
-@click.argument("pins", nargs=-1, required=True)
+@click.argument("pins", nargs=-1, required=True, type=Completes("pin"))
 @click.option(
     "--ms",
     "length",
@@ -328,7 +328,7 @@ def pulse(app, hostset, pins, length, level, accept_new, connect_timeout, forks,
 
 @gpio.command()
 @click.argument("hostset")
-@click.argument("pins", nargs=-1)
+@click.argument("pins", nargs=-1, type=Completes("pin"))
 @connection_options
 @forks_option
 @output_options
@@ -425,7 +425,7 @@ def drive(app, host, assignments, gap, accept_new, connect_timeout, fmt) -> int:
 
 @gpio.command()
 @click.argument("hostset")
-@click.argument("pins", nargs=-1, required=True)
+@click.argument("pins", nargs=-1, required=True, type=Completes("pin"))
 @click.option(
     "--edge",
     type=click.Choice(["rising", "falling", "both"]),

@@ -9,7 +9,7 @@ import time
 
 import click
 
-from wacket.cli.context import connection_options, pass_app
+from wacket.cli.context import Completes, connection_options, pass_app
 from wacket.errors import ConfigError, Exit, WacketError
 from wacket.output import Renderer, output_options
 
@@ -68,7 +68,7 @@ def _split(spec: str) -> tuple[str, str]:
 
 
 @mail.command()
-@click.argument("account")
+@click.argument("account", type=Completes("account"))
 @click.option("--password-stdin", is_flag=True, help="Read the password from stdin (first line).")
 @click.option("--no-check", is_flag=True, help="Store it without trying to log in.")
 @pass_app
@@ -120,7 +120,7 @@ def _need_terminal(account: str) -> None:
 
 
 @mail.command()
-@click.argument("account")
+@click.argument("account", type=Completes("account"))
 @pass_app
 def logout(app, account) -> int:
     """Remove ACCOUNT's password from the keyring.
@@ -138,7 +138,7 @@ def logout(app, account) -> int:
 
 
 @mail.command()
-@click.argument("account")
+@click.argument("account", type=Completes("account"))
 @output_options
 @pass_app
 def folders(app, account, fmt) -> int:
@@ -167,7 +167,7 @@ EXPUNGE_COLUMNS = [*ARCHIVE_COLUMNS[:-1], "expunged", "status"]
 
 
 @mail.command()
-@click.argument("account", nargs=-1)
+@click.argument("account", nargs=-1, type=Completes("account"))
 @click.option("--all", "all_", is_flag=True, help="Every configured account.")
 @click.option("--batch", type=click.IntRange(1, 10000), default=500, show_default=True,
               help="UIDs per FETCH.")  # fmt: skip
@@ -244,7 +244,7 @@ def archive(app, account, all_, batch, expunge, fmt) -> int:
 
 
 @mail.command()
-@click.argument("account", nargs=-1)
+@click.argument("account", nargs=-1, type=Completes("account"))
 @click.option("--all", "all_", is_flag=True, help="Every configured account.")
 @click.option("--missing-only", is_flag=True, help="List only missing messages, no folder summary.")
 @click.option("--repair", is_flag=True, help="Fetch what is missing again, then verify.")
@@ -322,7 +322,7 @@ def _repair(app, store, acct, client, job_lock) -> None:
 @click.option("--subject", metavar="TEXT", help="Subject contains these words.")
 @click.option("--since", metavar="WHEN", help="Sent at or after (2025-01-01, 30d).")
 @click.option("--until", metavar="WHEN", help="Sent before (2025-02-01, 7d).")
-@click.option("--account", metavar="NAME", help="Only this account.")
+@click.option("--account", metavar="NAME", type=Completes("account"), help="Only this account.")
 @click.option("--folder", metavar="NAME", help="Only this folder (and its subfolders).")
 @click.option("--limit", "-n", type=int, default=100, show_default=True)
 @output_options
@@ -409,7 +409,7 @@ def show(app, message, raw) -> int:
 
 
 @mail.command()
-@click.argument("account", required=False)
+@click.argument("account", required=False, type=Completes("account"))
 @output_options
 @pass_app
 def stats(app, account, fmt) -> int:
@@ -475,8 +475,8 @@ _REMOTE = re.compile(r"^([A-Za-z0-9_.\[\]-]+):(.+)$")
 
 
 @mail.command(name="import")
-@click.argument("path")
-@click.option("--account", default="local", show_default=True,
+@click.argument("path", type=Completes("path"))
+@click.option("--account", default="local", show_default=True, type=Completes("account"),
               help="Archive account name to import into.")  # fmt: skip
 @click.option("--folder", metavar="NAME", help="Put everything into this folder.")
 @connection_options

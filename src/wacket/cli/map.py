@@ -6,14 +6,14 @@ import sys
 
 import click
 
-from wacket.cli.context import CommandAfterHosts, connection_options, pass_app
+from wacket.cli.context import CommandAfterHosts, Completes, connection_options, pass_app
 from wacket.errors import ConfigError, Exit
 from wacket.output import dumps
 
 
 @click.command("map", cls=CommandAfterHosts)
 @click.argument("hostset")
-@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
+@click.argument("command", nargs=-1, required=True, type=Completes("command"))
 @click.option("--items", "items_file", type=click.Path(dir_okay=False, allow_dash=True),
               help="Read items from FILE ('-' for stdin; the default when stdin is a pipe).")  # fmt: skip
 @click.option("--jsonl-in", is_flag=True, help="Items are JSON objects; {name} is a field.")

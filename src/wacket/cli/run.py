@@ -6,14 +6,20 @@ import sys
 
 import click
 
-from wacket.cli.context import CommandAfterHosts, connection_options, forks_option, pass_app
+from wacket.cli.context import (
+    CommandAfterHosts,
+    Completes,
+    connection_options,
+    forks_option,
+    pass_app,
+)
 from wacket.errors import Exit
 from wacket.output import dumps
 
 
 @click.command(cls=CommandAfterHosts)
 @click.argument("hostset")
-@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
+@click.argument("command", nargs=-1, required=True, type=Completes("command"))
 @click.option("--timeout", "-t", type=float, metavar="SECONDS", help="Stop a command after this.")
 @click.option("--gather", "-b", is_flag=True, help="Merge hosts with identical output (clush -b).")
 @click.option("--jsonl", "fmt", flag_value="jsonl", help="One {host, rc, stdout, stderr, seconds}.")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from wacket.cli.context import connection_options, pass_app
+from wacket.cli.context import Completes, connection_options, pass_app
 from wacket.errors import ConfigError, Exit
 from wacket.output import Renderer, output_options
 
@@ -12,7 +12,9 @@ RECORD_COLUMNS = ["action", "kind", "size", "path"]
 
 
 @click.command()
-@click.argument("paths", nargs=-1, metavar="SRC DEST | PROFILE")
+@click.argument(
+    "paths", nargs=-1, metavar="SRC DEST | PROFILE", type=Completes("profile+path", "path")
+)
 @click.option(
     "--two-way", "two_way", is_flag=True, help="Keep both sides the same (per-pair state)."
 )
