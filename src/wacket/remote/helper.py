@@ -112,8 +112,23 @@ def _hello(args):
     }
 
 
+def private_writes():
+    """Make everything this helper and the processes it starts write private, once at start:
+    the data dir holds file listings, GPIO state and clipboard entries, so files are 0600 and
+    directories 0700 whatever the op (umask 077), and a data dir an older version left open
+    is closed. Ops that restore a file's own mode (backup restore) set it explicitly."""
+    os.umask(0o077)
+    path = data_dir()
+    try:
+        if os.stat(path).st_mode & 0o077:
+            os.chmod(path, 0o700)
+    except OSError:
+        pass
+
+
 def main():
     global _out
+    private_writes()
     _out = sys.stdout.buffer
     inp = sys.stdin.buffer
     send({"id": 0, "ok": {"ready": True}})

@@ -314,7 +314,7 @@ def _sync_commit(args):
             listing[rel] = tuple(sig)
     path = _cache_path(key)
     tmp = "%s.%d.tmp" % (path, os.getpid())
-    with open(tmp, "wb") as fh:
+    with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as fh:
         pickle.dump({"gen": args["gen"], "entries": listing}, fh, protocol=4)
         fh.flush()
         os.fsync(fh.fileno())
