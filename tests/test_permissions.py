@@ -103,3 +103,18 @@ def test_nothing_wacket_writes_is_open_to_others(everything):
     for sshd in fleet.hosts:
         found += loose(sshd.home / ".local/share/wacket", start)
     assert found == [], "\n".join(found)
+
+
+def test_no_keyring_message_names_safe_stores_not_a_plaintext_file(run_wacket, isolated_env):
+    """Without a keyring backend the advice is a system keyring, an encrypted file backend or
+    password_command, never a plaintext file."""
+    cfg = Path(os.environ["WACKET_CONFIG"])
+    cfg.parent.mkdir(parents=True, exist_ok=True)
+    cfg.write_text('[mail.t]\nhost = "127.0.0.1"\nuser = "me"\n')
+    env = {"PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
+    r = run_wacket("mail", "login", "t", "--password-stdin", "--no-check", input="pw\n", env=env)
+    assert r.returncode == 2
+    text = r.stderr.decode()
+    for advice in ("Secret Service", "keyrings.cryptfile", "EncryptedKeyring", "password_command"):
+        assert advice in text, advice
+    assert "Plaintext" not in text and "pip install keyrings.alt`" not in text

@@ -56,7 +56,8 @@ class Ring:
             "source": source or self.settings.name or socket.gethostname(),
         }
         extra = {"secret": secret, "ttl": ttl or self.settings.ttl}
-        session = self._bulk_session(len(data))
+        # A secret always goes inline: a staged upload would be a file on the hub's disk.
+        session = None if secret else self._bulk_session(len(data))
         if session is None:
             return self._call(
                 "clip.ring.add", data_b64=base64.b64encode(data).decode("ascii"), meta=meta, **extra

@@ -162,9 +162,12 @@ def _keyring():
     kr = keyring.get_keyring()
     chained = getattr(kr, "backends", None)
     if isinstance(kr, fail.Keyring) or (chained is not None and not chained):
+        # Never advise a backend that keeps the password in a plaintext file (PlaintextKeyring).
         raise WacketError(
-            "no keyring backend on this machine (headless?): install one (e.g. "
-            "`pip install keyrings.alt` or run a Secret Service), or set "
+            "no keyring backend on this machine (headless?): use a system keyring (a Secret "
+            "Service such as GNOME Keyring or KWallet, the macOS Keychain, Windows Credential "
+            "Manager), an encrypted file (keyrings.cryptfile, or keyrings.alt's EncryptedKeyring "
+            "via PYTHON_KEYRING_BACKEND=keyrings.alt.file.EncryptedKeyring), or set "
             '`password_command = "pass show mail/ACCOUNT"` in the account\'s config table',
             code=2,
         )

@@ -10,6 +10,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -111,6 +112,54 @@ def _clip_private_dir(path):
     return path
 
 
+def _clip_own_dir(parent, name):
+    """parent/name as a 0700 directory of ours (made if missing), or None when parent is not
+    there to write in or someone else holds that name (another user could have made it first
+    in a shared /dev/shm)."""
+    path = os.path.join(parent, name)
+    try:
+        if not os.path.isdir(parent) or not os.access(parent, os.W_OK):
+            return None
+        try:
+            os.mkdir(path, 0o700)
+        except FileExistsError:
+            pass
+        st = os.lstat(path)
+        if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid():
+            return None
+        if st.st_mode & 0o077:
+            os.chmod(path, 0o700)
+    except OSError:
+        return None
+    return path
+
+
+def _clip_expire_later(path, expires):
+    """Shred the secret file `path` at time `expires` even if no clip command runs then (the
+    ring also drops expired secrets whenever it is read): a small shell script in its own
+    session, no pipe of ours, so it outlives this process."""
+    script = (
+        'sleep "$1"; [ -f "$2" ] || exit 0; n=$(wc -c < "$2");'
+        ' [ "$n" -gt 0 ] && dd if=/dev/zero of="$2" bs="$n" count=1 conv=notrunc 2>/dev/null;'
+        ' rm -f -- "$2"'
+    )
+    subprocess.Popen(
+        [
+            "sh",
+            "-c",
+            script,
+            "wacket-secret-expiry",
+            "%.1f" % (max(0.0, expires - time.time()) + 0.1),
+            path,
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        close_fds=True,
+        start_new_session=True,
+    )
+
+
 def _clip_write(path, data):
     """Crash-safe 0600 write: temporary file, fsync, rename, fsync the directory."""
     directory = os.path.dirname(path)
@@ -197,8 +246,10 @@ class _ClipLock(object):
 class ClipRing(object):
     """Entries on the hub: ring.json (the history: metadata only) and blobs/<id> (0600).
 
-    Secret entries never enter ring.json: each is one 0600 file (header line + data) in a secrets
-    directory on tmpfs ($XDG_RUNTIME_DIR) when there is one, shredded once its ttl has passed.
+    Secret entries never enter ring.json or the disk: each is one 0600 file (header line + data)
+    in a 0700 directory on a tmpfs ($XDG_RUNTIME_DIR, else /dev/shm/wacket-UID; only a hub with
+    neither keeps them in the store), and a detached expiry process shreds it when its ttl has
+    passed, whether or not another command runs.
     """
 
     def __init__(self, store=None, keep=CLIP_KEEP, max_bytes=CLIP_MAX_BYTES):
@@ -211,11 +262,14 @@ class ClipRing(object):
         self.secrets = _clip_private_dir(self._secret_dir())
 
     def _secret_dir(self):
+        """A tmpfs directory of this store's own: memory, never written to a disk."""
+        tag = hashlib.sha256(os.path.abspath(self.dir).encode("utf-8", "surrogateescape"))
+        name = "clip-" + tag.hexdigest()[:16]
         runtime = os.environ.get("XDG_RUNTIME_DIR")
-        if runtime and os.path.isdir(runtime) and os.access(runtime, os.W_OK):
-            tag = hashlib.sha256(os.path.abspath(self.dir).encode("utf-8", "surrogateescape"))
-            return os.path.join(runtime, "wacket", "clip-" + tag.hexdigest()[:16])
-        return os.path.join(self.dir, "secrets")
+        tmpfs = (runtime and _clip_own_dir(runtime, "wacket")) or _clip_own_dir(
+            "/dev/shm", "wacket-%d" % os.getuid()
+        )
+        return os.path.join(tmpfs, name) if tmpfs else os.path.join(self.dir, "secrets")
 
     def lock(self):
         return _ClipLock(self.dir)
@@ -277,9 +331,12 @@ class ClipRing(object):
     def read(self, n=1):
         entry = self._pick(n)
         if entry.get("secret"):
-            with open(os.path.join(self.secrets, str(entry["id"])), "rb") as fh:
-                fh.readline()
-                return entry, fh.read()
+            try:
+                with open(os.path.join(self.secrets, str(entry["id"])), "rb") as fh:
+                    fh.readline()
+                    return entry, fh.read()
+            except FileNotFoundError:
+                raise OpError("entry %d expired meanwhile" % entry["n"], "range")
         with open(os.path.join(self.blobs, str(entry["id"])), "rb") as fh:
             return entry, fh.read()
 
@@ -336,7 +393,9 @@ class ClipRing(object):
                 entry["expires"] = entry["time"] + float(ttl or CLIP_SECRET_TTL)
                 entry["sha256"] = None
                 head = json.dumps(entry).encode("utf-8") + b"\n"
-                _clip_write(os.path.join(self.secrets, str(eid)), head + data)
+                path = os.path.join(self.secrets, str(eid))
+                _clip_write(path, head + data)
+                _clip_expire_later(path, entry["expires"])
                 self._save(state)  # the counter only
             else:
                 entry["preview"] = clip_preview(data, entry["kind"])
