@@ -314,6 +314,7 @@ __wacket_arg_kind() {
         'gpio watch|'*) [[ $2 -ge 1 ]] && echo 'pin' ;;
         'hosts services|0') echo 'hostset' ;;
         'hosts status|0') echo 'hostset' ;;
+        'links merge|'*) [[ $2 -ge 0 ]] && echo 'path' ;;
         'mail archive|'*) [[ $2 -ge 0 ]] && echo 'account' ;;
         'mail folders|0') echo 'account' ;;
         'mail import|0') echo 'path' ;;

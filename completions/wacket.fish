@@ -568,6 +568,7 @@ complete -c wacket -n '__wacket_at \'links export\'' -l 'db' -l 'into' -r -F -d 
 complete -c wacket -n '__wacket_at \'links export\'' -s 'h' -l 'help' -d 'Show this message and exit'
 
 # wacket links merge
+complete -c wacket -n '__wacket_at \'links merge\' 0+' -F
 complete -c wacket -n '__wacket_at \'links merge\'' -l 'discover' -r -f -a '(__wacket_hostsets)' -d 'Find browser profiles on these hosts'
 complete -c wacket -n '__wacket_at \'links merge\'' -l 'full' -d 'Read every visit again (still adds nothing twice)'
 complete -c wacket -n '__wacket_at \'links merge\'' -l 'name' -r -f -d 'Source name for `-` (JSON lines)'

@@ -64,6 +64,7 @@ CASES = [
     ("wacket backup run --source ~/Doc", {"~/Documents", "~/Docs", "~/Doc notes.txt"}, True),
     ("wacket find index --root Doc", {"Documents", "Docs", "Doc notes.txt"}, True),
     ("wacket mail import ~/Doc", {"~/Documents", "~/Docs", "~/Doc notes.txt"}, True),
+    ("wacket links merge Doc", {"Documents", "Docs", "Doc notes.txt"}, True),
     ("wacket backup run ", {"home"}, True),
     ("wacket backup list ", {"home"}, True),
     ("wacket mail login ", {"work"}, True),
@@ -75,6 +76,7 @@ CASES = [
     ("wacket gpio set box ", set(), True),
     ("wacket backup restore home latest ", set(), True),
     ("wacket mail show ", set(), True),
+    ("wacket links search ", set(), True),
     ("wacket backup run --name ", set(), True),
 ]
 

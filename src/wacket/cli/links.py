@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from wacket.cli.context import connection_options, pass_app
+from wacket.cli.context import Completes, connection_options, pass_app
 from wacket.errors import Exit
 from wacket.output import Renderer, output_options
 
@@ -50,7 +50,7 @@ def links() -> None:
 
 
 @links.command()
-@click.argument("sources", nargs=-1)
+@click.argument("sources", nargs=-1, type=Completes("path"))
 @click.option(
     "--discover", "discover", metavar="HOSTSET", help="Find browser profiles on these hosts."
 )
