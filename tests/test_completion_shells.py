@@ -158,3 +158,26 @@ def test_complete_command_lists_names_without_click(env):
     assert "click" not in loaded and "paramiko" not in loaded
     lines, _ = run_probe("from wacket.cli.entry import main", "main(['complete', 'profile'])")
     assert lines == ["docs", "EXIT 0"]
+
+
+def test_snapshots_come_from_a_remote_target(fleet, run_wacket, tmp_path, isolated_env):
+    """`backup verify SET <TAB>` lists the snapshots on the set's target host (a real sshd)."""
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.txt").write_text("a")
+    target = fleet.hosts[0].home / f"bk-{tmp_path.name}"
+    config = Path(os.environ["WACKET_CONFIG"])
+    fleet.write_fleet(
+        isolated_env, config, f'[backup.r]\nsources = ["{src}"]\ntarget = "h1:{target}"\n'
+    )
+    assert run_wacket("-q", "backup", "run", "r").returncode == 0
+    snaps = sorted(p.name for p in (target / "r").iterdir() if p.is_dir())
+    assert len(snaps) == 1
+    assert run_wacket("complete", "snapshot", "r").stdout.decode().split() == [*snaps, "latest"]
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    (bindir / "wacket").write_text(f'#!/bin/sh\nexec {sys.executable} -m wacket "$@"\n')
+    (bindir / "wacket").chmod(0o755)
+    env = dict(os.environ, PATH=f"{bindir}:{os.environ['PATH']}")
+    words = ["wacket", "backup", "verify", "r", ""]
+    assert bash_complete(COMPLETIONS / "wacket.bash", words, env) == {*snaps, "latest"}
