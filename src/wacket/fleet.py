@@ -102,16 +102,10 @@ class Fleet:
                 f"unknown host {name!r}; known hosts: {', '.join(self.names)}"
             ) from None
 
-    def select(self, spec: str | None, default: str = "all") -> list[Host]:
+    def select(self, spec: str | None) -> list[Host]:
         """Resolve a host set such as `nas,pi[1-4],@server` (order kept, duplicates dropped)."""
-        spec = (spec or default).strip()
-        if not spec:
-            raise ConfigError("empty host set")
         chosen: dict[str, Host] = {}
-        for item in _split_top(spec):
-            item = item.strip()
-            if not item:
-                continue
+        for item in hostset_items(spec):
             if item == "all":
                 for host in self.hosts.values():
                     chosen.setdefault(host.name, host)
@@ -127,6 +121,17 @@ class Fleet:
                 for name in expand_ranges(item):
                     chosen.setdefault(name, self.get(name))
         return list(chosen.values())
+
+
+def hostset_items(spec: str | None) -> list[str]:
+    """The comma-separated items of a host set. One that names nothing (empty, blanks, commas) is
+    a usage error, never "every host": a script whose variable came out empty must not reach
+    the whole fleet, so every host is only ever the word `all`."""
+    items = [item.strip() for item in _split_top(spec or "")]
+    items = [item for item in items if item]
+    if not items:
+        raise ConfigError(f"empty host set {spec or ''!r}: name hosts (nas,pi[1-4]), @tags, or all")
+    return items
 
 
 def _split_top(spec: str) -> list[str]:

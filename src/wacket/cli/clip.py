@@ -179,7 +179,7 @@ def copy(
             except OSError as exc:
                 raise WacketError(f"{path}: {exc.strerror}") from None
             items.append({"data": data, "name": os.path.basename(path), "mode": mode})
-    targets = app.fleet.select(to) if to else []
+    targets = app.fleet.select(to) if to is not None else []
     code = Exit.OK
     with journal.entry("clip copy", [ring.hub, *[h.name for h in targets]]) as j:
         added = []

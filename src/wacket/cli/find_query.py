@@ -51,13 +51,14 @@ class _Results(Renderer):
 
 def hosts_for(app, hostset: str | None) -> list | None:
     """Host names to search: a host set from the fleet, or every catalog (None)."""
-    if not hostset:
+    if hostset is None:
         return None
     from wacket.find import catalog
+    from wacket.fleet import hostset_items
 
     known = set(catalog.catalog_hosts())
     names = []
-    for part in hostset.split(","):
+    for part in hostset_items(hostset):
         if part in known and part not in app.fleet.hosts:  # a host since removed from the fleet
             names.append(part)
             continue

@@ -85,7 +85,7 @@ def merge(app, sources, discover, full, name, db, accept_new, connect_timeout, f
     from wacket.links import sources as lib
     from wacket.lock import job_lock
 
-    if not sources and not discover:
+    if not sources and discover is None:
         raise click.UsageError("give at least one SOURCE or --discover HOSTSET")
     pool = None
 
@@ -107,7 +107,7 @@ def merge(app, sources, discover, full, name, db, accept_new, connect_timeout, f
         located.append(lib.Located(host, path, spec))
     failures: list = []
     unreachable = False
-    if discover:
+    if discover is not None:
         from wacket.links.discover import discover as find
         from wacket.transport.fanout import fan_out_ordered
 
@@ -208,7 +208,7 @@ def sources_(app, discover, db, accept_new, connect_timeout, fmt) -> int:
         }
         for s in known
     ]
-    if discover:
+    if discover is not None:
         from wacket.links.discover import browser_of
         from wacket.links.discover import discover as find
         from wacket.transport.fanout import fan_out_ordered

@@ -34,7 +34,7 @@ def log(app, since, host, command, from_, accept_new, connect_timeout, fmt) -> i
     start = timeparse.since(since) if since else 0
     rows = [dict(r, machine_name="local") for r in journal.query(start, host, command)]
     code = Exit.OK
-    if from_:
+    if from_ is not None:
         pool = app.pool(accept_new, connect_timeout)
         remote = [h for h in app.fleet.select(from_) if not h.is_local]
 
