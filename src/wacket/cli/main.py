@@ -53,6 +53,16 @@ class LazyGroup(click.Group):
         module, attr = entry[0].split(":")
         return getattr(importlib.import_module(f"wacket.cli.{module}"), attr)
 
+    def resolve_command(self, ctx: click.Context, args: list[str]):
+        """click suggests the nearest name from the commands it holds, and this group holds
+        none until one is asked for: suggest from the table instead."""
+        try:
+            return super().resolve_command(ctx, args)
+        except click.exceptions.NoSuchCommand as exc:
+            raise click.exceptions.NoSuchCommand(
+                exc.command_name, possibilities=self.COMMANDS, ctx=ctx
+            ) from None
+
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         width = formatter.width - 6 - max(len(name) for name in self.COMMANDS)
         rows = []
