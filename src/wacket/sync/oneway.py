@@ -1,9 +1,10 @@
 """One-way mirror: rsync SRC to DEST, one record per itemized change, and the deletion guard.
 
 With `--delete`, the guard runs rsync first with `--max-delete=0`: everything is transferred, nothing
-deleted, and rsync counts the files it would have deleted. Over the limit, the run stops there (nothing
-deleted); under it, a second rsync (`--existing --ignore-existing --delete`) does only the deletions.
-A run without deletions pending costs one rsync, the same as a bare `rsync -a`.
+deleted, and rsync says whether anything would have been. If so, a deletions-only dry run counts
+what would go; over the limit, the run stops there (nothing deleted); under it, a last rsync
+(`--existing --ignore-existing --delete`) does only the deletions. A run without deletions pending
+costs one rsync, the same as a bare `rsync -a`.
 """
 
 from __future__ import annotations
@@ -148,6 +149,8 @@ def sync_oneway(
         res = rsync.run(args + ["--delete", "--max-delete=0"] + _ends(src, dest), record)
         _finish(res, src, dest, remote, report, allow=(25,))
         pending = res.stats.get("skipped_deletes", 0)
+        if pending:
+            pending = _count_deletions(args, src, dest, remote)
         report.would_delete = pending
         if pending:
             dest_entries = res.stats.get("files", 0) - res.stats.get("created", 0) + pending
@@ -171,6 +174,23 @@ def sync_oneway(
         _write_size(size_file, listed)
     report.seconds = time.monotonic() - started
     return report
+
+
+def _count_deletions(args: list[str], src: Endpoint, dest: Endpoint, remote) -> int:
+    """How many entries a real run deletes, as rsync's --stats counts them. The count that
+    --max-delete=0 reports is not it: a directory left non-empty by the skipped deletions
+    inside it is not counted, an empty one is (34 files in x/, x/y/ and z/ came out as 35,
+    not 37), so a deletions-only dry run itemizes them instead."""
+    deletions = 0
+
+    def count(rec: dict) -> None:
+        nonlocal deletions
+        deletions += rec["action"] == "delete"
+
+    dry = ["--dry-run", "--existing", "--ignore-existing", "--delete"]
+    res = rsync.run(args + dry + _ends(src, dest), count)
+    rsync.check(res, remote)
+    return deletions
 
 
 def _size_file(src: Endpoint, dest: Endpoint):
