@@ -64,7 +64,7 @@ def test_drive_target_follows_the_drive(fleet, drive_hosts, isolated_env, tmp_pa
         json.loads(x)
         for x in run_wacket("backup", "drives", "--jsonl", timeout=90).stdout.splitlines()
     ]
-    mine = [d for d in drives if d["label"] == label]
+    mine = [d for d in drives if d.get("label") == label]
     assert [(d["host"], d["mountpoint"], d["uuid"]) for d in mine] == [("d1", str(mnt1), fs_uuid)]
 
     res = run_wacket("backup", "run", "usb", "--jsonl", timeout=90)

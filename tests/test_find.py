@@ -285,7 +285,8 @@ def test_dupes_where_missing(trees, run_wacket, tmp_path):
     ]
     assert group[0]["wasted"] == 2 * KB8 and group[0]["copies"] == 3
     ok(run_wacket("find", "dupes", "--min-size", "1M"))
-    assert jsonl(run_wacket("find", "dupes", "--min-size", "1M", "--jsonl")) == []
+    none = [{"host": h, "state": "none", "rows": 0} for h in ("h1", "h2", "h3")]
+    assert jsonl(run_wacket("find", "dupes", "--min-size", "1M", "--jsonl")) == none
 
     # where: from a catalog entry and from a local file.
     a = trees["h1"] / "shared/a.bin"
@@ -294,11 +295,14 @@ def test_dupes_where_missing(trees, run_wacket, tmp_path):
     assert all(w["match"] == "content" for w in where)
     local = write(tmp_path / "mine.bin", content("CCCC"))
     where = jsonl(ok(run_wacket("find", "where", str(local), "--jsonl")))
-    assert [(w["host"], Path(w["path"]).name) for w in where] == [("h2", "c.bin")]
+    assert [(w["host"], Path(w["path"]).name) for w in where if "path" in w] == [("h2", "c.bin")]
+    assert [w for w in where if "path" not in w] == [
+        {"host": h, "state": "none", "rows": 0} for h in ("h1", "h3")
+    ]
     small = write(tmp_path / "small.txt", "tiny")
     where = jsonl(ok(run_wacket("find", "where", str(small), "--jsonl")))
-    assert sorted(w["host"] for w in where) == ["h1", "h2"]
-    assert {w["match"] for w in where} == {"name+size"}
+    assert sorted(w["host"] for w in where if "path" in w) == ["h1", "h2"]
+    assert {w["match"] for w in where if "path" in w} == {"name+size"}
     ok(run_wacket("find", "where", str(write(tmp_path / "lonely.bin", content("ZZ")))), 1)
 
     # missing: what h1 has that h2 lacks (content anywhere on h2; small files by name+size).

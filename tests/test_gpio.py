@@ -103,9 +103,10 @@ def test_release_stops_the_holder_and_frees_the_lines(gpio_fleet, run_wacket):
     assert not alive(pid)
     assert not (h1.home / ".local/share/wacket/gpio/holder.sock").exists()
     info = jsonl(run_wacket("gpio", "info", "h1", "--used", "--jsonl"))
-    assert info == []
+    assert info == [{"host": "h1", "state": "none", "rows": 0}]  # asked, nothing in use
     # releasing with nothing held is fine
-    assert jsonl(run_wacket("gpio", "release", "h1", "--jsonl")) == []
+    rel = jsonl(run_wacket("gpio", "release", "h1", "--jsonl"))
+    assert rel == [{"host": "h1", "state": "none", "rows": 0}]
 
 
 def test_toggle_and_pulse(gpio_fleet, run_wacket):
@@ -222,5 +223,8 @@ def test_several_hosts_report_each_failure(gpio_fleet, run_wacket):
     res = run_wacket("gpio", "get", "h1,h2,h3", "door", "--jsonl")
     assert res.returncode == 1
     recs = [json.loads(line) for line in res.stdout.splitlines()]
-    assert [(r["host"], r["value"]) for r in recs] == [("h1", 1), ("h2", 1)]
+    assert [(r["host"], r["value"]) for r in recs if "state" not in r] == [("h1", 1), ("h2", 1)]
+    (h3,) = [r for r in recs if "state" in r]
+    assert h3["host"] == "h3" and h3["state"] == "failed"
+    assert h3["error"].startswith("no GPIO on this host")
     assert "h3: no GPIO on this host" in res.stderr.decode()

@@ -31,17 +31,25 @@ class ConfigError(WacketError):
     code = Exit.USAGE
 
 
-class UnreachableError(WacketError):
+class HostError(WacketError):
+    """A failure on one host. The message starts with the host's name; `what` is the rest, for a
+    report that shows the name already (a fan-out's line or record per host)."""
+
+    def __init__(self, host: str, what: str, code: Exit | None = None):
+        self.host = host
+        self.what = what
+        super().__init__(f"{host}: {what}", code)
+
+
+class UnreachableError(HostError):
     """A host could not be reached; `reason` is one of refused, timeout, auth, host key, dns, error."""
 
     code = Exit.UNREACHABLE
 
     def __init__(self, host: str, reason: str, detail: str = ""):
-        self.host = host
         self.reason = reason
         self.detail = detail
-        message = f"{host}: unreachable ({reason})" + (f": {detail}" if detail else "")
-        super().__init__(message)
+        super().__init__(host, f"unreachable ({reason})" + (f": {detail}" if detail else ""))
 
 
 class LockedError(WacketError):

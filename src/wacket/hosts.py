@@ -96,7 +96,7 @@ def status_record(result: HostResult, hosts: list[Host]) -> dict:
     if not result.ok:
         err = result.error
         reason = err.reason if isinstance(err, UnreachableError) else "error"
-        rec.update(state="down", reason=reason, error=str(err))
+        rec.update(state="down", reason=reason, error=result.why)
         return rec
     f = result.value
     rec.update(

@@ -207,3 +207,17 @@ def human_bytes(n: float | None) -> str:
             return f"{n:.0f}{unit}" if unit == "B" else f"{n:.1f}{unit}"
         n /= 1024
     return str(n)
+
+
+def report_hosts(out: Renderer, results, rows: dict[str, int], none: str = "nothing") -> None:
+    """Account for every host a fan-out asked that gave no rows: in JSON output a record of its
+    own (`HostResult.record`: state "none", "unreachable" or "failed"), else one line each on
+    stderr (a failure always has its line there), so a script tells "nothing there" from
+    "could not ask" from "not asked"."""
+    for res in results:
+        if res.ok and rows.get(res.host):
+            continue
+        if not res.ok or out.fmt not in ("json", "jsonl"):
+            print(f"wacket: {res.host}: {none if res.ok else res.why}", file=sys.stderr)
+        if out.fmt in ("json", "jsonl"):
+            out.emit(res.record())

@@ -12,26 +12,21 @@ from wacket.transport.pool import Pool
 
 
 def list_drives(pool: Pool, hosts: list[Host], forks: int = 32) -> tuple[list[dict], list]:
-    """(one record per mounted labelled filesystem per host, the HostResults that failed)."""
+    """(one record per mounted labelled filesystem per host, every host's HostResult)."""
 
     def work(host: Host) -> list[dict]:
         return pool.session(host).helper().call("backup.drives")
 
-    records: list[dict] = []
-    failed = []
-    for res in fan_out_ordered(hosts, work, forks):
-        if not res.ok:
-            failed.append(res)
-            continue
-        for fs in res.value:
-            records.append({"host": res.host, **fs})
-    return records, failed
+    results = fan_out_ordered(hosts, work, forks)
+    records = [{"host": res.host, **fs} for res in results if res.ok for fs in res.value]
+    return records, results
 
 
 def resolve(pool: Pool, fleet: Fleet, ref: DriveRef, forks: int = 32) -> Location:
     """The host and path where `ref`'s filesystem is mounted now; an error if nowhere or twice."""
     hosts = list(fleet.hosts.values())
-    records, failed = list_drives(pool, hosts, forks)
+    records, results = list_drives(pool, hosts, forks)
+    failed = [res for res in results if not res.ok]
     hits = [r for r in records if ref.ident in (r.get("label"), r.get("uuid"))]
     where = {(r["host"], r["mountpoint"]) for r in hits}
     if not where:

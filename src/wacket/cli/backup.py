@@ -6,7 +6,7 @@ import click
 
 from wacket.cli.context import App, Completes, connection_options, forks_option, pass_app
 from wacket.errors import ConfigError, Exit, WacketError
-from wacket.output import Renderer, human_bytes, output_options
+from wacket.output import Renderer, human_bytes, output_options, report_hosts
 
 
 @click.group()
@@ -437,21 +437,30 @@ def drives_cmd(app, hostset, show_all, accept_new, connect_timeout, forks, fmt) 
     Example:
       wacket backup drives
     """
+    from collections import Counter
+
     from wacket.backup.drives import list_drives
 
     hosts = app.fleet.select(hostset)
-    records, failed = list_drives(app.pool(accept_new, connect_timeout), hosts, forks)
+    records, results = list_drives(app.pool(accept_new, connect_timeout), hosts, forks)
+    failed = [res for res in results if not res.ok]
     human = fmt in (None, "table", "plain")
     cols = ["host", "label", "uuid", "size", "free", "mountpoint", "removable", "source"]
+    shown: Counter = Counter()
     with Renderer(fmt, cols) as out:
         for r in records:
             if not show_all and r["mountpoint"] in SYSTEM_MOUNTS and not r["removable"]:
                 continue
+            shown[r["host"]] += 1
             if human:
                 r = {**r, "size": human_bytes(r["size"]), "free": human_bytes(r["free"])}
             out.emit(r)
-    for res in failed:
-        _fail(f"{res.host}: {res.error}")
+        report_hosts(
+            out,
+            results,
+            shown,
+            "no drives" if show_all else "no drives (--all adds the system's own)",
+        )
     if any(getattr(r.error, "code", None) == Exit.UNREACHABLE for r in failed):
         return Exit.UNREACHABLE
     return Exit.PARTIAL if failed else Exit.OK

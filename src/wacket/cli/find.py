@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import click
 
 from wacket.cli import find_query
 from wacket.cli.context import Completes, connection_options, forks_option, pass_app
 from wacket.cli.entry import FIND_FILTERS
 from wacket.errors import Exit, WacketError
-from wacket.output import Renderer, output_options
+from wacket.output import Renderer, output_options, report_hosts
 
 
 class FindGroup(click.Group):
@@ -259,12 +261,15 @@ def dupes_cmd(app, hostset, min_size, fmt) -> int:
     from wacket.output import human_bytes, resolve
 
     fmt = resolve(fmt)
-    catalogs = catalog.open_catalogs(find_query.hosts_for(app, hostset))
+    names = find_query.hosts_for(app, hostset)
+    catalogs = catalog.open_catalogs(names)
     columns = ["group", "hash", "size", "copies", "wasted", "host", "path"]
     n = 0
+    shown: Counter = Counter()
     with Renderer(fmt, columns) as out:
         for group in dupes.dupes(catalogs, timeparse.size(min_size)):
             for host, path in group.copies:
+                shown[host] += 1
                 out.emit(
                     {
                         "group": group.number,
@@ -277,6 +282,7 @@ def dupes_cmd(app, hostset, min_size, fmt) -> int:
                     }
                 )
             n += 1
+        report_hosts(out, _searched(names, catalogs), shown, "no duplicates")
     app.note(f"wacket find dupes: {n} groups")
     return Exit.OK
 
@@ -311,8 +317,10 @@ def where_cmd(app, file, fmt) -> int:
         probe = query.Probe(
             [app.fleet.hosts[c.host] for c in catalogs if c.host in app.fleet.hosts]
         )
+        shown: Counter = Counter()
         for host, path, size, how in dupes.where(target, catalogs):
             n += 1
+            shown[host] += 1
             up = probe.get(host)
             out.emit(
                 {
@@ -323,7 +331,22 @@ def where_cmd(app, file, fmt) -> int:
                     "up": "?" if up is None else ("up" if up else "down"),
                 }
             )
+        report_hosts(out, _searched(None, catalogs), shown, "no copy")
     return Exit.OK if n else Exit.PARTIAL
+
+
+def _searched(names, catalogs) -> list:
+    """Each host whose catalog was searched, and each one asked for that has none, as the
+    HostResults `report_hosts` accounts for."""
+    from wacket.errors import HostError
+    from wacket.transport.result import HostResult
+
+    have = {c.host for c in catalogs}
+    results = [HostResult(c.host, c) for c in catalogs]
+    missing = "no catalog yet: run `wacket find index`"
+    return results + [
+        HostResult(n, error=HostError(n, missing)) for n in names or () if n not in have
+    ]
 
 
 @find.command("missing")

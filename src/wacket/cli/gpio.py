@@ -5,8 +5,8 @@ from __future__ import annotations
 import click
 
 from wacket.cli.context import App, Completes, connection_options, forks_option, pass_app
-from wacket.errors import Exit, WacketError
-from wacket.output import Renderer, output_options
+from wacket.errors import Exit
+from wacket.output import Renderer, output_options, report_hosts
 
 EXITS = """\b
 Exit status: 0 ok; 1 failed on a host (e.g. it has no GPIO at all);
@@ -37,13 +37,17 @@ def _hosts(app: App, hostset: str):
     return [(h, pins.load(app.config, h.name)) for h in app.fleet.select(hostset)]
 
 
-def _each(pool, targets, work, forks: int) -> tuple[list, int]:
-    """Run work(host, hg, session) per host; failures are printed, the worst code returned.
+def _each(pool, targets, work, forks: int) -> tuple[list, int, list]:
+    """Run work(host, hg, session) per host: (what each host gave, the worst exit code, every
+    host's HostResult, which the caller reports with its rows: `report_hosts`).
 
     With one host its error is raised as is (one line, its own exit code)."""
+    from wacket.transport.result import HostResult
+
     if len(targets) == 1:
         host, hg = targets[0]
-        return [(host, work(host, hg, pool.session(host)))], Exit.OK
+        value = work(host, hg, pool.session(host))
+        return [(host, value)], Exit.OK, [HostResult(host.name, value)]
     from wacket.transport.fanout import fan_out_ordered
 
     by_name = {h.name: (h, hg) for h, hg in targets}
@@ -54,13 +58,13 @@ def _each(pool, targets, work, forks: int) -> tuple[list, int]:
     for res in results:
         if res.ok:
             done.append((by_name[res.host][0], res.value))
-            continue
-        err = res.error
-        if not isinstance(err, WacketError):
-            err = WacketError(f"{res.host}: {type(err).__name__}: {err}")
-        click.echo(f"wacket: error: {err}", err=True)
-        code = max(code, int(err.code))
-    return done, code
+        else:
+            code = max(code, int(getattr(res.error, "code", Exit.PARTIAL)))
+    return done, code, results
+
+
+def _rows(done, rows) -> dict[str, int]:
+    return {host.name: len(rows(value)) for host, value in done}
 
 
 @gpio.command()
@@ -83,7 +87,9 @@ def info(app, hostset, used, chips, accept_new, connect_timeout, forks, fmt) -> 
     from wacket.gpio import client
 
     pool = app.pool(accept_new, connect_timeout)
-    done, code = _each(pool, _hosts(app, hostset), lambda h, hg, s: client.info(s, hg), forks)
+    done, code, results = _each(
+        pool, _hosts(app, hostset), lambda h, hg, s: client.info(s, hg), forks
+    )
     if chips:
         with Renderer(fmt, ["host", "backend", "chip", "label", "lines"]) as out:
             for host, res in done:
@@ -98,6 +104,7 @@ def info(app, hostset, used, chips, accept_new, connect_timeout, forks, fmt) -> 
                             **({"base": chip["base"]} if "base" in chip else {}),
                         }
                     )
+            report_hosts(out, results, _rows(done, lambda v: v["chips"]), "no GPIO chips")
         return code
     columns = [
         "host",
@@ -145,6 +152,8 @@ def info(app, hostset, used, chips, accept_new, connect_timeout, forks, fmt) -> 
                         ),
                     }
                 )
+        shown = _rows(done, lambda v: [x for x in v["lines"] if x.get("used") or not used])
+        report_hosts(out, results, shown, "no lines in use" if used else "no GPIO lines")
     return code
 
 
@@ -168,8 +177,11 @@ def get(app, hostset, pins, accept_new, connect_timeout, forks, fmt) -> int:
     pool = app.pool(accept_new, connect_timeout)
     targets = _hosts(app, hostset)
     resolved = {h.name: [hg.pin(p) for p in pins] for h, hg in targets}
-    done, code = _each(pool, targets, lambda h, hg, s: client.get(s, hg, resolved[h.name]), forks)
+    done, code, results = _each(
+        pool, targets, lambda h, hg, s: client.get(s, hg, resolved[h.name]), forks
+    )
     with Renderer(fmt, ["host", "pin", "line", "value"]) as out:
+        report_hosts(out, results, _rows(done, lambda v: v), "no pins")
         for host, recs in done:
             for rec in recs:
                 out.emit(
@@ -200,9 +212,10 @@ def _changes(app, pool, command, hostset, work, forks, fmt, describe) -> int:
     targets = _hosts(app, hostset)
     with journal.entry(f"gpio {command}", [h.name for h, _ in targets]) as entry:
         entry.summary = describe
-        done, code = _each(pool, targets, work, forks)
+        done, code, results = _each(pool, targets, work, forks)
         parts = []
         with Renderer(fmt, ["host", "pin", "line", "value", "was"]) as out:
+            report_hosts(out, results, _rows(done, lambda v: v["lines"]), "no lines")
             for host, res in done:
                 for rec in res["lines"]:
                     out.emit(

@@ -6,7 +6,7 @@ import click
 
 from wacket.cli.context import App, connection_options, forks_option, pass_app
 from wacket.errors import Exit
-from wacket.output import Renderer, output_options
+from wacket.output import Renderer, output_options, report_hosts
 
 
 @click.group()
@@ -82,14 +82,15 @@ def services(app, hostset, systemd, accept_new, connect_timeout, forks, fmt) -> 
 
     targets = app.fleet.select(hostset)
     pool = app.pool(accept_new, connect_timeout)
-    failed = []
+    results = lib.services(pool, targets, forks)
+    failed = [res for res in results if not res.ok]
+    shown = {}
     columns = ["host", "kind", "proto", "address", "port", "process", "pid", "unit"]
     with Renderer(fmt, columns) as out:
-        for res in lib.services(pool, targets, forks):
+        for res in results:
             if not res.ok:
-                failed.append(res)
-                click.echo(f"wacket: {res.error}", err=True)
                 continue
+            start = out.count
             for s in res.value["listening"]:
                 out.emit({"host": res.host, "kind": "listen", "unit": "", **s})
             for unit in (res.value["systemd"] or []) if systemd else []:
@@ -105,6 +106,10 @@ def services(app, hostset, systemd, accept_new, connect_timeout, forks, fmt) -> 
                         "unit": unit["unit"],
                     }
                 )
+            shown[res.host] = out.count - start
+        report_hosts(
+            out, results, shown, "no listening ports" + (" or services" if systemd else "")
+        )
     if any(r.unreachable for r in failed):
         return Exit.UNREACHABLE
     return Exit.PARTIAL if failed else Exit.OK

@@ -58,10 +58,10 @@ def run(app, hostset, command, timeout, gather, fmt, accept_new, connect_timeout
     def on_result(res) -> None:
         if not res.ok:
             err.write(
-                f"{res.host:<{width}}: wacket: {res.error}\n".encode("utf-8", "surrogateescape")
+                f"{res.host:<{width}}: wacket: {res.why}\n".encode("utf-8", "surrogateescape")
             )
             err.flush()
-        elif fmt == "jsonl":
+        if fmt == "jsonl":
             out.write(dumps(record(res)).encode() + b"\n")
             out.flush()
 
@@ -71,9 +71,7 @@ def run(app, hostset, command, timeout, gather, fmt, accept_new, connect_timeout
             pool, targets, argv, forks=forks, timeout=timeout, on_line=live, on_result=on_result
         )
         if fmt == "json":
-            out.write(
-                ("[" + ",\n".join(dumps(record(r)) for r in results if r.ok) + "]\n").encode()
-            )
+            out.write(("[" + ",\n".join(dumps(record(r)) for r in results) + "]\n").encode())
         elif gather:
             for names, text in runner.gather(results):
                 bar = "-" * 15
@@ -100,6 +98,9 @@ def run(app, hostset, command, timeout, gather, fmt, accept_new, connect_timeout
 
 
 def record(res) -> dict:
+    """A host's run; one that could not be reached has its state and error instead."""
+    if not res.ok:
+        return res.record()
     v = res.value
     return {
         "host": res.host,

@@ -19,7 +19,7 @@ def translated(host: str) -> Iterator[None]:
         yield
     except HelperError as exc:
         if exc.kind in GPIO_KINDS:
-            raise GpioError(str(exc), exc.kind) from None
+            raise GpioError(str(exc), exc.kind, exc.host, exc.what) from None
         raise
 
 

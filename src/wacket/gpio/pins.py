@@ -50,8 +50,10 @@ class GpioError(WacketError):
         "no-gpio": Exit.PARTIAL,
     }
 
-    def __init__(self, message: str, kind: str = "error"):
+    def __init__(self, message: str, kind: str = "error", host: str = "", what: str = ""):
         self.kind = kind
+        self.host = host  # with `what`, as a HostError has them: the message less the host's name
+        self.what = what
         super().__init__(message, self.KIND_CODES.get(kind, Exit.PARTIAL))
 
 

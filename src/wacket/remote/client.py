@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from importlib import resources
 from typing import Any
 
-from wacket.errors import WacketError
+from wacket.errors import HostError
 
 # Runs on the remote python3 (>= 3.7): start the cached helper, or ask for it first ("NEED").
 BOOTSTRAP = (
@@ -56,12 +56,12 @@ def helper_hash() -> str:
     return hashlib.sha256(helper_source()).hexdigest()[:20]
 
 
-class HelperError(WacketError):
+class HelperError(HostError):
     """An op failed on the remote side; `kind` says what class of failure."""
 
     def __init__(self, host: str, message: str, kind: str = "error"):
         self.kind = kind
-        super().__init__(f"{host}: {message}")
+        super().__init__(host, message)
 
 
 class HelperClient:

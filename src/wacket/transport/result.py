@@ -39,3 +39,26 @@ class HostResult:
         from wacket.errors import UnreachableError
 
         return isinstance(self.error, UnreachableError)
+
+    @property
+    def state(self) -> str:
+        return "ok" if self.ok else "unreachable" if self.unreachable else "failed"
+
+    @property
+    def why(self) -> str:
+        """What stopped the host, without its name: whoever reports it shows the name once."""
+        from wacket.errors import WacketError
+
+        err = self.error
+        if getattr(err, "host", None) == self.host and getattr(err, "what", ""):
+            return err.what  # a HostError, or one that names its host the same way
+        return str(err) if isinstance(err, WacketError) else f"{type(err).__name__}: {err}"
+
+    def record(self, rows: int = 0) -> dict:
+        """This host as one record of its own: how many rows it gave, or why it gave none."""
+        if self.ok:
+            return {"host": self.host, "state": "ok" if rows else "none", "rows": rows}
+        rec = {"host": self.host, "state": self.state, "error": self.why}
+        if self.unreachable:
+            rec["reason"] = self.error.reason
+        return rec
