@@ -104,3 +104,13 @@ def test_find_dupes_and_where_account_for_each_catalog(with_gone, run_wacket, tm
     res = run_wacket("find", "where", str(lonely), "--jsonl")
     records = [json.loads(x) for x in res.stdout.splitlines()]
     assert {"host": "h1", "state": "none", "rows": 0} in records
+
+
+def test_log_from_accounts_for_each_machine(with_gone, run_wacket):
+    res = run_wacket("log", "--from", "h1,gone", "--command", "no-such-command", "--jsonl")
+    assert res.returncode == 3
+    records = [json.loads(x) for x in res.stdout.splitlines()]
+    assert records[0] == {"host": "h1", "state": "none", "rows": 0}
+    assert records[1]["host"] == "gone" and records[1]["state"] == "unreachable"
+    err = res.stderr.decode()
+    assert "wacket: gone: unreachable (refused)" in err and "gone: gone" not in err

@@ -8,7 +8,7 @@ import click
 
 from wacket.cli.context import connection_options, pass_app
 from wacket.errors import Exit
-from wacket.output import Renderer, output_options
+from wacket.output import Renderer, output_options, report_hosts
 
 
 @click.command()
@@ -34,6 +34,7 @@ def log(app, since, host, command, from_, accept_new, connect_timeout, fmt) -> i
     start = timeparse.since(since) if since else 0
     rows = [dict(r, machine_name="local") for r in journal.query(start, host, command)]
     code = Exit.OK
+    results, counts = [], {}
     if from_ is not None:
         pool = app.pool(accept_new, connect_timeout)
         remote = [h for h in app.fleet.select(from_) if not h.is_local]
@@ -41,16 +42,14 @@ def log(app, since, host, command, from_, accept_new, connect_timeout, fmt) -> i
         def fetch(h):
             return list(pool.session(h).helper().stream("journal.read", since=start))
 
-        for res in fan_out_ordered(remote, fetch):
+        results = fan_out_ordered(remote, fetch)
+        for res in results:
             if not res.ok:
-                click.echo(f"wacket: {res.error}", err=True)
                 code = Exit.UNREACHABLE if res.unreachable else Exit.PARTIAL
                 continue
-            rows += [
-                dict(r, machine_name=res.host)
-                for r in res.value
-                if journal.matches(r, host, command)
-            ]
+            found = [r for r in res.value if journal.matches(r, host, command)]
+            rows += [dict(r, machine_name=res.host) for r in found]
+            counts[res.host] = len(found)
         rows.sort(key=lambda r: r["started"])
     columns = ["time", "machine", "command", "hosts", "outcome", "seconds", "summary"]
     with Renderer(fmt, None if fmt in ("json", "jsonl") else columns) as out:
@@ -68,4 +67,5 @@ def log(app, since, host, command, from_, accept_new, connect_timeout, fmt) -> i
                     "summary": r["summary"],
                 }
             )
+        report_hosts(out, results, counts, "no journal entries")
     return code
