@@ -180,8 +180,9 @@ def archive(app, account, all_, batch, expunge, fmt) -> int:
     """Copy every message of every selected folder into the local archive.
 
     Incremental (per folder: UIDVALIDITY + highest UID archived), read-only on
-    the server (EXAMINE), crash-safe: kill it anywhere, run it again, and
-    nothing is missing or stored twice. A message in several folders is stored
+    the server (EXAMINE) unless --expunge-archived-older-than is given,
+    crash-safe: kill it anywhere, run it again, and nothing is missing or
+    stored twice. A message in several folders is stored
     once and hard-linked. One Maildir per folder under $WACKET_DATA/mail.
 
     \b
