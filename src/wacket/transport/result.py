@@ -54,10 +54,11 @@ class HostResult:
             return err.what  # a HostError, or one that names its host the same way
         return str(err) if isinstance(err, WacketError) else f"{type(err).__name__}: {err}"
 
-    def record(self, rows: int = 0) -> dict:
-        """This host as one record of its own: how many rows it gave, or why it gave none."""
+    def record(self) -> dict:
+        """A host that gave no rows as a record of its own: reached with nothing there, or why
+        it could not be asked."""
         if self.ok:
-            return {"host": self.host, "state": "ok" if rows else "none", "rows": rows}
+            return {"host": self.host, "state": "none", "rows": 0}
         rec = {"host": self.host, "state": self.state, "error": self.why}
         if self.unreachable:
             rec["reason"] = self.error.reason
