@@ -302,14 +302,17 @@ def paste(
         app.note(f"entry {n} ({entry['kind']}, {len(data)} B) is on the clipboard ({backend})")
         return Exit.OK
     if out_dir:
-        from wacket.fsutil import atomic_write
+        from wacket.fsutil import user_path_error, write_output
 
-        os.makedirs(out_dir, exist_ok=True)
+        try:
+            os.makedirs(out_dir, exist_ok=True)
+        except OSError as exc:
+            raise user_path_error(out_dir, exc, "create") from None
         target = os.path.join(out_dir, safe_name(entry.get("name"), entry))
         if os.path.exists(target) and not force:
             raise WacketError(f"{target} exists (use --force to replace it)")
         mode = entry.get("mode") if entry.get("kind") == "file" and entry.get("mode") else 0o644
-        atomic_write(target, data, mode & 0o777)
+        write_output(target, data, mode & 0o777)
         click.echo(target)
         return Exit.OK
     if sys.stdout.isatty() and entry["kind"] in ("binary", "image", "file"):
