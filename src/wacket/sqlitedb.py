@@ -15,12 +15,14 @@ from pathlib import Path
 _DAMAGE = ("SQLITE_CORRUPT", "SQLITE_NOTADB")
 
 
-def is_damage(exc: BaseException) -> bool:
-    """Whether `exc` says the database file itself is damaged (not busy, not a bad query)."""
+def is_damage(exc: BaseException, schema_too: bool = False) -> bool:
+    """Whether `exc` says the database file itself is damaged (not busy, not full). With
+    `schema_too`, a file of wacket's own whose tables are wrong or missing counts too."""
     import sqlite3
 
     name = getattr(exc, "sqlite_errorname", "") or ""
-    return isinstance(exc, sqlite3.DatabaseError) and name.startswith(_DAMAGE)
+    kinds = (*_DAMAGE, "SQLITE_ERROR") if schema_too else _DAMAGE
+    return isinstance(exc, sqlite3.DatabaseError) and name.startswith(kinds)
 
 
 def set_aside(path: Path, what: str) -> Path:

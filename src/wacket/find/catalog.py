@@ -685,9 +685,16 @@ def open_catalog(host: str) -> Catalog | None:
     cat = Catalog(host, p)
     try:
         cat.meta = _read_meta(cat)
+        cat.conn.execute("SELECT count(*) FROM dirs").fetchone()
     except sqlite3.DatabaseError as exc:
         cat.close()
-        raise WacketError(f"{p}: unreadable catalog ({exc}); re-run wacket find index") from None
+        from wacket import sqlitedb
+
+        if not sqlitedb.is_damage(exc, schema_too=True):
+            raise WacketError(f"{p}: unreadable catalog ({exc})") from None
+        # a catalog is rebuilt by the next index: set aside, it is as if never indexed
+        sqlitedb.set_aside(p, f"run `wacket find index {host}` to rebuild it")
+        return None
     return cat
 
 
