@@ -172,12 +172,14 @@ def copy(
                 raise WacketError("stdin was empty: nothing copied")
             items.append({"data": data})
         else:
+            from wacket.fsutil import user_path_error
+
             try:
                 with open(path, "rb") as fh:
                     data = fh.read()
                     mode = os.fstat(fh.fileno()).st_mode & 0o7777
             except OSError as exc:
-                raise WacketError(f"{path}: {exc.strerror}") from None
+                raise user_path_error(path, exc, "read") from None
             items.append({"data": data, "name": os.path.basename(path), "mode": mode})
     targets = app.fleet.select(to) if to else []
     code = Exit.OK
