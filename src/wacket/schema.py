@@ -123,7 +123,9 @@ def _unknown(value: object, schema: dict, here: tuple[str, ...]) -> Problem:
     near = difflib.get_close_matches(here[-1], known, n=1, cutoff=0.6)
     if len(here) == 1:
         # `[hostz.box]` is a table of tables: name the table the user wrote, and it fixed
-        tables = [k for k, v in value.items() if isinstance(v, dict)] if isinstance(value, dict) else []
+        tables = (
+            [k for k, v in value.items() if isinstance(v, dict)] if isinstance(value, dict) else []
+        )
         path = here + tuple(tables[:1])
         fixed = ".".join((near[0], *path[1:])) if near else ""
         hint = f"did you mean [{fixed}]?" if near else f"known: {', '.join(known)}"

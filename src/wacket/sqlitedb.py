@@ -39,5 +39,7 @@ def set_aside(path: Path, what: str) -> Path:
         extra = Path(f"{path}{suffix}")
         if extra.exists():
             os.replace(extra, Path(f"{aside}{suffix}"))
-    print(f"wacket: warning: {path} was damaged; set aside as {aside.name}, {what}", file=sys.stderr)
+    print(
+        f"wacket: warning: {path} was damaged; set aside as {aside.name}, {what}", file=sys.stderr
+    )
     return aside

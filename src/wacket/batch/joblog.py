@@ -6,8 +6,8 @@ items whose last line has Exitval 0; a torn last line from a crash is ignored.
 
 from __future__ import annotations
 
-import json
 import io
+import json
 import os
 import threading
 

@@ -173,13 +173,42 @@ class Store:
         self.root = Path(base) if base else root()
         paths.private_dir(self.root)
         db = self.root / "index.sqlite"
+        from wacket import sqlitedb
+
+        try:
+            lost = self._open(db)
+        except sqlite3.DatabaseError as exc:
+            if not sqlitedb.is_damage(exc, schema_too=True):
+                raise
+            sqlitedb.set_aside(db, "the index is rebuilt from the Maildirs")
+            lost = self._open(db)
+        if lost:
+            from wacket.mail.rebuild import maildirs, rebuild
+
+            if maildirs(self.root):
+                import sys
+
+                n = rebuild(self)
+                print(f"wacket: warning: {db}: no index of the archive's {n} messages;"
+                      " rebuilt it from the Maildirs", file=sys.stderr)  # fmt: skip
+
+    def _open(self, db: Path) -> bool:
+        """Open (or create) the index; True if it is new, or empty, beside Maildirs: lost."""
         new = not db.exists()
         self.db = sqlite3.connect(db, timeout=60, isolation_level=None)
-        if new:
-            db.chmod(0o600)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.executescript(SCHEMA)
+        try:
+            if new:
+                db.chmod(0o600)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.executescript(SCHEMA)
+            # a half-written file can pass the header and fail later: read the tables now
+            for table in ("messages", "files", "uids"):
+                self.db.execute(f"SELECT count(*) FROM {table}").fetchone()
+            return self.db.execute("SELECT count(*) FROM folders").fetchone()[0] == 0
+        except BaseException:
+            self.db.close()
+            raise
 
     def close(self) -> None:
         self.db.close()
