@@ -46,9 +46,10 @@ class Bed:
     data: Path
     run: Callable
     context: str = ""
+    own: bool = False  # a world of its own (HOME and data dir under tmp), not the test's
 
     def ok(self, *args, allowed=(0,)):
-        env = {"HOME": str(self.tmp / "home"), "WACKET_DATA": str(self.data)}
+        env = {"HOME": str(self.tmp / "home"), "WACKET_DATA": str(self.data)} if self.own else {}
         r = self.run(*args, env=env)
         err = r.stderr.decode(errors="replace")
         where = f"{self.context}: wacket {' '.join(map(str, args))} -> {r.returncode}\n{err}"
@@ -229,7 +230,7 @@ def worlds(tmp_path_factory):
 def _world(worlds, run_wacket, state: str) -> Bed:
     base, made = worlds
     world, pristine = base / state.replace(" ", "-"), base / (state.replace(" ", "-") + ".pristine")
-    bed = Bed(world, world / "data", run_wacket)
+    bed = Bed(world, world / "data", run_wacket, own=True)
     if state not in made:
         (world / "home").mkdir(parents=True)
         STATES[state][0](bed)
@@ -268,3 +269,87 @@ def test_damage_is_really_done():
         damage(p, kind, 7)
         assert p.read_bytes() != data
     assert gzip  # used by the manifest states' files
+
+
+# -- the mail index of an IMAP archive: rebuilt, and the next archive fetches nothing again ------
+
+
+@pytest.fixture(scope="module")
+def dovecot():
+    import dovebed
+
+    d = dovebed.Dovecot(users={"seed": "seed-pw"})
+    d.start()
+    try:
+        yield d
+    finally:
+        d.stop()
+
+
+def _imap_out_bytes(dovecot, user: str) -> list[int]:
+    """What each of `user`'s IMAP sessions sent (Dovecot logs out=BYTES at logout)."""
+    import re
+
+    text = dovecot.log.read_text(errors="replace")
+    return [int(n) for n in re.findall(rf"imap\({user}\).*?out=(\d+)", text)]
+
+
+def _wait_logouts(dovecot, user: str, n: int) -> list[int]:
+    import time
+
+    deadline = time.monotonic() + 10
+    while len(out := _imap_out_bytes(dovecot, user)) < n and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return out
+
+
+@pytest.mark.parametrize("kind", ["zero", "half", "garble-0"])
+def test_damaged_mail_index_is_rebuilt_without_fetching_again(dovecot, run_wacket, kind):
+    import time
+    import uuid
+
+    user, password = f"u{uuid.uuid4().hex[:10]}", "pw-" + uuid.uuid4().hex
+    dovecot.add_user(user, password)
+    cfg = Path(os.environ["WACKET_CONFIG"])
+    cfg.parent.mkdir(parents=True, exist_ok=True)
+    cfg.write_text(dovecot.toml("t", user=user, tls="none"))
+    deadline = time.monotonic() + 10
+    while True:  # Dovecot rereads its passwd-file at most once a second
+        try:
+            client = dovecot.client(user)
+            break
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+    body = b"\r\n".join([b"x" * 76] * 400)  # ~30 KB each: the bodies dominate what is sent
+    msgs = [
+        f"From: s{i}@example.org\r\nTo: me@example.org\r\nSubject: wombat {i}\r\n"
+        f"Message-ID: <{i}.{uuid.uuid4().hex}@example.org>\r\n\r\n".encode()
+        + body
+        for i in range(20)
+    ]
+    client.create_folder("Lists/Old")
+    client.multiappend("INBOX", msgs[:12])
+    client.multiappend(
+        "Lists/Old",
+        msgs[12:],
+    )
+    client.logout()
+    r = run_wacket("mail", "login", "t", "--password-stdin", input=password + "\n")
+    assert r.returncode == 0, r.stderr
+    bed = Bed(Path(os.environ["HOME"]), Path(os.environ["WACKET_DATA"]), run_wacket, kind)
+    bed.ok("mail", "archive", "t")
+    first = _wait_logouts(dovecot, user, 2)[-1]
+    files = _mail_files(bed)
+    assert len(files) == 20 and first > 20 * len(body)
+    damage(bed.data / "mail" / "index.sqlite", kind, BASE_SEED)
+    for extra in bed.data.glob("mail/index.sqlite-*"):
+        extra.unlink()
+    r = bed.ok("mail", "search", "wombat", "--jsonl")
+    assert len(r.stdout.decode().splitlines()) == 20, bed.context  # all findable again
+    bed.ok("mail", "archive", "t")
+    again = _wait_logouts(dovecot, user, 3)[-1]
+    assert sorted(_mail_files(bed)) == sorted(files), bed.context  # nothing stored twice
+    assert again < 2 * len(body), (bed.context, first, again)  # nothing fetched again
+    r = bed.ok("mail", "verify", "t")

@@ -406,6 +406,30 @@ class Batch:
             os.replace(src, self.cur / new)
             self.renames.append((old, new))
 
+    def on_disk_by_id(self) -> dict[tuple[str, int], str]:
+        """(Message-ID, size) -> hash of the messages this folder holds on disk that no UID of
+        it maps to (after the index was rebuilt from the Maildirs: its UID maps are lost)."""
+        self._scan()
+        rows = self.store.db.execute(
+            "SELECT messages.hash, messages.message_id, messages.size FROM files"
+            " JOIN messages ON messages.id=files.msg WHERE files.account=? AND files.folder=?"
+            " AND NOT EXISTS (SELECT 1 FROM uids WHERE uids.account=files.account"
+            " AND uids.folder=files.folder AND uids.msg=files.msg)",
+            (self.state["account"], self.state["folder"]),
+        )
+        return {(mid, size): h for h, mid, size in rows if mid and h in self._known}
+
+    def adopt(self, msg_hash: str, flags: str, uid: int, uidvalidity: int, size: int,
+              internaldate: float | None) -> None:  # fmt: skip
+        """Record `uid` as a message already on disk in this folder (nothing is fetched)."""
+        old_name, old_flags = self._known[msg_hash]
+        name = old_name
+        if old_flags != flags:
+            name = f"{old_name.split(':')[0]}:2,{flags}"
+            self._rename(old_name, name)
+            self._known[msg_hash] = (name, flags)
+        self.rows.append((msg_hash, name, flags, uid, uidvalidity, size, internaldate))
+
     def set_flags(self, msg_hash: str, flags: str) -> bool:
         """Rename the folder's file of this message for new flags (a flag change on the server)."""
         self._scan()
