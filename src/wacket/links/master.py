@@ -180,13 +180,13 @@ class Master:
         )
 
     def _setup(self) -> None:
-        if self.path.stat().st_mode & 0o077:
-            self.path.chmod(0o600)
-        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA journal_mode=WAL")  # the first read: fails on a foreign file
         self.conn.execute("PRAGMA synchronous=NORMAL")
         self.conn.execute("PRAGMA temp_store=MEMORY")
         self.conn.execute("PRAGMA cache_size=-65536")
         version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+        if self.path.stat().st_mode & 0o077:
+            self.path.chmod(0o600)
         if version == 0:
             self.conn.executescript(SCHEMA)
             self.conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
