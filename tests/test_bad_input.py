@@ -155,7 +155,8 @@ def test_bad_paths_and_files(run_wacket, places, mail_config, name, args, code):
     for key, commands in BEFORE.items():
         for command in commands if name.startswith(key + " ") else []:
             assert run_wacket(*_fill(command, places)).returncode == 0
-    _one_line_error(run_wacket(*_fill(args, places)), code)
+    err = _one_line_error(run_wacket(*_fill(args, places)), code)
+    assert "Error: [Errno" not in err, err  # a message for people, not an exception's repr
 
 
 @pytest.mark.parametrize("where", DATA_PLACES)

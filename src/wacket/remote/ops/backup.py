@@ -933,7 +933,10 @@ def _backup_existing(args):
     """Which of `paths` (relative to `root`) exist and are not directories."""
     root = os.path.expanduser(args["root"])
     if args.get("mkdir") and not os.path.isdir(root):
-        os.makedirs(root, 0o700)
+        try:
+            os.makedirs(root, 0o700)
+        except OSError as exc:  # a destination under a file, on a read-only mount...
+            raise OpError("%s: cannot create: %s" % (root, exc.strerror), "notdir")
     out = []
     for rel in args["paths"]:
         full = os.path.join(root, rel) if rel else root
