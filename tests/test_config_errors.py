@@ -123,3 +123,37 @@ door = { line = "GPIO27", direction = "in" }
     cfg = config.load(_write(text))
     assert set(cfg.data) == {"hosts", "sync", "backup", "mail", "find", "clip", "gpio"}
     assert cfg.line_of("hosts", "pi.1") == 6 and cfg.line_of("backup", "home", "keep") == 17
+
+
+def test_every_readme_example_passes_the_schema():
+    import re
+    import tomllib
+
+    from wacket import schema
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    blocks = re.findall(r"```toml\n(.*?)```", readme, re.S)
+    assert len(blocks) >= 6
+    for block in blocks:
+        assert schema.check(tomllib.loads(block)) is None, block
+
+
+def test_schema_knows_the_keys_each_section_reads():
+    """The modules that read a section keep their own checks for direct callers: the one
+    schema must name the same keys, or the loader would refuse a key a module reads."""
+    from wacket import fleet, schema
+    from wacket.backup import sets
+    from wacket.clip import settings
+    from wacket.find import index
+    from wacket.gpio import pins
+    from wacket.sync import profiles
+
+    s = schema.SCHEMA
+    assert set(s["hosts"]["*"]) == fleet._HOST_KEYS
+    assert set(s["sync"]["*"]) == set(profiles._KEYS)
+    assert set(s["backup"]["*"]) == sets.SET_KEYS
+    assert set(s["backup"]["*"]["keep"]) == set(sets.KEEP_KEYS)
+    assert set(s["find"]) - {"hosts"} == index._KEYS == set(s["find"]["hosts"]["*"])
+    assert set(s["clip"]) == settings.TOP_KEYS
+    assert set(s["clip"]["hosts"]["*"]) == settings.HOST_KEYS
+    assert set(s["gpio"]["*"]["*"]) == pins._PIN_KEYS

@@ -62,7 +62,9 @@ _FIND = {
     "roots": STR_OR_STRS, "exclude": STR_OR_STRS, "default_excludes": BOOL, "hash_min": SIZE,
     "content": BOOL,
 }  # fmt: skip
-_DISPLAY = {"display": STR, "wayland_display": STR, "xauthority": STR, "runtime_dir": STR}
+_DISPLAY = {
+    "display": STR, "wayland_display": STR, "xauthority": STR, "runtime_dir": STR, "dbus": STR,
+}  # fmt: skip
 _CLIP = {
     "hub": STR, "keep": INT, "max_size": SIZE, "store": STR, "name": STR, "ttl": NUM,
     "interval": NUM, **_DISPLAY,
