@@ -300,4 +300,4 @@ def test_several_files_make_several_entries(run_wacket, tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     assert [e["name"] for e in _list(run_wacket)] == ["b.bin", "a.txt"]
     r = run_wacket("clip", "copy", str(tmp_path / "missing"))
-    assert r.returncode == 1 and b"missing: No such file or directory" in r.stderr
+    assert r.returncode == 2 and b"missing: cannot read: No such file or directory" in r.stderr

@@ -60,7 +60,7 @@ def test_malformed_toml_names_file_and_line():
 def test_wrong_type_names_line_and_key():
     with pytest.raises(ConfigError) as err:
         load_fleet('[hosts.a]\naddress = "a"\n\n[hosts.nas]\nport = "22"\n')
-    assert ":4:" in str(err.value) and "port must be int" in str(err.value)
+    assert ":5:" in str(err.value) and "port must be a whole number" in str(err.value)
 
 
 def test_unknown_key_is_reported():

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from wacket import paths
+from wacket import paths, schema
 from wacket.errors import ConfigError
 
 
@@ -17,6 +18,7 @@ class Config:
     path: Path
     data: dict[str, Any] = field(default_factory=dict)
     text: str = ""
+    _lines: dict[tuple[str, ...], int] | None = field(default=None, repr=False, compare=False)
 
     def section(self, name: str) -> dict[str, Any]:
         value = self.data.get(name, {})
@@ -25,18 +27,14 @@ class Config:
         return value
 
     def line_of(self, *keys: str) -> int | None:
-        """Best-effort line number of a table or key, for error messages."""
-        if not keys:
-            return None
-        header = re.compile(r"^\s*\[+\s*" + r"\s*\.\s*".join(map(_key_re, keys)) + r"\s*\]+")
-        for number, line in enumerate(self.text.splitlines(), 1):
-            if header.match(line):
-                return number
-        last = _key_re(keys[-1])
-        for number, line in enumerate(self.text.splitlines(), 1):
-            if re.match(r"^\s*" + last + r"\s*=", line):
-                return number
-        return None
+        """The line of a table or key (or of the nearest enclosing one that is written out)."""
+        if self._lines is None:
+            self._lines = key_lines(self.text)
+        for n in range(len(keys), 0, -1):
+            if keys[:n] in self._lines:
+                return self._lines[keys[:n]]
+        # a bare key name (mail accounts name just the key): its first line anywhere
+        return next((ln for path, ln in self._lines.items() if keys and path[-1] == keys[-1]), None)
 
     def error(self, problem: str, *keys: str) -> ConfigError:
         line = self.line_of(*keys)
@@ -44,8 +42,59 @@ class Config:
         return ConfigError(f"{where}: {problem}")
 
 
-def _key_re(key: str) -> str:
-    return r"(?:" + re.escape(key) + r'|"' + re.escape(key) + r'")'
+_PART = re.compile(r"""\s*(?:([A-Za-z0-9_-]+)|"((?:[^"\\]|\\.)*)"|'([^']*)')\s*""")
+
+
+def _key_path(text: str) -> tuple[tuple[str, ...], str] | None:
+    """A dotted, maybe quoted key at the start of `text`: its parts and the rest of the text."""
+    parts: list[str] = []
+    pos = 0
+    while True:
+        m = _PART.match(text, pos)
+        if not m or m.end() == pos:
+            return None
+        bare, basic, literal = m.groups()
+        if basic is not None:
+            try:
+                basic = json.loads(f'"{basic}"')
+            except ValueError:
+                pass
+        parts.append(next(p for p in (bare, basic, literal) if p is not None))
+        pos = m.end()
+        if not text.startswith(".", pos):
+            return tuple(parts), text[pos:]
+        pos += 1
+
+
+def key_lines(text: str) -> dict[tuple[str, ...], int]:
+    """The first line of every table header and key of a TOML text, by its full key path (and
+    each table's enclosing tables, by the line of their first sub-table): tomllib gives none."""
+    lines: dict[tuple[str, ...], int] = {}
+    table: tuple[str, ...] = ()
+    quote = ""  # inside a multi-line string: its delimiter
+    for number, line in enumerate(text.split("\n"), 1):
+        if quote:
+            if quote in line:
+                quote = ""
+            continue
+        stripped = line.lstrip()
+        if stripped.startswith("["):
+            found = _key_path(stripped.lstrip("[").lstrip())
+            if found and found[1].lstrip().startswith("]"):
+                table = found[0]
+                for n in range(1, len(table) + 1):
+                    lines.setdefault(table[:n], number)
+            continue
+        found = _key_path(stripped) if stripped and stripped[0] != "#" else None
+        if found and found[1].startswith("="):
+            path = table + found[0]
+            for n in range(len(table) + 1, len(path) + 1):
+                lines.setdefault(path[:n], number)
+            value = found[1][1:].lstrip()
+            for delim in ('"""', "'''"):
+                if value.startswith(delim) and delim not in value[3:]:
+                    quote = delim
+    return lines
 
 
 def load(path: Path | None = None) -> Config:
@@ -69,4 +118,8 @@ def load(path: Path | None = None) -> Config:
             problem = msg[: m.start()].strip()
             raise ConfigError(f"{path}:{m.group(1)}: {problem} (column {m.group(2)})") from None
         raise ConfigError(f"{path}: {msg}") from None
-    return Config(path, data, text)
+    config = Config(path, data, text)
+    problem = schema.check(data)
+    if problem:
+        raise config.error(problem.message, *problem.keys)
+    return config

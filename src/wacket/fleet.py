@@ -190,7 +190,7 @@ def _host_from_entry(config: Config, name: str, entry: dict, ssh: SSHConfig) -> 
     if port < 0 or port > 65535:
         raise config.error(f"[hosts.{name}] port {port} out of range", "hosts", name)
     identity = entry.get("identity", [])
-    identity = [identity] if isinstance(identity, str) else identity
+    identity = [identity] if isinstance(identity, str) else typed("identity", list, [])
     tags = typed("tags", list, [])
     if not all(isinstance(t, str) for t in tags) or not all(isinstance(i, str) for i in identity):
         raise config.error(f"[hosts.{name}] tags and identity must be strings", "hosts", name)

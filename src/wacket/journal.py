@@ -41,15 +41,36 @@ def path() -> Path:
 
 
 def connect() -> sqlite3.Connection:
+    """The journal, opened; a damaged one is set aside and started afresh (it only records)."""
     import sqlite3  # here, not at the top: commands load this module before their work starts
+
+    from wacket import sqlitedb
+
+    try:
+        return _open()
+    except sqlite3.DatabaseError as exc:
+        if not sqlitedb.is_damage(exc, schema_too=True):
+            raise
+        sqlitedb.set_aside(path(), "a new journal is started")
+        return _open()
+
+
+def _open() -> sqlite3.Connection:
+    import sqlite3
 
     p = path()
     new = not p.exists()
     conn = sqlite3.connect(p, timeout=30, isolation_level=None)
     if new:
         p.chmod(0o600)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.executescript(SCHEMA)
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.executescript(SCHEMA)
+        # a half-written file can pass the header and fail at its first real read: read now
+        conn.execute("SELECT count(*) FROM entries").fetchone()
+    except BaseException:
+        conn.close()
+        raise
     return conn
 
 

@@ -45,7 +45,17 @@ def data_dir(create: bool = True) -> Path:
 
     path = Path(data_root())
     if create:
-        private_dir(path)
+        try:
+            private_dir(path)
+            if not os.access(path, os.W_OK | os.X_OK):
+                raise PermissionError(13, "not writable")
+        except OSError as exc:
+            from wacket.errors import ConfigError
+
+            raise ConfigError(
+                f"data dir {path} (set by $WACKET_DATA or the XDG data dir): cannot use it:"
+                f" {'not a directory' if isinstance(exc, FileExistsError) else exc.strerror}"
+            ) from None
     return path
 
 

@@ -6,6 +6,7 @@ items whose last line has Exitval 0; a torn last line from a crash is ignored.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import threading
@@ -18,7 +19,10 @@ class JobLog:
         self.path = path
         self._lock = threading.Lock()
         new = not os.path.exists(path) or os.path.getsize(path) == 0
-        self._fh = open(path, "a", encoding="utf-8", errors="surrogateescape")  # noqa: SIM115
+        from wacket.fsutil import open_output
+
+        binary = open_output(path, 0o600, append=True)
+        self._fh = io.TextIOWrapper(binary, encoding="utf-8", errors="surrogateescape")
         if new:
             self._write(HEADER)
 

@@ -172,12 +172,14 @@ def copy(
                 raise WacketError("stdin was empty: nothing copied")
             items.append({"data": data})
         else:
+            from wacket.fsutil import user_path_error
+
             try:
                 with open(path, "rb") as fh:
                     data = fh.read()
                     mode = os.fstat(fh.fileno()).st_mode & 0o7777
             except OSError as exc:
-                raise WacketError(f"{path}: {exc.strerror}") from None
+                raise user_path_error(path, exc, "read") from None
             items.append({"data": data, "name": os.path.basename(path), "mode": mode})
     targets = app.fleet.select(to) if to is not None else []
     code = Exit.OK
@@ -302,14 +304,17 @@ def paste(
         app.note(f"entry {n} ({entry['kind']}, {len(data)} B) is on the clipboard ({backend})")
         return Exit.OK
     if out_dir:
-        from wacket.fsutil import atomic_write
+        from wacket.fsutil import user_path_error, write_output
 
-        os.makedirs(out_dir, exist_ok=True)
+        try:
+            os.makedirs(out_dir, exist_ok=True)
+        except OSError as exc:
+            raise user_path_error(out_dir, exc, "create") from None
         target = os.path.join(out_dir, safe_name(entry.get("name"), entry))
         if os.path.exists(target) and not force:
             raise WacketError(f"{target} exists (use --force to replace it)")
         mode = entry.get("mode") if entry.get("kind") == "file" and entry.get("mode") else 0o644
-        atomic_write(target, data, mode & 0o777)
+        write_output(target, data, mode & 0o777)
         click.echo(target)
         return Exit.OK
     if sys.stdout.isatty() and entry["kind"] in ("binary", "image", "file"):

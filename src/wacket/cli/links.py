@@ -385,9 +385,9 @@ def export(app, form, bookmarked, output, db) -> int:
     if output:
         from pathlib import Path
 
-        from wacket.fsutil import atomic_write
+        from wacket.fsutil import write_output
 
-        atomic_write(Path(output), data)
+        write_output(Path(output), data)
         app.note(f"wrote {count} links to {output}")
     else:
         sys.stdout.buffer.write(data)

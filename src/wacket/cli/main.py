@@ -99,6 +99,13 @@ def cli(ctx: click.Context, config_path: str | None, quiet: bool, debug: bool) -
     """
     if debug:
         os.environ["WACKET_DEBUG"] = "1"
+    named = ctx.get_parameter_source("config_path") is click.core.ParameterSource.COMMANDLINE
+    if named and not os.path.exists(os.path.expanduser(config_path)):
+        # a config file asked for by name and not there is a mistake, not an empty fleet (a
+        # missing default file is fine: no config means this machine only)
+        from wacket.errors import ConfigError
+
+        raise ConfigError(f"{config_path}: no such config file")
     app = App(config_path and os.path.expanduser(config_path), quiet, debug)
     ctx.obj = app
     ctx.call_on_close(app.close)

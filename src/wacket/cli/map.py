@@ -134,7 +134,9 @@ def map_(app, hostset, command, items_file, jsonl_in, jobs_per_host, timeout, re
 def _item_lines(items_file: str | None):
     """Items from a file, or from stdin when it is the documented input (never a terminal)."""
     if items_file and items_file != "-":
-        with open(items_file, encoding="utf-8", errors="surrogateescape") as fh:
+        from wacket.fsutil import open_input
+
+        with open_input(items_file, encoding="utf-8", errors="surrogateescape") as fh:
             return fh.readlines()
     if items_file is None and sys.stdin.isatty():
         raise ConfigError("no items: pipe them in (one per line) or give --items FILE")

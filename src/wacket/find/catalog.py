@@ -627,11 +627,17 @@ class Names:
         size = array(code).itemsize
         at = self.dbase + dirs_len + ((-dirs_len) % 8)
         self._views = []
+        if len(mm) < at + (count + 2 * ndirs + 3) * size:
+            raise ValueError("names file shorter than its header says")  # truncated: rebuilt
         for name, n in (("offsets", count + 1), ("doffsets", ndirs + 1), ("firsts", ndirs + 1)):
             view = memoryview(mm)[at : at + n * size].cast(code)
             self._views.append(view)
             setattr(self, name, view)
             at += n * size
+        ends = (self.offsets[count], self.doffsets[ndirs], self.firsts[ndirs])
+        if ends != (length + 1, dirs_len, count):  # the sentinels NamesWriter.finish wrote
+            self.close()
+            raise ValueError("names file does not match its header")  # garbled: rebuilt
 
     @classmethod
     def open(cls, path: Path, generation: str | None) -> Names | None:
@@ -640,9 +646,18 @@ class Names:
         if len(parts) != 7 or parts[0] != NAMES_MAGIC or parts[1].decode() != generation:
             fh.close()
             return None
-        length, count, dirs_len, ndirs = (int(x) for x in parts[2:6])
-        mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
-        return cls(fh, mm, length, count, dirs_len, ndirs, parts[6].decode())
+        try:
+            length, count, dirs_len, ndirs = (int(x) for x in parts[2:6])
+            mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+        except (OSError, ValueError):
+            fh.close()
+            raise
+        try:
+            return cls(fh, mm, length, count, dirs_len, ndirs, parts[6].decode())
+        except ValueError:
+            mm.close()
+            fh.close()
+            raise
 
     def record(self, i: int) -> bytes:
         """Record i (0-based): the entry's name, lower-cased UTF-8 (surrogate escapes), NUL for
@@ -685,9 +700,16 @@ def open_catalog(host: str) -> Catalog | None:
     cat = Catalog(host, p)
     try:
         cat.meta = _read_meta(cat)
+        cat.conn.execute("SELECT count(*) FROM dirs").fetchone()
     except sqlite3.DatabaseError as exc:
         cat.close()
-        raise WacketError(f"{p}: unreadable catalog ({exc}); re-run wacket find index") from None
+        from wacket import sqlitedb
+
+        if not sqlitedb.is_damage(exc, schema_too=True):
+            raise WacketError(f"{p}: unreadable catalog ({exc})") from None
+        # a catalog is rebuilt by the next index: set aside, it is as if never indexed
+        sqlitedb.set_aside(p, f"run `wacket find index {host}` to rebuild it")
+        return None
     return cat
 
 

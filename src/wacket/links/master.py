@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from wacket import paths
+from wacket.errors import Exit, WacketError
 from wacket.links import normalize as norm
 from wacket.links.model import KIND, KINDS, Bookmark
 
@@ -150,18 +151,42 @@ def default_path() -> Path:
 class Master:
     def __init__(self, path: Path | None = None):
         self.path = Path(path) if path else default_path()
-        new = not self.path.exists()
-        if new:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
+        try:
+            if not self.path.exists():
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
+        except OSError as exc:
+            from wacket.fsutil import user_path_error
+
+            raise user_path_error(self.path, exc, "create") from None
         self.conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
-        if self.path.stat().st_mode & 0o077:
-            self.path.chmod(0o600)
-        self.conn.execute("PRAGMA journal_mode=WAL")
+        try:
+            self._setup()
+        except sqlite3.DatabaseError as exc:
+            self.conn.close()
+            raise self.damaged(exc) or exc from None
+
+    def damaged(self, exc: BaseException) -> WacketError | None:
+        """The one-line error for a damaged database (it is not rebuildable: the browsers may
+        no longer hold the history it gathered), or None if `exc` is not damage."""
+        from wacket.sqlitedb import is_damage
+
+        if not is_damage(exc):
+            return None
+        return WacketError(
+            f"{self.path}: not a links database, or damaged ({exc}); move it aside and run"
+            " `wacket links merge` to start a new one (or restore it from a backup)",
+            Exit.USAGE,
+        )
+
+    def _setup(self) -> None:
+        self.conn.execute("PRAGMA journal_mode=WAL")  # the first read: fails on a foreign file
         self.conn.execute("PRAGMA synchronous=NORMAL")
         self.conn.execute("PRAGMA temp_store=MEMORY")
         self.conn.execute("PRAGMA cache_size=-65536")
         version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+        if self.path.stat().st_mode & 0o077:
+            self.path.chmod(0o600)
         if version == 0:
             self.conn.executescript(SCHEMA)
             self.conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
@@ -172,8 +197,11 @@ class Master:
     def __enter__(self) -> Master:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, kind, exc, tb) -> None:
         self.close()
+        error = self.damaged(exc) if exc is not None else None
+        if error is not None:
+            raise error from None
 
     # --- sources ---------------------------------------------------------------------------
 

@@ -185,8 +185,12 @@ def archive_folder(store: Store, account, client, f: imap.Folder, condstore: boo
     if f.messages:
         uids = sorted(u for u in client.search(["UID", f"{highest + 1}:*"]) if u > highest)
     bar = progress(len(uids), f"{account.name}/{f.name}") if progress and uids else None
+    # Nothing archived by UID, yet messages on disk (a rebuilt index): match those by Message-ID
+    # and size rather than fetch them again.
+    known = batch.on_disk_by_id() if uids and not highest else {}
     try:
-        _fetch_uids(client, batch, uids, f.uidvalidity, batch_count, bar, advance=True)
+        _fetch_uids(client, batch, uids, f.uidvalidity, batch_count, bar, advance=True,
+                    known=known)  # fmt: skip
     finally:
         if bar:
             bar.__exit__(None, None, None)
@@ -199,13 +203,49 @@ def archive_folder(store: Store, account, client, f: imap.Folder, condstore: boo
 
 
 def _fetch_uids(client, batch: Batch, uids: list[int], uidvalidity: int,
-                batch_count: int = BATCH_COUNT, bar=None, advance: bool = True) -> None:  # fmt: skip
+                batch_count: int = BATCH_COUNT, bar=None, advance: bool = True,
+                known: dict | None = None) -> None:  # fmt: skip
     """Fetch these UIDs into the batch's folder, a durable commit per group of UIDs; with
-    `advance` the folder's highest UID moves past each group once it is on disk."""
+    `advance` the folder's highest UID moves past each group once it is on disk. `known`
+    ((Message-ID, size) -> hash of messages on disk) are recorded, not fetched."""
     for part in _chunks(uids, META_CHUNK):  # metadata of a bounded number of UIDs at a time
-        meta = client.fetch(part, ["RFC822.SIZE", "FLAGS", "INTERNALDATE"])
-        _fetch_part(client, batch, [u for u in part if u in meta], meta, uidvalidity,
-                    batch_count, bar, advance)  # fmt: skip
+        items = ["RFC822.SIZE", "FLAGS", "INTERNALDATE"] + ([_MID] if known else [])
+        meta = client.fetch(part, items)
+        part = [u for u in part if u in meta]
+        if not known:
+            _fetch_part(client, batch, part, meta, uidvalidity, batch_count, bar, advance)
+            continue
+        rest = _adopt(batch, part, meta, uidvalidity, known, bar)
+        _fetch_part(client, batch, rest, meta, uidvalidity, batch_count, bar, advance)
+        if advance and part:
+            batch.commit(highest_uid=part[-1])  # the adopted ones above the last fetched too
+
+
+_MID = "BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]"
+
+
+def _adopt(batch: Batch, uids: list[int], meta: dict, uidvalidity: int, known: dict,
+           bar) -> list[int]:  # fmt: skip
+    """Record the UIDs whose message is on disk already; the UIDs still to fetch."""
+    from wacket.mail.search import extract
+
+    rest, adopted = [], 0
+    for uid in uids:
+        m = meta[uid]
+        head = next((v for k, v in m.items() if k.startswith(b"BODY[HEADER")), None)
+        mid = extract(head)["message_id"] if isinstance(head, bytes) else None
+        h = known.pop((mid, m.get(b"RFC822.SIZE")), None) if mid else None
+        if h is None:
+            rest.append(uid)
+            continue
+        batch.adopt(h, maildir_flags(m.get(b"FLAGS")), uid, uidvalidity,
+                    m.get(b"RFC822.SIZE"), _ts(m.get(b"INTERNALDATE")))  # fmt: skip
+        adopted += 1
+    if adopted:
+        batch.commit()
+        if bar:
+            bar.update(adopted)
+    return rest
 
 
 def _fetch_part(client, batch, uids, meta, uidvalidity, batch_count, bar, advance) -> None:

@@ -15,6 +15,7 @@ import time
 from email.utils import parseaddr
 from pathlib import Path
 
+from wacket.fsutil import open_output
 from wacket.mail.store import Store
 
 _FROM = re.compile(rb"^(>*From )", re.M)
@@ -57,8 +58,7 @@ def with_flag_headers(data: bytes, flags: str) -> bytes:
 def export_mbox(store: Store, account: str, folder: str, dest: Path) -> tuple[int, int]:
     files = folder_files(store, account, folder)
     count = total = 0
-    fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as out:
+    with open_output(dest, 0o600) as out:
         for path, flags, date in files:
             try:
                 data = path.read_bytes()

@@ -173,13 +173,42 @@ class Store:
         self.root = Path(base) if base else root()
         paths.private_dir(self.root)
         db = self.root / "index.sqlite"
+        from wacket import sqlitedb
+
+        try:
+            lost = self._open(db)
+        except sqlite3.DatabaseError as exc:
+            if not sqlitedb.is_damage(exc, schema_too=True):
+                raise
+            sqlitedb.set_aside(db, "the index is rebuilt from the Maildirs")
+            lost = self._open(db)
+        if lost:
+            from wacket.mail.rebuild import maildirs, rebuild
+
+            if maildirs(self.root):
+                import sys
+
+                n = rebuild(self)
+                print(f"wacket: warning: {db}: no index of the archive's {n} messages;"
+                      " rebuilt it from the Maildirs", file=sys.stderr)  # fmt: skip
+
+    def _open(self, db: Path) -> bool:
+        """Open (or create) the index; True if it is new, or empty, beside Maildirs: lost."""
         new = not db.exists()
         self.db = sqlite3.connect(db, timeout=60, isolation_level=None)
-        if new:
-            db.chmod(0o600)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.executescript(SCHEMA)
+        try:
+            if new:
+                db.chmod(0o600)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.executescript(SCHEMA)
+            # a half-written file can pass the header and fail later: read the tables now
+            for table in ("messages", "files", "uids"):
+                self.db.execute(f"SELECT count(*) FROM {table}").fetchone()
+            return self.db.execute("SELECT count(*) FROM folders").fetchone()[0] == 0
+        except BaseException:
+            self.db.close()
+            raise
 
     def close(self) -> None:
         self.db.close()
@@ -376,6 +405,30 @@ class Batch:
         if src.exists():
             os.replace(src, self.cur / new)
             self.renames.append((old, new))
+
+    def on_disk_by_id(self) -> dict[tuple[str, int], str]:
+        """(Message-ID, size) -> hash of the messages this folder holds on disk that no UID of
+        it maps to (after the index was rebuilt from the Maildirs: its UID maps are lost)."""
+        self._scan()
+        rows = self.store.db.execute(
+            "SELECT messages.hash, messages.message_id, messages.size FROM files"
+            " JOIN messages ON messages.id=files.msg WHERE files.account=? AND files.folder=?"
+            " AND NOT EXISTS (SELECT 1 FROM uids WHERE uids.account=files.account"
+            " AND uids.folder=files.folder AND uids.msg=files.msg)",
+            (self.state["account"], self.state["folder"]),
+        )
+        return {(mid, size): h for h, mid, size in rows if mid and h in self._known}
+
+    def adopt(self, msg_hash: str, flags: str, uid: int, uidvalidity: int, size: int,
+              internaldate: float | None) -> None:  # fmt: skip
+        """Record `uid` as a message already on disk in this folder (nothing is fetched)."""
+        old_name, old_flags = self._known[msg_hash]
+        name = old_name
+        if old_flags != flags:
+            name = f"{old_name.split(':')[0]}:2,{flags}"
+            self._rename(old_name, name)
+            self._known[msg_hash] = (name, flags)
+        self.rows.append((msg_hash, name, flags, uid, uidvalidity, size, internaldate))
 
     def set_flags(self, msg_hash: str, flags: str) -> bool:
         """Rename the folder's file of this message for new flags (a flag change on the server)."""

@@ -14,7 +14,7 @@ import time
 from dataclasses import fields
 
 from wacket.errors import ConfigError, Exit, WacketError
-from wacket.fsutil import atomic_write
+from wacket.fsutil import write_output
 
 MODE = "one-way"
 
@@ -51,7 +51,7 @@ def make(job, src, dest, pool, run_dry) -> object:
     options = {f.name: getattr(job, f.name) for f in fields(Job) if f.name != "plan_file"}
     data = {"version": 1, "mode": MODE, "job": options, "fingerprints": fps,
             "records": records, "made": time.time()}  # fmt: skip
-    atomic_write(os.path.abspath(os.path.expanduser(job.plan_file)),
+    write_output(os.path.abspath(os.path.expanduser(job.plan_file)),
                  json.dumps(data, ensure_ascii=True, indent=1).encode() + b"\n")  # fmt: skip
     report.notes.append(f"plan written to {job.plan_file}; carry it out with --apply")
     return report

@@ -16,7 +16,7 @@ import time
 from dataclasses import asdict, dataclass, field
 
 from wacket.errors import ConfigError, Exit, WacketError
-from wacket.fsutil import atomic_write
+from wacket.fsutil import write_output
 from wacket.sync.itemize import Totals
 from wacket.sync.trash import TRASH, TRASH_TMP
 
@@ -55,18 +55,49 @@ class Report:
 
 def write(plan: Plan, path: str) -> None:
     data = json.dumps(asdict(plan), ensure_ascii=True, indent=1).encode() + b"\n"
-    atomic_write(os.path.abspath(os.path.expanduser(path)), data, 0o600)
+    write_output(os.path.abspath(os.path.expanduser(path)), data, 0o600)
+
+
+# What each kind of op must hold (a plan file is the user's: it may be anything)
+_OP_KEYS = {
+    "copy": {"path": str, "from": str, "sig": list, "action": str},
+    "delete": {"path": str, "on": str, "sig": list},
+    "rename": {"path": str, "to": str, "on": str, "sig": list},
+    "conflict": {"path": str, "winner": str, "policy": str},
+}
+_SIDES = ("a", "b")
 
 
 def read(path: str) -> Plan:
     try:
         with open(os.path.expanduser(path), "rb") as fh:
             data = json.loads(fh.read())
+        if not isinstance(data, dict):
+            raise ValueError(f"a JSON {type(data).__name__}, not an object")
         if data.get("version") != PLAN_VERSION:
             raise ValueError(f"plan version {data.get('version')!r}, expected {PLAN_VERSION}")
-        return Plan(**data)
+        plan = Plan(**data)
+        _check(plan)
+        return plan
     except (OSError, ValueError, TypeError) as exc:
         raise ConfigError(f"{path}: not a wacket sync plan ({exc})") from None
+
+
+def _check(plan: Plan) -> None:
+    """The plan's fields and ops have the shape --plan writes (ValueError says what is not)."""
+    for name, kind in (("a", dict), ("b", dict), ("stamp", str), ("ops", list), ("same", list),
+                       ("drop", list), ("state_digest", str), ("errors", dict),
+                       ("options", dict)):  # fmt: skip
+        if not isinstance(getattr(plan, name), kind):
+            raise ValueError(f"{name} is not a {kind.__name__}")
+    for n, op in enumerate(plan.ops, 1):
+        keys = _OP_KEYS.get(op.get("op")) if isinstance(op, dict) else None
+        if keys is None or any(not isinstance(op.get(k), t) for k, t in keys.items()):
+            raise ValueError(f"op {n} is not a copy, delete, rename or conflict")
+        if any(op.get(k, "a") not in _SIDES for k in ("from", "on", "winner")):
+            raise ValueError(f"op {n} names a side other than a or b")
+        if op["op"] == "conflict" and not isinstance(op.get("sig_" + op["winner"]), list):
+            raise ValueError(f"op {n} has no signature of its winner")
 
 
 def _kind(sig) -> str:

@@ -75,8 +75,7 @@ class State:
             sa, sb = data["side_a"], data["side_b"]
             if not isinstance(sa, dict) or not isinstance(sb, dict) or sa.keys() != sb.keys():
                 raise ValueError("the sides list different paths")
-        except (ValueError, KeyError, TypeError, AttributeError, EOFError,
-                pickle.UnpicklingError) as exc:  # fmt: skip
+        except Exception as exc:  # whatever unpickling damaged bytes raises: damage
             raise WacketError(
                 f"{path}: the sync state is damaged ({exc}); move it away to start this pair "
                 "afresh (the first run merges both sides without deleting anything)"

@@ -21,6 +21,7 @@ import shutil
 import stat
 import subprocess
 import time
+import zlib
 
 SNAP_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d{6}Z$")
 MANIFEST_FORMAT = 1
@@ -88,8 +89,13 @@ def _read_header(path):
         with gzip.open(path, "rb") as fh:
             line = fh.readline()
         return json.loads(line.decode("utf-8", "surrogateescape"))
-    except (OSError, ValueError, EOFError):
+    except _MANIFEST_DAMAGE:
         return None
+
+
+# What reading a damaged manifest (truncated, garbled) raises: gzip's and zlib's errors, JSON's,
+# and those of an entry of the wrong shape
+_MANIFEST_DAMAGE = (OSError, ValueError, EOFError, zlib.error, IndexError, TypeError, KeyError)
 
 
 def _read_manifest(path):
@@ -102,12 +108,16 @@ def _read_manifest(path):
     loads = json.loads
     for line in lines[1:]:
         if line:
-            entries.append(loads(line.decode("utf-8", "surrogateescape")))
+            entry = loads(line.decode("utf-8", "surrogateescape"))
+            if not isinstance(entry, list) or not entry or not isinstance(entry[0], str):
+                raise ValueError("%s: an entry of the wrong shape" % path)
+            entries.append(entry)
+    if not isinstance(header, dict):
+        raise ValueError("%s: a header of the wrong shape" % path)
     return header, entries
 
 
 def _gzip_member(data):
-    import zlib
 
     c = zlib.compressobj(1, zlib.DEFLATED, 31)
     return c.compress(data) + c.flush()
@@ -116,7 +126,6 @@ def _gzip_member(data):
 def _split_manifest(raw):
     """(header dict, body bytes still compressed): the header is a gzip member of its own, so a
     manifest whose entries did not change reuses the previous body without decompressing it."""
-    import zlib
 
     d = zlib.decompressobj(31)
     head = d.decompress(raw)
@@ -485,7 +494,6 @@ def _delta_manifest(root, inprog, base, base_dir, changes, errors):
 
     Untouched entries are copied from the base manifest as raw lines (only their path is decoded);
     with no change at all the base's compressed body is reused as is."""
-    import zlib
     from json.decoder import scanstring
 
     with open(_manifest_path(root, base), "rb") as fh:
@@ -600,7 +608,7 @@ def _backup_manifest(args):
     if mode == "delta" and base:
         try:
             done = _delta_manifest(root, inprog, base, base_dir, args.get("changes") or [], errors)
-        except (OSError, ValueError, EOFError):
+        except _MANIFEST_DAMAGE:
             done = None
     if done is not None:
         totals, body = done
@@ -612,7 +620,7 @@ def _backup_manifest(args):
                 _hdr, base_entries = _read_manifest(_manifest_path(root, base))
                 for e in base_entries:
                     base_map[e[0]] = e
-            except (OSError, ValueError, EOFError):
+            except _MANIFEST_DAMAGE:
                 base_map = {}
         result = _scan_entries(inprog, errors)
         for e in result:
@@ -718,7 +726,7 @@ def _backup_find(args):
     for snap in snaps:
         try:
             _hdr, entries = _read_manifest(_manifest_path(root, snap))
-        except (OSError, ValueError, EOFError):
+        except _MANIFEST_DAMAGE:
             continue
         batch = []
         for e in entries:
@@ -826,7 +834,7 @@ def _backup_verify(args):
             totals["snapshots"] += 1
             try:
                 _hdr, entries = _read_manifest(_manifest_path(root, snap))
-            except (OSError, ValueError, EOFError) as exc:
+            except _MANIFEST_DAMAGE as exc:
                 emit([{"snapshot": snap, "path": "", "problem": "manifest", "detail": str(exc)}])
                 totals["problems"] += 1
                 continue
@@ -925,7 +933,10 @@ def _backup_existing(args):
     """Which of `paths` (relative to `root`) exist and are not directories."""
     root = os.path.expanduser(args["root"])
     if args.get("mkdir") and not os.path.isdir(root):
-        os.makedirs(root, 0o700)
+        try:
+            os.makedirs(root, 0o700)
+        except OSError as exc:  # a destination under a file, on a read-only mount...
+            raise OpError("%s: cannot create: %s" % (root, exc.strerror), "notdir")
     out = []
     for rel in args["paths"]:
         full = os.path.join(root, rel) if rel else root

@@ -279,10 +279,43 @@ class ClipRing(object):
         try:
             with open(self.index, "rb") as fh:
                 state = json.loads(fh.read().decode("utf-8"))
-        except (OSError, ValueError):
+        except FileNotFoundError:
             state = {}
-        state.setdefault("next_id", 1)
-        state.setdefault("entries", [])
+        except (OSError, ValueError):
+            state = None
+        if state == {} and not os.listdir(self.blobs):
+            return {"next_id": 1, "entries": []}
+        if not _clip_state_ok(state):
+            # a damaged (or lost) history: rebuilt from the blobs, so no entry is lost and no
+            # new entry takes the id (the blob file) of one that is still there
+            state = self._rebuild()
+        return state
+
+    def _rebuild(self):
+        entries = []
+        for name in os.listdir(self.blobs):
+            path = os.path.join(self.blobs, name)
+            if not name.isdigit() or not os.path.isfile(path):
+                continue
+            with open(path, "rb") as fh:
+                data = fh.read()
+            try:
+                data.decode("utf-8")
+                kind = "text"
+            except UnicodeDecodeError:
+                kind = "binary"
+            entries.append({
+                "id": int(name), "kind": kind, "mime": None, "size": len(data), "source": "",
+                "time": os.path.getmtime(path), "name": None, "mode": None,
+                "sha256": hashlib.sha256(data).hexdigest(), "preview": clip_preview(data, kind),
+            })  # fmt: skip
+        ids = [e["id"] for e in entries]
+        ids += [int(n) for n in os.listdir(self.secrets) if n.isdigit()]
+        if os.path.exists(self.index):
+            stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+            os.replace(self.index, "%s.damaged-%s" % (self.index, stamp))
+        state = {"next_id": max(ids or [0]) + 1, "entries": sorted(entries, key=lambda e: e["id"])}
+        self._save(state)
         return state
 
     def _save(self, state):
@@ -463,6 +496,23 @@ class ClipRing(object):
                 _clip_shred(os.path.join(self.secrets, name))
                 count += 1
             return count
+
+
+def _clip_state_ok(state):
+    """ring.json as the ring writes it (anything else is damage)."""
+    if not isinstance(state, dict) or not isinstance(state.get("next_id"), int):
+        return False
+    entries = state.get("entries")
+    if not isinstance(entries, list):
+        return False
+    for e in entries:
+        if not isinstance(e, dict) or not isinstance(e.get("id"), int):
+            return False
+        if not isinstance(e.get("time"), (int, float)) or not isinstance(e.get("size"), int):
+            return False
+        if e["id"] >= state["next_id"]:
+            return False
+    return True
 
 
 def _clip_ring(args):

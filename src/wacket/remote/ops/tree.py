@@ -11,6 +11,7 @@ import re
 import sqlite3
 import stat
 import sys
+import time
 import zlib
 from array import array
 
@@ -140,15 +141,40 @@ class _HashCache(object):
         if not os.path.isdir(d):
             os.makedirs(d, 0o700)
         safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
-        path = os.path.join(d, safe + ".sqlite")
+        self.path = os.path.join(d, safe + ".sqlite")
+        try:
+            self._open()
+        except sqlite3.DatabaseError as exc:
+            if not _damaged(exc):
+                raise
+            self._set_aside()
+            self._open()
+
+    def _open(self):
+        path = self.path
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))  # paths and hashes: 0600
         if os.stat(path).st_mode & 0o077:
             os.chmod(path, 0o600)
         self.conn = sqlite3.connect(path, timeout=30)
-        with self.conn:
-            for stmt in self.SCHEMA:
-                self.conn.execute(stmt)
-            self._upgrade()
+        try:
+            with self.conn:
+                for stmt in self.SCHEMA:
+                    self.conn.execute(stmt)
+                self._upgrade()
+        except BaseException:
+            self.conn.close()
+            self.conn = None
+            raise
+
+    def _set_aside(self):
+        """A damaged cache (truncated, garbled) is renamed aside: it only saves hashing."""
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            if os.path.exists(self.path + suffix):
+                os.replace(self.path + suffix, "%s.damaged-%s%s" % (self.path, stamp, suffix))
 
     def _upgrade(self):
         """Rows of the earlier layout (whole path -> hash) into this one, so no file is hashed
@@ -170,12 +196,18 @@ class _HashCache(object):
         self.finish_dir()
         self._dir = dkey
         self.dirs.add(dkey)
-        self._rows = {
-            r[0]: r[1:]
-            for r in self.conn.execute(
-                "SELECT name, size, mtime, hash, dev, ino FROM f WHERE dir = ?", (dkey,)
-            )
-        }
+        try:
+            self._rows = {
+                r[0]: r[1:]
+                for r in self.conn.execute(
+                    "SELECT name, size, mtime, hash, dev, ino FROM f WHERE dir = ?", (dkey,)
+                )
+            }
+        except sqlite3.DatabaseError as exc:
+            if not _damaged(exc):
+                raise
+            self._set_aside()  # this scan hashes without a cache; the next starts a new one
+            self._rows = {}
         self._seen = set()
 
     def finish_dir(self):
@@ -190,6 +222,8 @@ class _HashCache(object):
         d, _, n = os.fsencode(rel).rpartition(b"/")
         if d != self._dir:
             self._enter(d)
+            if self.conn is None:
+                return None
         self._seen.add(n)
         row = self._rows.get(n)
         if row is not None and row[0] == size and row[1] == mtime:
@@ -197,9 +231,17 @@ class _HashCache(object):
                 self.new.append((d, n, size, mtime, row[2], st.st_dev, st.st_ino))
             return row[2]
         if self.by_inode and st is not None:
-            for old in self.conn.execute(
-                "SELECT size, mtime, hash FROM f WHERE dev = ? AND ino = ?", (st.st_dev, st.st_ino)
-            ):
+            try:
+                olds = self.conn.execute(
+                    "SELECT size, mtime, hash FROM f WHERE dev = ? AND ino = ?",
+                    (st.st_dev, st.st_ino),
+                ).fetchall()
+            except sqlite3.DatabaseError as exc:
+                if not _damaged(exc):
+                    raise
+                self._set_aside()
+                return None
+            for old in olds:
                 if old[0] == size and old[1] == mtime:
                     self.new.append((d, n, size, mtime, old[2], st.st_dev, st.st_ino))
                     return old[2]
@@ -225,6 +267,16 @@ class _HashCache(object):
         if self.conn is None:
             return
         self.finish_dir()
+        try:
+            self._write(complete)
+        except sqlite3.DatabaseError as exc:
+            if not _damaged(exc):
+                raise
+            self._set_aside()
+            return
+        self.conn.close()
+
+    def _write(self, complete):
         with self.conn:
             if self.new:
                 self.conn.executemany("INSERT OR REPLACE INTO f VALUES (?,?,?,?,?,?,?)", self.new)
@@ -238,7 +290,12 @@ class _HashCache(object):
                 vanished = [(k,) for k in known if k not in self.dirs]
                 self.conn.executemany("DELETE FROM f WHERE dir = ?", vanished)
                 self.conn.executemany("DELETE FROM d WHERE dir = ?", vanished)
-        self.conn.close()
+
+
+def _damaged(exc):
+    """A damaged database file (SQLite's CORRUPT or NOTADB are plain DatabaseErrors; busy,
+    locked, full and I/O errors are OperationalErrors)."""
+    return type(exc) is sqlite3.DatabaseError
 
 
 def walk_root_stat(root):
