@@ -251,6 +251,45 @@ def test_sigkill_half_way_then_rerun(pair, run_wacket, isolated_env):
     assert records(two_way(run_wacket, local, spec).stdout) == []
 
 
+def test_copy_landed_by_a_killed_run_then_edited_is_no_conflict(pair, run_wacket):
+    """A killed run copied files (new and updated ones) but saved no state; the user then edits
+    them again on A. The next run copies the edits: B's versions were wacket's own copies, not
+    edits made on B, so there is no conflict copy (found by the SIGKILL fault campaign)."""
+    local, remote, spec = pair
+    many(local, 10)
+    two_way(run_wacket, local, spec)
+    payload = os.urandom(40_000)
+    for i in range(30):
+        write(local, f"big/a{i:02}", payload + b"a%d" % i)  # new on A
+    for i in range(3):
+        write(local, f"f{i:02}", payload + b"edit %d" % i)  # updates on A
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "wacket", "sync", "--two-way", str(local), spec, "--bwlimit", "150K"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    deadline = time.time() + 60
+    landed = []
+    while time.time() < deadline and len(landed) < 3:
+        landed = sorted((remote / "big").glob("a*")) if (remote / "big").exists() else []
+        time.sleep(0.02)
+    assert proc.poll() is None, "the run finished before it could be killed"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    names = [f"big/{p.name}" for p in landed]
+    names += [
+        f"f{i:02}" for i in range(3) if (remote / f"f{i:02}").read_bytes().startswith(payload)
+    ]
+    for rel in names:
+        write(local, rel, f"edited again {rel}")
+    r = two_way(run_wacket, local, spec)
+    assert not [x for x in records(r.stdout) if x["action"] == "conflict"]
+    t = tree(local)
+    assert tree(remote) == t and not [n for n in t if ".conflict-" in n]
+    for rel in names:
+        assert t[rel] == ("f", f"edited again {rel}".encode())
+    assert records(two_way(run_wacket, local, spec).stdout) == []
+
+
 def test_listing_cache_is_only_trusted_when_everything_agrees(pair, run_wacket, fleet):
     """Each side keeps the listing of the last good sync and sends only differences; a cache that
     does not match the state (crash between writes, deleted files) costs a whole listing, never a

@@ -189,6 +189,19 @@ def same(sa: Sig, sb: Sig) -> bool:
     return sa == sb or (sa[0] == sb[0] == "f" and sa[1] == sb[1] and sa[2] == sb[2])
 
 
+def take_pending(state: State, A: dict, B: dict) -> None:
+    """Copies a killed run made before it could save the state: where the copy is still there
+    unchanged, both sides had that version after all, so it is their base (else the user's next
+    edit of the file would meet wacket's own copy as an edit on the other side: a conflict)."""
+    from wacket.sync.state import read_pending
+
+    for p, (dst, sig) in read_pending(state).items():
+        got = (A if dst == "a" else B).get(p)
+        if got is not None and same(got, tuple(sig)):
+            base = (tuple(sig), got) if dst == "b" else (got, tuple(sig))
+            state.sa[p], state.sb[p] = base
+
+
 def _blocked_fn(errors: list):
     """Paths under an unreadable directory are unknown on that side: decide nothing about them."""
     if not errors:
@@ -385,6 +398,7 @@ def sync_twoway(a_ep: Endpoint, b_ep: Endpoint, job, pool, emit, *, accept_new=F
         for s, base in ((a, state.sa), (b, state.sb)):
             if s.mode == "diff":
                 apply_diff(s, base)
+        take_pending(state, a.entries, b.entries)
         plan = make_plan(a, b, state, job)
         if job.plan_file:
             planmod.write(plan, job.plan_file)
