@@ -462,23 +462,23 @@ class CutProxy:
         self.cut()
 
 
-def run_until(args: list[str], ready, env: dict | None = None, timeout: float = 60, then=None):
-    """Run wacket; when `ready()` turns true call `then()` (the fault); return (rc, out, err, hit)."""
+def run_until(args: list[str], ready, then, env: dict | None = None, timeout: float = 60):
+    """Run wacket (in a session of its own); once `ready()` is true call `then()` (the fault).
+    Returns (rc, stdout, stderr, whether the fault came before the run ended, the session id)."""
     proc = subprocess.Popen(
         wacket_argv(*args), env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stderr=subprocess.PIPE, start_new_session=True,
     )  # fmt: skip
     hit = False
     deadline = time.monotonic() + timeout
     while proc.poll() is None and time.monotonic() < deadline:
         if ready():
-            hit = True
-            if then is not None:
-                then()
+            hit = proc.poll() is None
+            then()
             break
-        time.sleep(0.01)
+        time.sleep(0.005)
     out, err = proc.communicate(timeout=timeout)
-    return proc.returncode, out, err, hit
+    return proc.returncode, out, err, hit, proc.pid
 
 
 def one_line_error(err: bytes) -> bool:
