@@ -131,6 +131,18 @@ class Outcome:
     stderr: bytes
 
 
+def ok(out: Outcome, stats: Stats, *codes: int) -> Outcome:
+    """A run that was not killed ends 0 (or one of `codes`) with no traceback."""
+    assert out.rc in (codes or (0,)) and b"Traceback" not in out.stderr, stats.msg(
+        f"rc={out.rc}\n{out.stderr.decode(errors='replace')[-3000:]}"
+    )
+    return out
+
+
+def jsonl(data: bytes) -> list[dict]:
+    return [json.loads(x) for x in data.splitlines() if x.strip()]
+
+
 class Killer:
     """Runs wacket in a session of its own, SIGKILLs the wacket process at a chosen moment, then
     waits (bounded) until nothing it started still runs here or on the watched sshds."""

@@ -5,25 +5,16 @@ through. The run exits non-zero with one line, nothing half-made is listed, the 
 
 from __future__ import annotations
 
-import json
 import os
 import uuid
 from pathlib import Path
 
 import faultbed as fb
 import pytest
+import test_fault_kill
 from syncbed import add_proxied_host
 
-
-def ok(out: fb.Outcome, stats: fb.Stats) -> fb.Outcome:
-    assert out.rc == 0 and b"Traceback" not in out.stderr, stats.msg(
-        f"rc={out.rc}\n{out.stderr.decode(errors='replace')[-3000:]}"
-    )
-    return out
-
-
-def jsonl(data: bytes) -> list[dict]:
-    return [json.loads(x) for x in data.splitlines() if x.strip()]
+dovecot = test_fault_kill.dovecot  # fixture: a Dovecot of this module's own
 
 
 @pytest.fixture
@@ -63,23 +54,23 @@ def test_backup_connection_cut(fleet, flaky, tmp_path, isolated_env):
     killer = fb.Killer(stats, tmp_path / "runs", fb.sshd_pids(fleet))
     args = ["backup", "run", "--source", src, "--target", f"flaky:{target}", "--name", "docs"]
     root = target / "docs"
-    ok(killer.run(args, None), stats)
+    fb.ok(killer.run(args, None), stats)
     first = complete_snapshots(root)
     made = {first[0]: fb.state(src)}
     fb.build_tree(src / "new", r, files=60, size=200_000)
     rc, _, _ = cut_run(args, flaky, stats, killer, after=3 << 20)
     assert complete_snapshots(root) == first, stats.msg("a cut run's snapshot is listed")
-    listed = jsonl(ok(killer.run(["backup", "list", "docs", "--target", f"h1:{target}", "--jsonl"],
+    listed = fb.jsonl(fb.ok(killer.run(["backup", "list", "docs", "--target", f"h1:{target}", "--jsonl"],
                                  None), stats).stdout)  # fmt: skip
     assert [x["snapshot"] for x in listed] == first, stats.msg(f"listed {listed}")
-    ok(killer.run(args, None), stats)
+    fb.ok(killer.run(args, None), stats)
     snaps = complete_snapshots(root)
     assert len(snaps) == 2, stats.msg(f"snapshots after the cut and a clean run: {snaps}")
     made[snaps[1]] = fb.state(src)
     problems = []
     for snap in snaps:
         problems += fb.compare(made[snap], fb.state(root / snap / "Documents"), stats, snap)
-    ok(
+    fb.ok(
         killer.run(["backup", "verify", "docs", "--target", f"flaky:{target}", "--all"], None),
         stats,
     )
@@ -98,7 +89,7 @@ def test_sync_connection_cut(fleet, flaky, tmp_path, isolated_env, mode):
         args = ["sync", f"{src}/", f"flaky:{dest}/"]
     else:
         args = ["sync", "--two-way", src, f"flaky:{dest}"]
-    ok(killer.run(args, None), stats)
+    fb.ok(killer.run(args, None), stats)
     versions = {rel: {e} for rel, e in fb.state(src).items()}
     fb.build_tree(src / "new", r, files=80, size=150_000)
     for rel, e in fb.state(src).items():
@@ -111,7 +102,7 @@ def test_sync_connection_cut(fleet, flaky, tmp_path, isolated_env, mode):
     if mode == "two-way":
         state_dir = Path(os.environ["WACKET_DATA"]) / "sync"
         assert not list(state_dir.glob("*.gen")), stats.msg("a cut run's listing cache is trusted")
-    ok(killer.run(args, None), stats)
+    fb.ok(killer.run(args, None), stats)
     want = fb.state(src, dir_ns=False, skip=(".wacket-trash",))
     got = fb.state(dest, dir_ns=False, skip=(".wacket-trash",))
     if mode == "two-way":  # two-way keeps content, kind and names (not modes or times alone)
@@ -120,18 +111,6 @@ def test_sync_connection_cut(fleet, flaky, tmp_path, isolated_env, mode):
     problems = fb.compare(want, got, stats, "far side")
     stats.report()
     assert not problems, stats.msg("\n".join(problems[:20]))
-
-
-@pytest.fixture(scope="module")
-def dovecot():
-    import dovebed
-
-    d = dovebed.Dovecot(users={"seed": "seed-pw"}, tls=False)
-    d.start()
-    try:
-        yield d
-    finally:
-        d.stop()
 
 
 def test_mail_connection_cut(dovecot, tmp_path, isolated_env):
@@ -148,10 +127,10 @@ def test_mail_connection_cut(dovecot, tmp_path, isolated_env):
     cfg.write_text(box.toml().replace(f"port = {dovecot.port}", f"port = {proxy.port}"))
     killer = fb.Killer(stats, tmp_path / "runs")
     try:
-        ok(killer.run(["mail", "login", "t", "--password-stdin"], None,
+        fb.ok(killer.run(["mail", "login", "t", "--password-stdin"], None,
                       stdin=(box.password + "\n").encode()), stats)  # fmt: skip
         box.append("INBOX", [msg(i, size=r.randint(500, 3000)) for i in range(100)])
-        ok(killer.run(["mail", "archive", "t"], None), stats)
+        fb.ok(killer.run(["mail", "archive", "t"], None), stats)
         before = archive_hashes("t", "INBOX")
         box.append("INBOX", [msg(1000 + i, size=r.randint(2000, 8000)) for i in range(1500)])
         box.append("Lists/dev", [msg(5000 + i, size=3000) for i in range(300)])
@@ -162,14 +141,14 @@ def test_mail_connection_cut(dovecot, tmp_path, isolated_env):
             for p in d.iterdir():
                 assert content_hash(p.read_bytes()) in server, stats.msg(f"torn message {p}")
         assert set(before) <= set(archive_hashes("t", "INBOX")), stats.msg("lost after the cut")
-        ok(killer.run(["mail", "archive", "t"], None), stats)
+        fb.ok(killer.run(["mail", "archive", "t"], None), stats)
         for f in ("INBOX", "Lists/dev"):
             want, have = box.server_hashes(f), archive_hashes("t", f)
             stats.files_checked += sum(want.values())
             stats.losses += len(set(want) - set(have))
             stats.duplicates += sum(n - 1 for n in have.values() if n > 1)
-        v = ok(killer.run(["mail", "verify", "t", "--jsonl"], None), stats)
-        assert sum(x["missing"] for x in jsonl(v.stdout)) == 0, stats.msg(v.stdout.decode())
+        v = fb.ok(killer.run(["mail", "verify", "t", "--jsonl"], None), stats)
+        assert sum(x["missing"] for x in fb.jsonl(v.stdout)) == 0, stats.msg(v.stdout.decode())
     finally:
         proxy.close()
         box.client.logout()

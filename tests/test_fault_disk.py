@@ -4,13 +4,15 @@ verifiable; once space is freed the next run completes."""
 
 from __future__ import annotations
 
-import json
 import os
 import uuid
 from pathlib import Path
 
 import faultbed as fb
 import pytest
+import test_fault_kill
+
+dovecot = test_fault_kill.dovecot  # fixture: a Dovecot of this module's own
 
 
 @pytest.fixture
@@ -22,13 +24,6 @@ def small(tmp_path):
         fs.close()
 
 
-def ok(out: fb.Outcome, stats: fb.Stats) -> fb.Outcome:
-    assert out.rc == 0 and b"Traceback" not in out.stderr, stats.msg(
-        f"rc={out.rc}\n{out.stderr.decode(errors='replace')[-3000:]}"
-    )
-    return out
-
-
 def failed_cleanly(out: fb.Outcome, stats: fb.Stats) -> None:
     """The run that hit the full disk: non-zero, one error line, no traceback."""
     stats.faults += 1
@@ -37,10 +32,6 @@ def failed_cleanly(out: fb.Outcome, stats: fb.Stats) -> None:
         f"rc={out.rc}\n{err[-3000:]}"
     )
     stats.notes.append(f"full disk: rc={out.rc}: {err.strip().splitlines()[-1][:200]}")
-
-
-def jsonl(data: bytes) -> list[dict]:
-    return [json.loads(x) for x in data.splitlines() if x.strip()]
 
 
 def test_backup_into_a_full_disk(small, tmp_path, isolated_env):
@@ -56,7 +47,7 @@ def test_backup_into_a_full_disk(small, tmp_path, isolated_env):
         stats.rounds += 1
         if rnd:
             fb.mutate(src, r, rnd)
-        ok(runner.run(args, None), stats)
+        fb.ok(runner.run(args, None), stats)
         snap = sorted(p.name for p in root.glob("*.manifest.gz"))[-1].removesuffix(".manifest.gz")
         made[snap] = fb.state(src)
     # More new data than there is room for.
@@ -64,25 +55,27 @@ def test_backup_into_a_full_disk(small, tmp_path, isolated_env):
     small.fill(leave=3 << 20)
     stats.rounds += 1
     failed_cleanly(runner.run(args, None), stats)
-    listed = [x["snapshot"] for x in jsonl(ok(runner.run(
+    listed = [x["snapshot"] for x in fb.jsonl(fb.ok(runner.run(
         ["backup", "list", "docs", "--target", target, "--jsonl"], None), stats).stdout)]  # fmt: skip
     assert listed == sorted(made), stats.msg(f"listed {listed} after the failed run")
     problems = []
     for snap, want in made.items():
         problems += fb.compare(want, fb.state(root / snap / "Documents"), stats, snap)
-    ok(runner.run(["backup", "verify", "docs", "--target", target, "--all"], None), stats)
+    fb.ok(runner.run(["backup", "verify", "docs", "--target", target, "--all"], None), stats)
     small.free()
     stats.rounds += 1
-    ok(runner.run(args, None), stats)
-    ok(runner.run(["backup", "verify", "docs", "--target", target, "--all"], None), stats)
+    fb.ok(runner.run(args, None), stats)
+    fb.ok(runner.run(["backup", "verify", "docs", "--target", target, "--all"], None), stats)
     restored = tmp_path / "restored"
-    ok(runner.run(["backup", "restore", "docs", "--target", target, "--to", restored], None), stats)
+    fb.ok(
+        runner.run(["backup", "restore", "docs", "--target", target, "--to", restored], None), stats
+    )
     problems += fb.compare(fb.state(src), fb.state(restored / "Documents"), stats, "restore")
     stats.report()
     assert not problems, stats.msg("\n".join(problems[:20]))
 
 
-def test_mail_archive_into_a_full_disk(dovecot, small, tmp_path, isolated_env):
+def test_mail_archive_into_a_full_disk(dovecot, small, tmp_path, isolated_env, monkeypatch):
     from test_mail import Box, archive_hashes, msg
 
     stats = fb.Stats("mail archive (full disk)")
@@ -93,12 +86,12 @@ def test_mail_archive_into_a_full_disk(dovecot, small, tmp_path, isolated_env):
     cfg.write_text(box.toml())
     env = dict(os.environ, WACKET_DATA=str(small.mnt / "wacket"))
     runner = fb.Killer(stats, tmp_path / "runs")
-    ok(runner.run(["mail", "login", "t", "--password-stdin"], None, env=env,
+    fb.ok(runner.run(["mail", "login", "t", "--password-stdin"], None, env=env,
                   stdin=(box.password + "\n").encode()), stats)  # fmt: skip
     box.append("INBOX", [msg(i, size=r.randint(500, 4000)) for i in range(200)])
     stats.rounds += 1
-    ok(runner.run(["mail", "archive", "t"], None, env=env), stats)
-    os.environ["WACKET_DATA"] = env["WACKET_DATA"]  # archive_hashes reads it
+    fb.ok(runner.run(["mail", "archive", "t"], None, env=env), stats)
+    monkeypatch.setenv("WACKET_DATA", env["WACKET_DATA"])  # archive_hashes reads it
     before = archive_hashes("t", "INBOX")
     box.append("INBOX", [msg(1000 + i, size=8000) for i in range(1200)])
     small.fill(leave=2 << 20)
@@ -111,13 +104,13 @@ def test_mail_archive_into_a_full_disk(dovecot, small, tmp_path, isolated_env):
     stats.duplicates += sum(n - 1 for n in after.values() if n > 1)
     small.free()
     stats.rounds += 1
-    ok(runner.run(["mail", "archive", "t"], None, env=env), stats)
+    fb.ok(runner.run(["mail", "archive", "t"], None, env=env), stats)
     want, have = box.server_hashes("INBOX"), archive_hashes("t", "INBOX")
     stats.files_checked += sum(want.values())
     stats.losses += len(set(want) - set(have))
     stats.duplicates += sum(n - 1 for n in have.values() if n > 1)
-    v = ok(runner.run(["mail", "verify", "t", "--jsonl"], None, env=env), stats)
-    assert sum(x["missing"] for x in jsonl(v.stdout)) == 0, stats.msg(v.stdout.decode())
+    v = fb.ok(runner.run(["mail", "verify", "t", "--jsonl"], None, env=env), stats)
+    assert sum(x["missing"] for x in fb.jsonl(v.stdout)) == 0, stats.msg(v.stdout.decode())
     box.client.logout()
     stats.report()
     assert stats.losses == stats.duplicates == 0, stats.msg()
@@ -133,7 +126,7 @@ def test_sync_into_a_full_disk(fleet, small, tmp_path, isolated_env):
     runner = fb.Killer(stats, tmp_path / "runs")
     args = ["sync", f"h1:{src}/", f"{dest}/"]
     stats.rounds += 1
-    ok(runner.run(args, None), stats)
+    fb.ok(runner.run(args, None), stats)
     earlier = fb.state(dest, dir_ns=False)
     fb.build_tree(src / "new", r, files=30, size=300_000)
     small.fill(leave=3 << 20)
@@ -148,21 +141,9 @@ def test_sync_into_a_full_disk(fleet, small, tmp_path, isolated_env):
     )
     small.free()
     stats.rounds += 1
-    ok(runner.run(args, None), stats)
+    fb.ok(runner.run(args, None), stats)
     problems += fb.compare(
         fb.state(src, dir_ns=False), fb.state(dest, dir_ns=False), stats, "mirror"
     )
     stats.report()
     assert not problems, stats.msg("\n".join(problems[:20]))
-
-
-@pytest.fixture(scope="module")
-def dovecot():
-    import dovebed
-
-    d = dovebed.Dovecot(users={"seed": "seed-pw"}, tls=False)
-    d.start()
-    try:
-        yield d
-    finally:
-        d.stop()

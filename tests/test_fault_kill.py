@@ -23,23 +23,11 @@ import pytest
 SNAP = re.compile(r"^\d{4}-\d\d-\d\dT\d{6}Z$")
 
 
-def ok(out: fb.Outcome, stats: fb.Stats, *codes: int) -> fb.Outcome:
-    """A run that was not killed ends 0 (or one of `codes`) with no traceback."""
-    assert out.rc in (codes or (0,)) and b"Traceback" not in out.stderr, stats.msg(
-        f"rc={out.rc}\n{out.stderr.decode(errors='replace')[-3000:]}"
-    )
-    return out
-
-
 def finish(stats: fb.Stats, problems: list[str]) -> None:
     stats.report()
     assert not problems and stats.losses == 0 and stats.duplicates == 0, stats.msg(
         "\n".join(problems[:30])
     )
-
-
-def jsonl(data: bytes) -> list[dict]:
-    return [json.loads(x) for x in data.splitlines() if x.strip()]
 
 
 # -- backup run ---------------------------------------------------------------------------------
@@ -63,7 +51,7 @@ def test_backup_run_killed_at_random(fleet, tmp_path, isolated_env):
     toml = f"[backup.home]\nsources = [{json.dumps(str(src))}]\ntarget = {json.dumps(f'h1:{target}')}\n"
     fleet.write_fleet(isolated_env, Path(os.environ["WACKET_CONFIG"]), toml)
     killer = fb.Killer(stats, tmp_path / "runs", fb.sshd_pids(fleet))
-    calib = ok(killer.run(["backup", "run", "--source", src, "--target", f"h1:{target}-calib",
+    calib = fb.ok(killer.run(["backup", "run", "--source", src, "--target", f"h1:{target}-calib",
                            "--name", "calib"], None), stats)  # fmt: skip
     typical = calib.seconds
     root = target / "home"
@@ -78,10 +66,10 @@ def test_backup_run_killed_at_random(fleet, tmp_path, isolated_env):
         out = killer.run(["backup", "run", "home"], pace.delay())
         pace.saw(out)
         if not out.killed:
-            ok(out, stats)
+            fb.ok(out, stats)
         for snap in set(complete_snapshots(root)) - before:
             made[snap] = want
-    ok(killer.run(["backup", "run", "home"], None), stats)
+    fb.ok(killer.run(["backup", "run", "home"], None), stats)
     problems = []
     # Every complete snapshot is exactly the source as it was when its run started.
     snaps = complete_snapshots(root)
@@ -90,13 +78,15 @@ def test_backup_run_killed_at_random(fleet, tmp_path, isolated_env):
         problems += fb.compare(made[snap], fb.state(root / snap / "Documents"), stats, snap)
     listed = [
         x["snapshot"]
-        for x in jsonl(ok(killer.run(["backup", "list", "home", "--jsonl"], None), stats).stdout)
+        for x in fb.jsonl(
+            fb.ok(killer.run(["backup", "list", "home", "--jsonl"], None), stats).stdout
+        )
     ]
     assert listed == snaps, stats.msg(f"listed {listed}, complete on disk {snaps}")
     assert not (root / ".inprogress").exists(), stats.msg("a clean run left .inprogress")
-    ok(killer.run(["backup", "verify", "home", "--all"], None), stats)
+    fb.ok(killer.run(["backup", "verify", "home", "--all"], None), stats)
     restored = tmp_path / "restored"
-    ok(killer.run(["backup", "restore", "home", "--to", restored], None), stats)
+    fb.ok(killer.run(["backup", "restore", "home", "--to", restored], None), stats)
     problems += fb.compare(fb.state(src), fb.state(restored / "Documents"), stats, "restore")
     stats.notes.append(f"typical run {typical:.2f}s, {len(snaps)} snapshots")
     finish(stats, problems)
@@ -111,7 +101,7 @@ def test_one_way_sync_killed_at_random(fleet, tmp_path, isolated_env):
     src = fb.build_tree(tmp_path / "src", r, files=160, size=60_000, big=6)
     dest = fleet.hosts[0].home / f"mirror-{uuid.uuid4().hex[:8]}"
     killer = fb.Killer(stats, tmp_path / "runs", fb.sshd_pids(fleet))
-    typical = ok(killer.run(["sync", f"{src}/", f"h1:{dest}-calib/"], None), stats).seconds
+    typical = fb.ok(killer.run(["sync", f"{src}/", f"h1:{dest}-calib/"], None), stats).seconds
     versions: dict[bytes, set] = {}
     pace = fb.Pacer(r, typical)
     for rnd in range(fb.ROUNDS):
@@ -123,13 +113,13 @@ def test_one_way_sync_killed_at_random(fleet, tmp_path, isolated_env):
         out = killer.run(["sync", f"{src}/", f"h1:{dest}/"], pace.delay())
         pace.saw(out)
         if not out.killed:
-            ok(out, stats)
+            fb.ok(out, stats)
         # Mid-way, a file under its own name is some whole version of it (never a torn one);
         # rsync's hidden temporary files may be there until the next run.
         for rel, entry in fb.state(dest).items():
             if entry[0] == "f" and rel in versions:
                 assert entry[2] in {v[2] for v in versions[rel]}, stats.msg(f"torn {rel!r}")
-    ok(killer.run(["sync", f"{src}/", f"h1:{dest}/"], None), stats)
+    fb.ok(killer.run(["sync", f"{src}/", f"h1:{dest}/"], None), stats)
     problems = fb.compare(
         fb.state(src, dir_ns=False), fb.state(dest, dir_ns=False), stats, "mirror"
     )
@@ -154,11 +144,13 @@ def test_two_way_sync_killed_at_random(fleet, tmp_path, isolated_env):
     fb.build_tree(b / "from b", r, files=40, size=60_000)
     killer = fb.Killer(stats, tmp_path / "runs", fb.sshd_pids(fleet))
     calib_a = fb.build_tree(tmp_path / "calib", fb.rng("calib"), files=160, size=60_000, big=4)
-    typical = ok(killer.run(["sync", "--two-way", calib_a, f"h1:{b}-calib"], None), stats).seconds
+    typical = fb.ok(
+        killer.run(["sync", "--two-way", calib_a, f"h1:{b}-calib"], None), stats
+    ).seconds
     # The pair's first run only adds and makes a conflict of every path both sides hold in two
     # versions (it has no state to tell which side changed): it runs clean, then the campaign
     # starts with a big change on A.
-    ok(killer.run(["sync", "--two-way", a, f"h1:{b}"], None), stats)
+    fb.ok(killer.run(["sync", "--two-way", a, f"h1:{b}"], None), stats)
     fb.build_tree(a / "bulk", r, files=120, size=60_000, big=4)
     written: set = set()
     keep: set = (
@@ -177,16 +169,16 @@ def test_two_way_sync_killed_at_random(fleet, tmp_path, isolated_env):
         out = killer.run(["sync", "--two-way", a, f"h1:{b}", "--jsonl"], pace.delay())
         pace.saw(out)
         if not out.killed:
-            ok(out, stats)
+            fb.ok(out, stats)
         sa, sb = fb.state(a, skip=(TRASH,)), fb.state(b, skip=(TRASH,))
         keep |= set(digests(sa)) & set(digests(sb))
         # Under its own name a file is a whole version some side had (never a torn copy).
         for side, st in (("a", sa), ("b", sb)):
             torn = [rel for rel, e in st.items() if e[0] == "f" and e[2] not in written]
             assert not torn, stats.msg(f"files on {side} that no side ever wrote: {torn[:5]}")
-    ok(killer.run(["sync", "--two-way", a, f"h1:{b}"], None), stats)
-    again = ok(killer.run(["sync", "--two-way", a, f"h1:{b}", "--jsonl"], None), stats)
-    changes = [x for x in jsonl(again.stdout) if x.get("action")]
+    fb.ok(killer.run(["sync", "--two-way", a, f"h1:{b}"], None), stats)
+    again = fb.ok(killer.run(["sync", "--two-way", a, f"h1:{b}", "--jsonl"], None), stats)
+    changes = [x for x in fb.jsonl(again.stdout) if x.get("action")]
     assert not changes, stats.msg(f"a second clean run still changed: {changes[:5]}")
     sa, sb = fb.state(a, skip=(TRASH,)), fb.state(b, skip=(TRASH,))
     # Content and kind are the same on both sides (two-way does not carry a mode change alone).
@@ -237,7 +229,7 @@ def test_mail_archive_killed_at_random(dovecot, tmp_path, isolated_env):
     cfg.parent.mkdir(parents=True, exist_ok=True)
     cfg.write_text(box.toml())
     killer = fb.Killer(stats, tmp_path / "runs")
-    ok(killer.run(["mail", "login", "t", "--password-stdin"], None,
+    fb.ok(killer.run(["mail", "login", "t", "--password-stdin"], None,
                   stdin=(box.password + "\n").encode()), stats)  # fmt: skip
     n = 0
 
@@ -249,7 +241,7 @@ def test_mail_archive_killed_at_random(dovecot, tmp_path, isolated_env):
     add("INBOX", 900)
     add("Lists/dev", 500)
     scratch = dict(os.environ, WACKET_DATA=str(tmp_path / "calib-data"))
-    typical = ok(
+    typical = fb.ok(
         killer.run(["mail", "archive", "t", "--batch", "50"], None, env=scratch), stats
     ).seconds
     folders = ("INBOX", "Lists/dev")
@@ -265,7 +257,7 @@ def test_mail_archive_killed_at_random(dovecot, tmp_path, isolated_env):
         out = killer.run(["mail", "archive", "t", "--batch", "50"], pace.delay())
         pace.saw(out)
         if not out.killed:
-            ok(out, stats)
+            fb.ok(out, stats)
         # What the archive holds under a real name is a whole message of the server.
         server = set()
         for f in folders:
@@ -273,7 +265,7 @@ def test_mail_archive_killed_at_random(dovecot, tmp_path, isolated_env):
         for d in (Path(os.environ["WACKET_DATA"]) / "mail" / "t").rglob("cur"):
             for p in d.iterdir():
                 assert content_hash(p.read_bytes()) in server, stats.msg(f"torn message {p}")
-    ok(killer.run(["mail", "archive", "t"], None), stats)
+    fb.ok(killer.run(["mail", "archive", "t"], None), stats)
     problems = []
     for f in folders:
         want, have = box.server_hashes(f), archive_hashes("t", f)
@@ -286,8 +278,8 @@ def test_mail_archive_killed_at_random(dovecot, tmp_path, isolated_env):
     root = Path(os.environ["WACKET_DATA"]) / "mail" / "t"
     left = [p for d in root.rglob("tmp") for p in d.iterdir()]
     problems += [f"left in tmp/: {p}" for p in left]
-    v = ok(killer.run(["mail", "verify", "t", "--jsonl"], None), stats)
-    assert sum(x["missing"] for x in jsonl(v.stdout)) == 0, stats.msg(v.stdout.decode())
+    v = fb.ok(killer.run(["mail", "verify", "t", "--jsonl"], None), stats)
+    assert sum(x["missing"] for x in fb.jsonl(v.stdout)) == 0, stats.msg(v.stdout.decode())
     stats.notes.append(f"typical run {typical:.2f}s, {n} messages")
     box.client.logout()
     finish(stats, problems)
@@ -309,12 +301,12 @@ def test_find_index_killed_at_random(fleet, tmp_path, isolated_env):
     fleet.write_fleet(isolated_env, cfg, extra_toml=extra)
     killer = fb.Killer(stats, tmp_path / "runs", fb.sshd_pids(fleet))
     scratch = dict(os.environ, WACKET_DATA=str(tmp_path / "calib-data"))
-    typical = ok(killer.run(["find", "index", "h1"], None, env=scratch), stats).seconds
+    typical = fb.ok(killer.run(["find", "index", "h1"], None, env=scratch), stats).seconds
 
     def catalog() -> list[str]:
         q = killer.run(["find", "query", str(root), "--host", "h1", "--jsonl"], None)
-        ok(q, stats, 0, 1)
-        return [x["path"] for x in jsonl(q.stdout)]
+        fb.ok(q, stats, 0, 1)
+        return [x["path"] for x in fb.jsonl(q.stdout)]
 
     def on_disk() -> set[str]:
         out = set()
@@ -330,11 +322,11 @@ def test_find_index_killed_at_random(fleet, tmp_path, isolated_env):
         out = killer.run(["find", "index", "h1"], pace.delay())
         pace.saw(out)
         if not out.killed:
-            ok(out, stats)
+            fb.ok(out, stats)
         # A query after a kill answers from a whole catalog (the old or the new), never twice.
         paths = catalog()
         assert len(paths) == len(set(paths)), stats.msg("a path listed twice after a kill")
-    ok(killer.run(["find", "index", "h1"], None), stats)
+    fb.ok(killer.run(["find", "index", "h1"], None), stats)
     paths, disk = catalog(), on_disk()
     stats.files_checked += len(disk)
     lost, extra = disk - set(paths), set(paths) - disk
@@ -373,7 +365,7 @@ def test_links_merge_killed_at_random(tmp_path, isolated_env):
     browse(12000)
     killer = fb.Killer(stats, tmp_path / "runs")
     master = Path(os.environ["WACKET_DATA"]) / "links.sqlite"
-    typical = ok(killer.run(["links", "merge", d, "--into", tmp_path / "calib.sqlite"], None),
+    typical = fb.ok(killer.run(["links", "merge", d, "--into", tmp_path / "calib.sqlite"], None),
                  stats).seconds  # fmt: skip
 
     def counted() -> tuple[int, int]:
@@ -402,10 +394,10 @@ def test_links_merge_killed_at_random(tmp_path, isolated_env):
         out = killer.run(["links", "merge", d], pace.delay())
         pace.saw(out)
         if not out.killed:
-            ok(out, stats)
+            fb.ok(out, stats)
         n, dup = counted()
         assert dup == 0 and n <= visits, stats.msg(f"after round {rnd}: {n} visits, {dup} twice")
-    ok(killer.run(["links", "merge", d], None), stats)
+    fb.ok(killer.run(["links", "merge", d], None), stats)
     n, dup = counted()
     stats.files_checked += visits
     stats.losses += max(0, visits - n)
@@ -431,7 +423,7 @@ def test_map_killed_at_random(fleet, tmp_path, isolated_env):
         return ["map", "h1,h2", "-j", "3", "--joblog", joblog, "--resume", "--", cmd]
 
     stdin = lambda: "".join(x + "\n" for x in items).encode()  # noqa: E731
-    typical = ok(killer.run(argv(tmp_path / "calib.tsv"), None, stdin=stdin()), stats).seconds
+    typical = fb.ok(killer.run(argv(tmp_path / "calib.tsv"), None, stdin=stdin()), stats).seconds
     (marks / "runs").unlink()
 
     def done_lines() -> Counter:
@@ -446,10 +438,10 @@ def test_map_killed_at_random(fleet, tmp_path, isolated_env):
         out = killer.run(argv(log), pace.delay(), stdin=stdin())
         pace.saw(out)
         if not out.killed:
-            ok(out, stats)
+            fb.ok(out, stats)
         twice = [i for i, k in done_lines().items() if k > 1]
         assert not twice, stats.msg(f"done twice after round {rnd}: {twice}")
-    ok(killer.run(argv(log), None, stdin=stdin()), stats)
+    fb.ok(killer.run(argv(log), None, stdin=stdin()), stats)
     done = done_lines()
     stats.files_checked += len(items)
     lost = set(items) - set(done)
