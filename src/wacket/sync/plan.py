@@ -147,7 +147,7 @@ def guard(plan: Plan, a, b, job) -> None:
 
 def execute(plan: Plan, a, b, state, job, emit, started, *, accept_new=False,
             connect_timeout=None, quiet=False, always_save=False) -> Report:  # fmt: skip
-    from wacket.sync.state import drop_pending, read_pending, sig_of, write_pending
+    from wacket.sync.state import drop_pending, sig_of, write_pending
     from wacket.sync.twoway import _call, parallel, same
 
     sides = {"a": a, "b": b}
@@ -220,12 +220,11 @@ def execute(plan: Plan, a, b, state, job, emit, started, *, accept_new=False,
             by_dir[op["from"]].append(op)
     from wacket.sync.progress import Progress
 
-    # (kept: what an earlier killed run copied, which this run took as its base)
     pending = {
         op["path"]: (other[op["from"]], tuple(op["sig"])) for d in by_dir.values() for op in d
     }
     if pending:
-        write_pending(state, {**read_pending(state), **pending})
+        write_pending(state, pending)
     bar = Progress(f"{a.label} <-> {b.label}", total=len(by_dir["a"]) + len(by_dir["b"]),
                    quiet=quiet)  # fmt: skip
     try:
