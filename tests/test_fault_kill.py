@@ -43,16 +43,22 @@ def complete_snapshots(root: Path) -> list[str]:
     )
 
 
-def test_backup_run_killed_at_random(fleet, tmp_path, isolated_env):
-    stats = fb.Stats("backup run")
-    r = fb.rng("backup")
-    src = fb.build_tree(tmp_path / "src" / "Documents", r, files=160, size=60_000, big=6)
-    target = fleet.hosts[0].home / f"bk-{uuid.uuid4().hex[:8]}"
-    toml = f"[backup.home]\nsources = [{json.dumps(str(src))}]\ntarget = {json.dumps(f'h1:{target}')}\n"
+@pytest.mark.parametrize("way", ["to h1", "from h1"])
+def test_backup_run_killed_at_random(fleet, tmp_path, isolated_env, way):
+    stats = fb.Stats(f"backup run ({way})")
+    r = fb.rng(f"backup {way}")
+    far = fleet.hosts[0].home / f"bk-{uuid.uuid4().hex[:8]}"
+    near = tmp_path / "near"
+    src = fb.build_tree((near if way == "to h1" else far) / "Documents", r, files=160,
+                        size=60_000, big=6)  # fmt: skip
+    source = str(src) if way == "to h1" else f"h1:{src}"
+    target = far / "target" if way == "to h1" else near / "target"
+    spec = f"h1:{target}" if way == "to h1" else str(target)
+    toml = f"[backup.home]\nsources = [{json.dumps(source)}]\ntarget = {json.dumps(spec)}\n"
     fleet.write_fleet(isolated_env, Path(os.environ["WACKET_CONFIG"]), toml)
     killer = fb.Killer(stats, tmp_path / "runs", fb.sshd_pids(fleet))
-    calib = fb.ok(killer.run(["backup", "run", "--source", src, "--target", f"h1:{target}-calib",
-                           "--name", "calib"], None), stats)  # fmt: skip
+    calib = fb.ok(killer.run(["backup", "run", "--source", source, "--target", f"{spec}-calib",
+                              "--name", "calib"], None), stats)  # fmt: skip
     typical = calib.seconds
     root = target / "home"
     made: dict[str, dict] = {}  # snapshot -> the source's state when it was made
@@ -95,13 +101,21 @@ def test_backup_run_killed_at_random(fleet, tmp_path, isolated_env):
 # -- one-way sync -------------------------------------------------------------------------------
 
 
-def test_one_way_sync_killed_at_random(fleet, tmp_path, isolated_env):
-    stats = fb.Stats("sync (one-way)")
-    r = fb.rng("sync-one-way")
-    src = fb.build_tree(tmp_path / "src", r, files=160, size=60_000, big=6)
-    dest = fleet.hosts[0].home / f"mirror-{uuid.uuid4().hex[:8]}"
+@pytest.mark.parametrize("way", ["to h1", "from h1"])
+def test_one_way_sync_killed_at_random(fleet, tmp_path, isolated_env, way):
+    stats = fb.Stats(f"sync one-way ({way})")
+    r = fb.rng(f"sync-one-way {way}")
+    far = fleet.hosts[0].home / f"mirror-{uuid.uuid4().hex[:8]}"
+    far.mkdir()
+    src = fb.build_tree((tmp_path if way == "to h1" else far) / "src", r, files=160, size=60_000,
+                        big=6)  # fmt: skip
+    dest = (far if way == "to h1" else tmp_path) / "dest"
+    src_spec, dest_spec = (
+        (f"{src}/", f"h1:{dest}/") if way == "to h1" else (f"h1:{src}/", f"{dest}/")
+    )
     killer = fb.Killer(stats, tmp_path / "runs", fb.sshd_pids(fleet))
-    typical = fb.ok(killer.run(["sync", f"{src}/", f"h1:{dest}-calib/"], None), stats).seconds
+    typical = fb.ok(killer.run(["sync", src_spec, dest_spec.rstrip("/") + "-calib/"], None),
+                    stats).seconds  # fmt: skip
     versions: dict[bytes, set] = {}
     pace = fb.Pacer(r, typical)
     for rnd in range(fb.ROUNDS):
@@ -110,7 +124,7 @@ def test_one_way_sync_killed_at_random(fleet, tmp_path, isolated_env):
             stats.notes += fb.mutate(src, r, rnd, delete=False)
         for rel, entry in fb.state(src).items():
             versions.setdefault(rel, set()).add(entry)
-        out = killer.run(["sync", f"{src}/", f"h1:{dest}/"], pace.delay())
+        out = killer.run(["sync", src_spec, dest_spec], pace.delay())
         pace.saw(out)
         if not out.killed:
             fb.ok(out, stats)
@@ -119,7 +133,7 @@ def test_one_way_sync_killed_at_random(fleet, tmp_path, isolated_env):
         for rel, entry in fb.state(dest).items():
             if entry[0] == "f" and rel in versions:
                 assert entry[2] in {v[2] for v in versions[rel]}, stats.msg(f"torn {rel!r}")
-    fb.ok(killer.run(["sync", f"{src}/", f"h1:{dest}/"], None), stats)
+    fb.ok(killer.run(["sync", src_spec, dest_spec], None), stats)
     problems = fb.compare(
         fb.state(src, dir_ns=False), fb.state(dest, dir_ns=False), stats, "mirror"
     )
