@@ -50,6 +50,7 @@ class Stats:
     orphans: int = 0
     remote_leftovers: int = 0
     orphan_names: list = field(default_factory=list)
+    outcomes: list = field(default_factory=list)  # what a faulted run said (disk, cut)
     notes: list = field(default_factory=list)
 
     def msg(self, extra: str = "") -> str:

@@ -40,7 +40,7 @@ def cut_run(args, proxy: fb.CutProxy, stats: fb.Stats, killer: fb.Killer, after:
     stats.rounds += 1
     msg = err.decode(errors="replace")
     assert rc not in (0, None) and fb.one_line_error(err), stats.msg(f"rc={rc}\n{msg[-3000:]}")
-    stats.notes.append(f"cut after {proxy.bytes - start} bytes: rc={rc}: {msg.strip()[-200:]}")
+    stats.outcomes.append(f"cut after {proxy.bytes - start} bytes: rc={rc}: {msg.strip()[-200:]}")
     return rc, out, err
 
 

@@ -31,7 +31,7 @@ def failed_cleanly(out: fb.Outcome, stats: fb.Stats) -> None:
     assert out.rc not in (0, None) and fb.one_line_error(out.stderr), stats.msg(
         f"rc={out.rc}\n{err[-3000:]}"
     )
-    stats.notes.append(f"full disk: rc={out.rc}: {err.strip().splitlines()[-1][:200]}")
+    stats.outcomes.append(f"full disk: rc={out.rc}: {err.strip().splitlines()[-1][:200]}")
 
 
 def test_backup_into_a_full_disk(small, tmp_path, isolated_env):
