@@ -112,11 +112,19 @@ def write_pending(state: State, copies: dict[str, tuple[str, Sig]]) -> None:
 
 
 def read_pending(state: State) -> dict[str, tuple[str, Sig]]:
+    """What write_pending wrote; nothing if it is missing or damaged (it only ever spares a
+    conflict copy, so a damaged one costs no data)."""
     try:
         data = pickle.loads(_pending_path(state).read_bytes())
     except (OSError, ValueError, EOFError, pickle.UnpicklingError):
         return {}
-    return data if isinstance(data, dict) else {}
+    if not isinstance(data, dict):
+        return {}
+    return {
+        p: v
+        for p, v in data.items()
+        if isinstance(v, tuple) and len(v) == 2 and v[0] in ("a", "b") and isinstance(v[1], tuple)
+    }
 
 
 def drop_pending(state: State) -> None:
