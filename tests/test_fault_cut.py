@@ -58,7 +58,8 @@ def test_backup_connection_cut(fleet, flaky, tmp_path, isolated_env):
     first = complete_snapshots(root)
     made = {first[0]: fb.state(src)}
     fb.build_tree(src / "new", r, files=60, size=200_000)
-    rc, _, _ = cut_run(args, flaky, stats, killer, after=3 << 20)
+    rc, _, err = cut_run(args, flaky, stats, killer, after=3 << 20)
+    assert rc == 3 and b"flaky: unreachable" in err, stats.msg("a lost target host is exit 3")
     assert complete_snapshots(root) == first, stats.msg("a cut run's snapshot is listed")
     listed = fb.jsonl(fb.ok(killer.run(["backup", "list", "docs", "--target", f"h1:{target}", "--jsonl"],
                                  None), stats).stdout)  # fmt: skip
