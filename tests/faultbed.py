@@ -324,11 +324,8 @@ def digest(path) -> str:
         return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
-def state(top: Path, times: bool = True, skip: tuple[str, ...] = (), dir_ns: bool = True) -> dict:
-    """bytes rel -> (type, mode, SHA-256 or link, mtime ns) for every entry under `top`.
-
-    `dir_ns=False`: directory times to the second (rsync compares a directory's time to the second
-    only, so a mirror's directory may keep a time a fraction of a second off)."""
+def state(top: Path, times: bool = True, skip: tuple[str, ...] = ()) -> dict:
+    """bytes rel -> (type, mode, SHA-256 or link, mtime ns) for every entry under `top`."""
     out = {}
     btop = os.fsencode(top)
     bskip = tuple(os.fsencode(s) for s in skip)
@@ -339,11 +336,14 @@ def state(top: Path, times: bool = True, skip: tuple[str, ...] = (), dir_ns: boo
             rel = os.path.relpath(full, btop)
             st = os.lstat(full)
             if stat.S_ISREG(st.st_mode):
-                body = digest(full)
-                out[rel] = ("f", stat.S_IMODE(st.st_mode), body, st.st_mtime_ns if times else 0)
+                out[rel] = (
+                    "f",
+                    stat.S_IMODE(st.st_mode),
+                    digest(full),
+                    st.st_mtime_ns if times else 0,
+                )
             elif stat.S_ISDIR(st.st_mode):
-                t = st.st_mtime_ns if dir_ns else st.st_mtime_ns // 10**9 * 10**9
-                out[rel] = ("d", stat.S_IMODE(st.st_mode), b"", t if times else 0)
+                out[rel] = ("d", stat.S_IMODE(st.st_mode), b"", st.st_mtime_ns if times else 0)
             else:
                 out[rel] = ("l", 0, os.readlink(full), 0)
     return out

@@ -104,8 +104,8 @@ def test_sync_connection_cut(fleet, flaky, tmp_path, isolated_env, mode):
         state_dir = Path(os.environ["WACKET_DATA"]) / "sync"
         assert not list(state_dir.glob("*.gen")), stats.msg("a cut run's listing cache is trusted")
     fb.ok(killer.run(args, None), stats)
-    want = fb.state(src, dir_ns=False, skip=(".wacket-trash",))
-    got = fb.state(dest, dir_ns=False, skip=(".wacket-trash",))
+    want = fb.state(src, skip=(".wacket-trash",))
+    got = fb.state(dest, skip=(".wacket-trash",))
     if mode == "two-way":  # two-way keeps content, kind and names (not modes or times alone)
         want = {k: v[:3:2] for k, v in want.items()}
         got = {k: v[:3:2] for k, v in got.items()}

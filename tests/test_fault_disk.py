@@ -127,12 +127,12 @@ def test_sync_into_a_full_disk(fleet, small, tmp_path, isolated_env):
     args = ["sync", f"h1:{src}/", f"{dest}/"]
     stats.rounds += 1
     fb.ok(runner.run(args, None), stats)
-    earlier = fb.state(dest, dir_ns=False)
+    earlier = fb.state(dest)
     fb.build_tree(src / "new", r, files=30, size=300_000)
     small.fill(leave=3 << 20)
     stats.rounds += 1
     failed_cleanly(runner.run(args, None), stats)
-    now = fb.state(dest, dir_ns=False)
+    now = fb.state(dest)
     problems = fb.compare(
         {k: v for k, v in earlier.items() if v[0] != "d"},
         {k: v for k, v in now.items() if k in earlier and v[0] != "d"},
@@ -142,8 +142,6 @@ def test_sync_into_a_full_disk(fleet, small, tmp_path, isolated_env):
     small.free()
     stats.rounds += 1
     fb.ok(runner.run(args, None), stats)
-    problems += fb.compare(
-        fb.state(src, dir_ns=False), fb.state(dest, dir_ns=False), stats, "mirror"
-    )
+    problems += fb.compare(fb.state(src), fb.state(dest), stats, "mirror")
     stats.report()
     assert not problems, stats.msg("\n".join(problems[:20]))

@@ -134,9 +134,7 @@ def test_one_way_sync_killed_at_random(fleet, tmp_path, isolated_env, way):
             if entry[0] == "f" and rel in versions:
                 assert entry[2] in {v[2] for v in versions[rel]}, stats.msg(f"torn {rel!r}")
     fb.ok(killer.run(["sync", src_spec, dest_spec], None), stats)
-    problems = fb.compare(
-        fb.state(src, dir_ns=False), fb.state(dest, dir_ns=False), stats, "mirror"
-    )
+    problems = fb.compare(fb.state(src), fb.state(dest), stats, "mirror")
     stats.notes.append(f"typical run {typical:.2f}s")
     finish(stats, problems)
 
