@@ -220,7 +220,16 @@ def _run_locked(
             out = rsyncrun.run_local(argv, on_first_line=lambda: _crash_point("transfer"))
         if out.rc not in (0, *rsyncrun.PARTIAL_CODES):
             why = f"backup {bset.name}: {rsyncrun.describe_failure(out)}"
-            if out.rc == rsyncrun.SSH_FAILED and side != "none":  # the other end was lost
+            # The other end was lost: ssh said so (255), or rsync's socket or stream broke (the
+            # status then depends on where it broke) and the target no longer answers.
+            if side != "none" and (
+                out.rc == rsyncrun.SSH_FAILED
+                or (
+                    side == "target"
+                    and out.rc in rsyncrun.LINK_FAILED
+                    and not tsess.still_connected()
+                )
+            ):
                 lost = target.host if side == "target" else sources[0].host
                 raise UnreachableError(lost.name, "lost", why)
             raise WacketError(why)
