@@ -43,6 +43,24 @@ def test_push_to_remote_then_pull_back(pair, run_wacket, tmp_path):
     assert r.returncode == 0 and records(r.stdout) == []
 
 
+def test_same_size_rewrite_within_the_same_second_is_copied(pair, run_wacket):
+    """rsync's quick check compares whole seconds by default: a same-size rewrite whose mtime
+    differs only in nanoseconds was skipped and the mirror kept the old bytes (the SIGKILL
+    campaign hit it: a file rewritten in the second the killed run had copied it)."""
+    local, remote, spec = pair
+    t = 1_700_000_000_000_000_000
+    f = write(local, "doc.txt", "AAAA")
+    os.utime(f, ns=(t, t))
+    assert run_wacket("sync", f"{local}/", f"{spec}/").returncode == 0
+    f.write_text("BBBB")
+    os.utime(f, ns=(t + 1000, t + 1000))
+    r = run_wacket("sync", f"{local}/", f"{spec}/", "--jsonl")
+    assert r.returncode == 0, r.stderr
+    assert (remote / "doc.txt").read_text() == "BBBB"
+    assert (remote / "doc.txt").stat().st_mtime_ns == t + 1000
+    assert by_path(records(r.stdout))["doc.txt"]["action"] == "update"
+
+
 def test_itemized_create_update_delete_attrs(pair, run_wacket):
     local, remote, spec = pair
     for i in range(30):

@@ -251,6 +251,84 @@ def test_sigkill_half_way_then_rerun(pair, run_wacket, isolated_env):
     assert records(two_way(run_wacket, local, spec).stdout) == []
 
 
+def _killed_two_way(local, spec, until) -> None:
+    """A two-way run (slowed down) killed with its whole session once `until()` holds."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "wacket", "sync", "--two-way", str(local), spec, "--bwlimit", "150K"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    deadline = time.time() + 60
+    while time.time() < deadline and not until():
+        time.sleep(0.005)
+    assert proc.poll() is None, "the run finished before it could be killed"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+def _land_some_then_edit(local, remote, spec) -> list[str]:
+    """A run killed after some copies (new and updated files) landed; those files then edited
+    again on A. Returns their names."""
+    payload = os.urandom(40_000)
+    for i in range(30):
+        write(local, f"big/a{i:02}", payload + b"a%d" % i)  # new on A
+    for i in range(3):
+        write(local, f"f{i:02}", payload + b"edit %d" % i)  # updates on A
+    _killed_two_way(local, spec, lambda: len(list((remote / "big").glob("a*"))) >= 3
+                    if (remote / "big").exists() else False)  # fmt: skip
+    names = [f"big/{p.name}" for p in (remote / "big").glob("a*")]
+    names += [
+        f"f{i:02}" for i in range(3) if (remote / f"f{i:02}").read_bytes().startswith(payload)
+    ]
+    for rel in names:
+        write(local, rel, f"edited again {rel}")
+    return names
+
+
+def _no_conflict_edits_arrive(run_wacket, local, remote, spec, names) -> None:
+    r = two_way(run_wacket, local, spec)
+    assert not [x for x in records(r.stdout) if x["action"] == "conflict"]
+    t = tree(local)
+    assert tree(remote) == t and not [n for n in t if ".conflict-" in n]
+    for rel in names:
+        assert t[rel] == ("f", f"edited again {rel}".encode())
+    assert records(two_way(run_wacket, local, spec).stdout) == []
+
+
+def test_copy_landed_by_a_killed_run_then_edited_is_no_conflict(pair, run_wacket):
+    """A killed run copied files but saved no state; the user then edits them again on A. The
+    next run copies the edits: B's versions were wacket's own copies, not edits made on B, so
+    there is no conflict copy (found by the SIGKILL fault campaign)."""
+    local, remote, spec = pair
+    many(local, 10)
+    two_way(run_wacket, local, spec)
+    names = _land_some_then_edit(local, remote, spec)
+    _no_conflict_edits_arrive(run_wacket, local, remote, spec, names)
+
+
+def test_second_kill_before_its_copies_keeps_what_the_first_landed(pair, run_wacket, isolated_env):
+    """The run after such a kill is killed too, before its own copies land: the third run still
+    knows B's versions for wacket's copies (the 50-round campaign found this)."""
+    from pathlib import Path
+
+    local, remote, spec = pair
+    many(local, 10)
+    two_way(run_wacket, local, spec)
+    names = _land_some_then_edit(local, remote, spec)
+    sync_dir = Path(os.environ["WACKET_DATA"]) / "sync"
+    first = {p: p.stat().st_mtime_ns for p in sync_dir.glob("*.pending")}
+    assert first, "the killed run left no record of its copies"
+
+    def second_pending_written() -> bool:
+        try:
+            now = {p: p.stat().st_mtime_ns for p in sync_dir.glob("*.pending")}
+        except FileNotFoundError:  # replaced between the listing and the stat
+            return False
+        return bool(now) and now != first
+
+    _killed_two_way(local, spec, second_pending_written)
+    _no_conflict_edits_arrive(run_wacket, local, remote, spec, names)
+
+
 def test_listing_cache_is_only_trusted_when_everything_agrees(pair, run_wacket, fleet):
     """Each side keeps the listing of the last good sync and sends only differences; a cache that
     does not match the state (crash between writes, deleted files) costs a whole listing, never a

@@ -19,6 +19,9 @@ PARTIAL_CODES = {23, 24}
 _ITEM_RE = re.compile(rb"^([<>ch.][fdLDS][.+?a-zA-Z ]{9}|\*deleting  ) (.*)$")
 _ESCAPE_RE = re.compile(rb"\\#([0-7]{3})")
 
+SSH_FAILED = 255  # rsync's status when its ssh failed or the connection was lost
+LINK_FAILED = (5, 10, 12, 35)  # protocol start, socket I/O, data stream, daemon timeout
+
 RSYNC_ERRORS = {
     1: "syntax or usage error",
     2: "protocol incompatibility",

@@ -15,7 +15,7 @@ from wacket.backup import rsyncrun
 from wacket.backup.drives import resolve
 from wacket.backup.retention import snapshot_name, snapshot_time
 from wacket.backup.sets import BackupSet, DriveRef, Location
-from wacket.errors import Exit, LockedError, WacketError
+from wacket.errors import Exit, LockedError, UnreachableError, WacketError
 from wacket.fleet import Fleet
 from wacket.remote.client import HelperError
 from wacket.transport.pool import Pool
@@ -219,7 +219,20 @@ def _run_locked(
         else:
             out = rsyncrun.run_local(argv, on_first_line=lambda: _crash_point("transfer"))
         if out.rc not in (0, *rsyncrun.PARTIAL_CODES):
-            raise WacketError(f"backup {bset.name}: {rsyncrun.describe_failure(out)}")
+            why = f"backup {bset.name}: {rsyncrun.describe_failure(out)}"
+            # The other end was lost: ssh said so (255), or rsync's socket or stream broke (the
+            # status then depends on where it broke) and the target no longer answers.
+            if side != "none" and (
+                out.rc == rsyncrun.SSH_FAILED
+                or (
+                    side == "target"
+                    and out.rc in rsyncrun.LINK_FAILED
+                    and not tsess.still_connected()
+                )
+            ):
+                lost = target.host if side == "target" else sources[0].host
+                raise UnreachableError(lost.name, "lost", why)
+            raise WacketError(why)
         _crash_point("after-transfer")
         delta = begin.get("cloned") and not begin.get("reuse") and out.rc == 0 and out.complete_list
         info = helper.call(

@@ -112,6 +112,27 @@ def parse_find(args: list[str]) -> dict | None:
     return opts
 
 
+def storage_failure(exc: BaseException) -> str | None:
+    """What to say when this machine's own storage failed (full, over quota, read-only, I/O
+    error): no bug of wacket's, so a one-line error, not an internal one. None otherwise."""
+    import errno
+
+    if isinstance(exc, OSError) and exc.errno in (
+        errno.ENOSPC,
+        errno.EDQUOT,
+        errno.EROFS,
+        errno.EIO,
+    ):
+        where = f"{exc.filename}: " if exc.filename else ""
+        return f"{where}{exc.strerror or os.strerror(exc.errno)}"
+    sqlite3 = sys.modules.get("sqlite3")
+    if sqlite3 is not None and isinstance(exc, sqlite3.Error):
+        code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF  # the primary result code
+        if code in (sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR):
+            return f"cannot write a database: {exc} (is the disk full?)"
+    return None
+
+
 def guarded(fn, debug: bool = False) -> int:
     """Call `fn` (which returns an exit status) and turn what it raises into a one-line message
     and a documented status; a closed stdout (`| head`) is not an error."""
@@ -137,10 +158,14 @@ def guarded(fn, debug: bool = False) -> int:
             import traceback
 
             traceback.print_exc()
-        print(
-            f"wacket: internal error: {type(exc).__name__}: {exc} (run with --debug for details)",
-            file=sys.stderr,
-        )
+        why = storage_failure(exc)
+        if why is not None:
+            print(f"wacket: error: {why}", file=sys.stderr)
+        else:
+            print(
+                f"wacket: internal error: {type(exc).__name__}: {exc} (run with --debug for details)",
+                file=sys.stderr,
+            )
         code = Exit.PARTIAL
     try:
         sys.stdout.flush()

@@ -215,9 +215,10 @@ def archive(app, account, all_, batch, expunge, fmt) -> int:
                     with job_lock(f"mail-{acct.name}"):
                         client = _connect(app, acct)
                         try:
-                            recs = arch.archive_account(
-                                store, acct, client, _progress(app), batch, expunge_before
-                            )
+                            with imap.session(acct):
+                                recs = arch.archive_account(
+                                    store, acct, client, _progress(app), batch, expunge_before
+                                )
                         finally:
                             imap.logout(client)
                 except WacketError as exc:

@@ -6,6 +6,7 @@ so `wacket --help` stays fast. Every connection failure becomes one clear Wacket
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import ssl
 import sys
@@ -115,6 +116,19 @@ def connect(account: Account, password: str, warn=None):
         _close(client)
         raise UnreachableError(where, "error", str(exc)) from None
     return client
+
+
+@contextlib.contextmanager
+def session(account: Account):
+    """Around the work on a logged-in client: the connection lost half way (reset, closed,
+    timed out) is UnreachableError; a local error (a full disk) stays what it is."""
+    from imapclient.exceptions import IMAPClientAbortError
+
+    try:
+        yield
+    except (IMAPClientAbortError, ConnectionError, TimeoutError, ssl.SSLError) as exc:
+        where = f"mail {account.name} ({account.host}:{account.port})"
+        raise UnreachableError(where, "error", f"connection lost: {exc}") from None
 
 
 def _close(client) -> None:

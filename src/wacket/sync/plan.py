@@ -178,7 +178,7 @@ def guard(plan: Plan, a, b, job) -> None:
 
 def execute(plan: Plan, a, b, state, job, emit, started, *, accept_new=False,
             connect_timeout=None, quiet=False, always_save=False) -> Report:  # fmt: skip
-    from wacket.sync.state import sig_of
+    from wacket.sync.state import drop_pending, sig_of, write_pending
     from wacket.sync.twoway import _call, parallel, same
 
     sides = {"a": a, "b": b}
@@ -241,7 +241,7 @@ def execute(plan: Plan, a, b, state, job, emit, started, *, accept_new=False,
             if why != "gone":
                 fail(rel, s, f"kept: {why}")
                 skip.add(rel)
-    # 3. one rsync per direction
+    # 3. one rsync per direction, once the state's sidecar says what is being copied where
     for rec in records(plan):
         if rec["action"] == "conflict" and rec["path"] not in skip:
             out(rec)
@@ -251,6 +251,11 @@ def execute(plan: Plan, a, b, state, job, emit, started, *, accept_new=False,
             by_dir[op["from"]].append(op)
     from wacket.sync.progress import Progress
 
+    pending = {
+        op["path"]: (other[op["from"]], tuple(op["sig"])) for d in by_dir.values() for op in d
+    }
+    if pending:
+        write_pending(state, pending)
     bar = Progress(f"{a.label} <-> {b.label}", total=len(by_dir["a"]) + len(by_dir["b"]),
                    quiet=quiet)  # fmt: skip
     try:
@@ -319,6 +324,7 @@ def execute(plan: Plan, a, b, state, job, emit, started, *, accept_new=False,
     changed = plan.ops or plan.same or plan.drop or not state.exists or always_save
     if changed:
         state.save()
+        drop_pending(state)
     report.seconds = time.monotonic() - started
     return report
 

@@ -62,6 +62,10 @@ def base_args(
     with `secluded` (or an older rsync) they travel inside rsync's protocol (-s).
     """
     args = ["rsync", "-a", f"--out-format={OUT_FORMAT}", "--stats"]
+    if version() >= (3, 1, 3):
+        # mtimes to the nanosecond: by default rsync's quick check compares whole seconds and
+        # skips a same-size rewrite made within the second of the last copy.
+        args.append("--modify-window=-1")
     if secluded or version() < (3, 2, 4):
         args.append("--secluded-args" if version() >= (3, 2, 4) else "--protect-args")
     if remote is not None:

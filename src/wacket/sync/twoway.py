@@ -189,6 +189,23 @@ def same(sa: Sig, sb: Sig) -> bool:
     return sa == sb or (sa[0] == sb[0] == "f" and sa[1] == sb[1] and sa[2] == sb[2])
 
 
+def take_pending(state: State, A: dict, B: dict) -> int:
+    """Copies a killed run made before it could save the state: where the copy is still there
+    unchanged, both sides had that version after all, so it is their base (else the user's next
+    edit of the file would meet wacket's own copy as an edit on the other side: a conflict).
+    Returns how many were taken."""
+    from wacket.sync.state import read_pending
+
+    taken = 0
+    for p, (dst, sig) in read_pending(state).items():
+        got = (A if dst == "a" else B).get(p)
+        if got is not None and same(got, tuple(sig)):
+            base = (tuple(sig), got) if dst == "b" else (got, tuple(sig))
+            state.sa[p], state.sb[p] = base
+            taken += 1
+    return taken
+
+
 def _blocked_fn(errors: list):
     """Paths under an unreadable directory are unknown on that side: decide nothing about them."""
     if not errors:
@@ -385,6 +402,12 @@ def sync_twoway(a_ep: Endpoint, b_ep: Endpoint, job, pool, emit, *, accept_new=F
         for s, base in ((a, state.sa), (b, state.sb)):
             if s.mode == "diff":
                 apply_diff(s, base)
+        if take_pending(state, a.entries, b.entries) and not (job.dry_run or job.plan_file):
+            # Saved at once: this run's own copies replace the sidecar, and a second kill must
+            # not forget what the first one landed. (No listing cache survives a killed run.)
+            state.gens = None
+            state.save()
+            statemod.drop_pending(state)
         plan = make_plan(a, b, state, job)
         if job.plan_file:
             planmod.write(plan, job.plan_file)

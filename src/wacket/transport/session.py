@@ -398,7 +398,7 @@ class SSHSession(Session):
             rc = None if timed_out else chan.recv_exit_status()
         except (paramiko.SSHException, EOFError, OSError) as exc:
             # The connection may be going down before paramiko marks it so: ask it.
-            if not self._still_connected():
+            if not self.still_connected():
                 raise UnreachableError(
                     self.host.name, "lost", str(exc) or "connection lost"
                 ) from None
@@ -408,7 +408,7 @@ class SSHSession(Session):
                 chan.close()
             except (paramiko.SSHException, EOFError, OSError):
                 pass
-        if rc == -1 and not self._still_connected():
+        if rc == -1 and not self.still_connected():
             raise UnreachableError(self.host.name, "lost", "connection lost during the command")
         return Result(self.host.name, rc, out, err, time.monotonic() - start, timed_out)
 
@@ -418,8 +418,9 @@ class SSHSession(Session):
         transport = self._client.get_transport() if self._client else None
         return self._client is None or bool(transport and transport.is_active())
 
-    def _still_connected(self) -> bool:
-        """No exit status: the command was killed by a signal, or the host went away. Ask."""
+    def still_connected(self) -> bool:
+        """Does the connection still carry a command? (A command with no exit status was killed
+        by a signal, or the host went away; an rsync beside this session broke: which was it?)"""
         if not self.alive:
             return False
         try:
