@@ -31,6 +31,9 @@ class Plan:
     ops: list[dict] = field(default_factory=list)
     same: list[str] = field(default_factory=list)
     drop: list[str] = field(default_factory=list)
+    refresh: list[str] = field(default_factory=list)  # same content, new inode or ctime
+    hashes: dict[str, str] = field(default_factory=dict)  # content of `same` and `refresh` paths
+    hashed: int = 0  # files read to compare contents
     first_run: bool = False
     state_digest: str = ""
     errors: dict = field(default_factory=dict)
@@ -108,6 +111,7 @@ def records(plan: Plan) -> list[dict]:
 def report_only(plan: Plan, a, b, emit, started: float, job) -> Report:
     """Dry run or --plan: the records, a note on the deletion guard, nothing changed."""
     totals = Totals()
+    totals.hashed = plan.hashed
     report = Report(totals, 0.0)
     recs = records(plan)
     for rec in recs:
@@ -147,12 +151,12 @@ def guard(plan: Plan, a, b, job) -> None:
 
 def execute(plan: Plan, a, b, state, job, emit, started, *, accept_new=False,
             connect_timeout=None, quiet=False, always_save=False) -> Report:  # fmt: skip
-    from wacket.sync.state import sig_of
     from wacket.sync.twoway import _call, parallel, same
 
     sides = {"a": a, "b": b}
     other = {"a": "b", "b": "a"}
     totals = Totals()
+    totals.hashed = plan.hashed
     report = Report(totals, 0.0)
     guard(plan, a, b, job)
 
@@ -241,13 +245,21 @@ def execute(plan: Plan, a, b, state, job, emit, started, *, accept_new=False,
     parallel([lambda s=s: _call(sides[s], "sync.rmdirs", root=sides[s].root, paths=rmdirs[s])
               if rmdirs[s] else None for s in ("a", "b")])  # fmt: skip
 
-    # 5. what really arrived becomes the new state
+    # 5. what really arrived becomes the new state (with the content hash of what was written)
     touched = sorted({op["path"] for op in plan.ops if op["op"] in ("copy", "delete")})
-    posts = parallel([lambda s=s: _call(sides[s], "sync.stat", root=sides[s].root, paths=touched)
-                      if touched else [] for s in ("a", "b")])  # fmt: skip
-    post = {s: dict(zip(touched, [sig_of(x) for x in posts[i]], strict=True))
+    written = {s: [op["path"] for op in by_dir[other[s]]] for s in ("a", "b")}
+    posts = parallel([lambda s=s: _call(sides[s], "sync.stat", root=sides[s].root, paths=touched,
+                                        hash=written[s])
+                      if touched else {"sigs": [], "hashes": {}} for s in ("a", "b")])  # fmt: skip
+    post = {s: dict(zip(touched, [tuple(x) if x else None for x in posts[i]["sigs"]], strict=True))
             for i, s in enumerate(("a", "b"))}  # fmt: skip
-    sa, sb = state.sa, state.sb
+    arrived = {s: posts[i]["hashes"] for i, s in enumerate(("a", "b"))}
+    sa, sb, hashes = state.sa, state.sb, state.hashes
+
+    def seen(s: str, p: str):
+        """The scan's signature, its ctime left unknown where the scan was too soon to tell."""
+        sig = sides[s].entries[p]
+        return sig[:4] + (None,) if p in sides[s].racy and sig[0] == "f" else sig
 
     def put(p, x, y):
         sa[p], sb[p] = x, y
@@ -255,9 +267,18 @@ def execute(plan: Plan, a, b, state, job, emit, started, *, accept_new=False,
     def pop(p):
         sa.pop(p, None)
         sb.pop(p, None)
+        hashes.pop(p, None)
 
     for p in plan.same:
-        put(p, a.entries[p], b.entries[p])
+        put(p, seen("a", p), seen("b", p))
+        if p in plan.hashes:
+            hashes[p] = plan.hashes[p]
+        else:
+            hashes.pop(p, None)
+    for p in plan.refresh:
+        put(p, seen("a", p), seen("b", p))
+        if p in plan.hashes:
+            hashes[p] = plan.hashes[p]
     for p in plan.drop:
         pop(p)
     for op in plan.ops:
@@ -268,7 +289,13 @@ def execute(plan: Plan, a, b, state, job, emit, started, *, accept_new=False,
             src, dst = op["from"], other[op["from"]]
             expect, got = tuple(op["sig"]), post[dst][p]
             if got is not None and same(got, expect):
+                if p in sides[src].racy and expect[0] == "f":
+                    expect = expect[:4] + (None,)
                 put(p, *((expect, got) if src == "a" else (got, expect)))
+                if p in arrived[dst]:
+                    hashes[p] = arrived[dst][p]
+                else:
+                    hashes.pop(p, None)
                 if not op.get("conflict"):
                     sig = op["sig"]
                     out({"action": op["action"], "kind": _kind(sig), "size": _size(sig),
@@ -285,7 +312,7 @@ def execute(plan: Plan, a, b, state, job, emit, started, *, accept_new=False,
                      "path": p, "side": on})  # fmt: skip
             elif op["sig"][0] == "d":
                 report.notes.append(f"{sides[on].label}: kept directory {p}: it holds new files")
-    changed = plan.ops or plan.same or plan.drop or not state.exists or always_save
+    changed = plan.ops or plan.same or plan.drop or plan.refresh or not state.exists or always_save
     if changed:
         state.save()
     report.seconds = time.monotonic() - started
