@@ -487,3 +487,38 @@ def test_symlink_deleted_on_one_side_is_deleted_on_the_other(either_pair, run_wa
     trash = local / ".wacket-trash"
     trashed = [trash / d / "link" for d in os.listdir(trash) if (trash / d / "link").is_symlink()]
     assert [os.readlink(t) for t in trashed] == ["target"]  # dangling there, but kept
+
+
+def test_first_run_same_size_and_mtime_different_content_is_a_conflict(either_pair, run_wacket):
+    local, other, spec = either_pair
+    pin(local, "twin.txt", "AAAA\n")
+    pin(other, "twin.txt", "BBBB\n")
+    pin(local, "copy.txt", "same\n")
+    pin(other, "copy.txt", "same\n")
+    r = two_way(run_wacket, local, spec)
+    recs = by_path(records(r.stdout))
+    assert recs["twin.txt"]["action"] == "conflict" and "copy.txt" not in recs
+    t = tree(local)
+    assert t == tree(other)
+    assert {t["twin.txt"][1], t[recs["twin.txt"]["kept_as"]][1]} == {b"AAAA\n", b"BBBB\n"}
+
+
+def test_two_runs_in_one_second_keep_both_overwritten_versions(pair, run_wacket, tmp_path):
+    """rsync's --backup-dir replaces an earlier backup of the same name: each run has a trash
+    directory of its own, so a second run in the same second cannot replace the first's."""
+    local, remote, spec = pair
+    write(local, "p.txt", "version 1")
+    two_way(run_wacket, local, spec)
+    first = None
+    for n in (2, 3):
+        write(local, "p.txt", f"version {n}")  # in place: only b's copy (then its trash) is left
+        plan = tmp_path / f"plan{n}.json"
+        two_way(run_wacket, local, spec, "--plan", plan)
+        data = json.loads(plan.read_text())
+        first = first or data["stamp"]
+        data["stamp"] = first  # as if both runs had started in the same second
+        plan.write_text(json.dumps(data))
+        r = run_wacket("sync", "--apply", plan, "--jsonl")
+        assert r.returncode == 0, r.stderr.decode()
+    assert tree(remote)["p.txt"] == ("f", b"version 3")
+    assert {b"version 1", b"version 2"} <= contents(local, remote)

@@ -1,9 +1,10 @@
 """The decided actions of a two-way sync: report them, write them (--plan), carry them out.
 
 Carrying out, in order: conflict renames, moves into the trash, one rsync per direction for every
-file to copy (`--files-from`, NUL-separated; what it overwrites goes to .wacket-trash/<time>/ via
-`--backup-dir`), removal of emptied directories; then both sides are stat'ed for the paths touched,
-and the state is written (atomically) with what really arrived. A run killed at any point leaves the
+file to copy (`--files-from`, NUL-separated; what it overwrites goes to the run's own
+.wacket-trash/<time>-<run>/ via `--backup-dir`), removal of emptied directories; then both sides
+are stat'ed for the paths touched (the files written also hashed), and the state is written
+(atomically) with what really arrived. A run killed at any point leaves the
 old state, from which the next run finishes the job without loss or duplicates.
 """
 
@@ -18,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from wacket.errors import ConfigError, Exit, WacketError
 from wacket.fsutil import atomic_write
 from wacket.sync.itemize import Totals
-from wacket.sync.trash import TRASH, TRASH_TMP
+from wacket.sync.trash import TRASH, TRASH_TMP, run_dir
 
 PLAN_VERSION = 1
 
@@ -206,8 +207,9 @@ def execute(plan: Plan, a, b, state, job, emit, started, *, accept_new=False,
             if rel in conflict_of and conflict_of[rel].get("kept_as"):
                 skip.add(conflict_of[rel]["kept_as"])
     # 2. deleted files and replaced kinds go to the trash
+    bin_dir = run_dir(plan.stamp)
     moved = parallel([lambda s=s: _call(sides[s], "sync.trash", root=sides[s].root,
-                                        stamp=plan.stamp, items=trash_items[s])
+                                        stamp=bin_dir, items=trash_items[s])
                       if trash_items[s] else None for s in ("a", "b")])  # fmt: skip
     for s, res in zip(("a", "b"), moved, strict=True):
         for rel, why in (res or {}).get("skipped", []):
@@ -229,7 +231,7 @@ def execute(plan: Plan, a, b, state, job, emit, started, *, accept_new=False,
     try:
         results = parallel([
             lambda s=s: _transfer(sides[s], sides[other[s]], [op["path"] for op in by_dir[s]],
-                                  plan.stamp, job, bar.update, accept_new, connect_timeout)
+                                  bin_dir, job, bar.update, accept_new, connect_timeout)
             if by_dir[s] else None
             for s in ("a", "b")
         ])  # fmt: skip
@@ -319,8 +321,9 @@ def execute(plan: Plan, a, b, state, job, emit, started, *, accept_new=False,
     return report
 
 
-def _transfer(src, dst, paths, stamp, job, on_record, accept_new, connect_timeout):
-    """One rsync copying `paths` (relative to both roots) from src to dst."""
+def _transfer(src, dst, paths, bin_dir, job, on_record, accept_new, connect_timeout):
+    """One rsync copying `paths` (relative to both roots) from src to dst; what it replaces goes
+    to the run's trash directory `bin_dir`."""
     from wacket.sync import rsync
 
     remote = None
@@ -331,7 +334,7 @@ def _transfer(src, dst, paths, stamp, job, on_record, accept_new, connect_timeou
     args = rsync.base_args(remote, accept_new=accept_new, connect_timeout=connect_timeout,
                            secluded=True)  # fmt: skip
     args += ["--files-from=-", "--from0", "--ignore-times", "--backup",
-             f"--backup-dir={TRASH}/{stamp}", f"--temp-dir={TRASH_TMP}"]  # fmt: skip
+             f"--backup-dir={TRASH}/{bin_dir}", f"--temp-dir={TRASH_TMP}"]  # fmt: skip
     if job.compress:
         args.append("--compress")
     if job.bwlimit:

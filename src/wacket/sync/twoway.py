@@ -2,7 +2,7 @@
 
 Per path, against the state of the last good sync:
   changed on one side            -> propagate (the other side's old version goes to the trash)
-  deleted on one side, unchanged -> delete on the other (moved to .wacket-trash/<time>/)
+  deleted on one side, unchanged -> delete on the other (moved to .wacket-trash/<time>-<run>/)
   deleted on one side, edited    -> the edit wins (copied back)
   changed on both, same content  -> nothing to do
   changed on both, different     -> conflict: both versions survive (NAME.conflict-HOST-TIME.EXT)
@@ -10,7 +10,8 @@ A file is changed when its size or mtime moved, or, since a rewrite can keep tho
 two writes in one clock tick), when its inode or ctime moved and its content is not the content of
 the last sync (then, and only then, it is hashed, on its own side).
 The first run of a pair (no state) only adds: what one side lacks is copied, differing files are
-conflicts kept on both sides, nothing is deleted or replaced.
+conflicts kept on both sides, nothing is deleted or replaced; files of one size on both sides are
+compared by content (which also gives the state every such file's hash).
 """
 
 from __future__ import annotations
@@ -356,9 +357,8 @@ def decide(A: dict, B: dict, SA: dict, SB: dict, *, first_run: bool, policy: str
 
 def _both(d: Decisions, p, sa, sb, policy, when, hosts, taken) -> None:
     """Both sides have p (first run, or both changed since the last sync). Files of one size are
-    compared by content, even with one mtime: only a first run trusts size and mtime (two copies
-    of a whole tree, not read through for that)."""
-    if sa[0] == sb[0] == "f" and sa[1] == sb[1] and (policy is not True or sa[2] != sb[2]):
+    compared by content, even with one mtime: two different files can share both."""
+    if sa[0] == sb[0] == "f" and sa[1] == sb[1]:
         d.check.append(p)
     elif same(sa, sb):
         d.same.append(p)

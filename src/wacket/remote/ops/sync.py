@@ -1,6 +1,6 @@
 # Two-way sync on one side: prepare the root (trash, temp dir, old trash pruned), stat listed paths
-# after a transfer, move deleted or replaced entries into .wacket-trash/<time>/, conflict renames and
-# removal of emptied directories. Nothing here deletes a file: it is moved into the trash.
+# after a transfer, move deleted or replaced entries into .wacket-trash/<time>-<run>/, conflict
+# renames and removal of emptied directories. Nothing here deletes a file: it is moved into the trash.
 import calendar
 import os
 import shutil
