@@ -47,8 +47,8 @@ def _op():
         st.tuples(st.just("pinned_edit"), SIDES, NAME),  # same size, same mtime, new bytes
         st.tuples(st.just("delete"), SIDES, NAME),
         st.tuples(st.just("rename"), SIDES, NAME, NAME),
-        st.tuples(st.just("create_both"), NAME),  # one new name on both sides, other bytes
-        st.tuples(st.just("create_same"), NAME),  # one new name on both sides, same bytes
+        st.tuples(st.just("create_both"), NAME),  # a new name on both sides, one mtime, other bytes
+        st.tuples(st.just("create_same"), NAME),  # a new name on both sides, the same bytes
         st.tuples(st.just("pinned_both"), NAME),  # both sides: same size and mtime, other bytes
         st.tuples(st.just("edit_vs_delete"), SIDES, NAME),
     )
@@ -100,8 +100,8 @@ class TwoWayModel(RuleBasedStateMachine):
                     self.put("b", name, self.content(), PINNED)
             elif not self.exists("a", name) and not self.exists("b", name):
                 data = self.content()
-                self.put("a", name, data)
-                self.put("b", name, data if kind == "create_same" else self.content())
+                self.put("a", name, data, PINNED)
+                self.put("b", name, data if kind == "create_same" else self.content(), PINNED)
             return
         side, name = op[1], op[2]
         here = self.exists(side, name)
@@ -179,10 +179,12 @@ class TwoWayModel(RuleBasedStateMachine):
         a=st.lists(NAME, max_size=3, unique=True), b=st.lists(NAME, max_size=3, unique=True)
     )
     def first_run(self, a, b):
+        """Both sides filled before the pair's first run, with one mtime for all: a name on both
+        sides has the same size and mtime there, and other bytes."""
         for name in a:
-            self.put("a", name, self.content())
+            self.put("a", name, self.content(), PINNED)
         for name in b:
-            self.put("b", name, self.content())
+            self.put("b", name, self.content(), PINNED)
         self.sync_and_check()
 
     @rule(ops=st.lists(_op(), min_size=1, max_size=3))
