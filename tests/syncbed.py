@@ -22,6 +22,21 @@ def pair(fleet, tmp_path):
     yield local, remote, f"h1:{remote}"
 
 
+@pytest.fixture(params=["ssh", "local"])
+def either_pair(request, tmp_path):
+    """(dir A, dir B, B as wacket spells it): local <-> h1 over sshd, or local <-> local."""
+    local = tmp_path / "a"
+    local.mkdir()
+    if request.param == "local":
+        other = tmp_path / "b"
+        other.mkdir()
+        yield local, other, str(other)
+        return
+    remote = request.getfixturevalue("fleet").hosts[0].home / f"sync-{uuid.uuid4().hex[:10]}"
+    remote.mkdir()
+    yield local, remote, f"h1:{remote}"
+
+
 def write(root: Path, rel: str | bytes, data: bytes | str = b"x", mtime: float | None = None):
     path = Path(os.fsdecode(os.path.join(os.fsencode(root), os.fsencode(rel))))
     path.parent.mkdir(parents=True, exist_ok=True)

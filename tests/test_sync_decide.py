@@ -36,10 +36,40 @@ def test_delete_vs_edit_edit_wins_and_both_gone_is_dropped():
     assert ops(d) == {("copy", "x", "b")} and d.drop == ["y"]
 
 
-def test_both_changed_same_metadata_is_in_sync_same_size_needs_hashes():
-    S = {"x": (F1, F1), "y": (F1, F1)}
-    d = run({"x": F2, "y": ("f", 5, 1)}, {"x": F2, "y": ("f", 5, 2)}, S)
-    assert d.same == ["x"] and d.check == ["y"] and d.ops == []
+def test_both_changed_to_one_size_needs_hashes_even_with_one_mtime():
+    S = {"x": (F1, F1), "y": (F1, F1), "d": (F1, F1)}
+    d = run({"x": F2, "y": ("f", 5, 1), "d": ("d",)}, {"x": F2, "y": ("f", 5, 2), "d": ("d",)}, S)
+    assert d.check == ["x", "y"] and d.same == ["d"] and d.ops == []
+
+
+def test_first_run_compares_files_of_one_size_by_content():
+    d = run({"x": F2, "y": ("f", 5, 1), "z": F1}, {"x": F2, "y": ("f", 5, 2), "z": F3})
+    assert d.check == ["x", "y"] and d.same == [] and ("rename", "z", "a") in ops(d)
+
+
+# size, mtime, inode, ctime: a rewrite that keeps size and mtime moves inode or ctime
+G1, G1_MOVED, G1_UNKNOWN = ("f", 1, 100, 7, 500), ("f", 1, 100, 7, 600), ("f", 1, 100, 7, None)
+
+
+def test_a_moved_ctime_is_a_change_only_when_the_content_says_so():
+    S = {"x": (G1, G1), "y": (G1, G1), "z": (G1, G1_UNKNOWN)}
+    A = {"x": G1_MOVED, "y": G1_MOVED, "z": G1}
+    B = {"x": G1, "y": G1, "z": G1_MOVED}
+    d = run(A, B, S, edited={"a": {"x"}, "b": set()})
+    assert ops(d) == {("copy", "x", "a")}
+    assert d.refresh == ["y", "z"]  # same content: only the new ctime is recorded
+    d = run(A, {**B, "x": G1_MOVED}, S, edited={"a": {"x", "y"}, "b": {"x"}})
+    assert [op["path"] for op in d.ops if op["op"] == "copy"] == ["y"]
+    assert d.check == ["x"]  # changed on both sides, one size: the contents decide
+
+
+def test_suspects_are_files_that_kept_size_and_mtime_only():
+    from wacket.sync.twoway import suspects
+
+    SX = {"same": G1, "moved": G1, "unknown": G1_UNKNOWN, "resized": G1, "v2": ("f", 1, 100)}
+    X = {"same": G1, "moved": G1_MOVED, "unknown": G1, "resized": ("f", 2, 100, 7, 600),
+         "v2": G1}  # fmt: skip
+    assert suspects(X, SX, sorted(SX)) == ["moved", "unknown"]
 
 
 def test_conflict_keep_both_names_the_losers_host():

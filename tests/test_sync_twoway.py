@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 import syncbed
 from syncbed import by_path, contents, records, trash_files, tree, write
 
@@ -329,6 +330,32 @@ def test_second_kill_before_its_copies_keeps_what_the_first_landed(pair, run_wac
     _no_conflict_edits_arrive(run_wacket, local, remote, spec, names)
 
 
+def test_copy_that_never_landed_is_not_taken_for_landed(pair, run_wacket, isolated_env):
+    """A killed run meant to copy A's edit of f over B's f, but the copy never landed, and the
+    edit kept f's size and mtime: B's old f, still there to the inode, must not be taken for the
+    copy (the next run would then see both sides as the base, and the edit would never reach B)."""
+    from pathlib import Path
+
+    local, remote, spec = pair
+    write(local, "f", "before!", mtime=1_700_000_000)
+    two_way(run_wacket, local, spec)
+    payload = os.urandom(40_000)
+    for i in range(30):
+        write(local, f"big/a{i:02}", payload + b"a%d" % i)  # slows the run down
+    write(local, "f", "after!!", mtime=1_700_000_000)  # new inode; same size and mtime
+    if subprocess.run(["chattr", "+i", str(remote / "f")], capture_output=True).returncode:
+        pytest.skip("chattr +i is not supported here")
+    sync_dir = Path(os.environ["WACKET_DATA"]) / "sync"
+    try:
+        _killed_two_way(local, spec, lambda: bool(list(sync_dir.glob("*.pending"))))
+    finally:
+        subprocess.run(["chattr", "-i", str(remote / "f")], check=True)
+    assert (remote / "f").read_bytes() == b"before!"  # the copy did not land
+    two_way(run_wacket, local, spec)
+    assert (remote / "f").read_bytes() == b"after!!"
+    assert tree(local) == tree(remote)
+
+
 def test_listing_cache_is_only_trusted_when_everything_agrees(pair, run_wacket, fleet):
     """Each side keeps the listing of the last good sync and sends only differences; a cache that
     does not match the state (crash between writes, deleted files) costs a whole listing, never a
@@ -399,3 +426,204 @@ def test_same_size_edits_compared_by_content(pair, run_wacket):
     t = tree(local)
     assert t["same-size"] == ("f", b"DDDD") and t[recs["same-size"]["kept_as"]] == ("f", b"BBBB")
     assert tree(local) == tree(remote)
+
+
+either_pair = syncbed.either_pair  # fixture: local <-> h1, or local <-> local
+
+PINNED = 1_796_119_200_500_000_000  # 2026-12-01 10:00:00.5 UTC, as `touch -d` would pin it
+
+
+def pin(root, rel, data):
+    """Write `data` keeping the size and mtime a tool can set: only inode or ctime can tell."""
+    path = write(root, rel, data)
+    os.utime(path, ns=(PINNED, PINNED))
+    return path
+
+
+def rewrite_in_place(path, data):
+    """Overwrite a file's bytes in place (same inode) and put its mtime back."""
+    st = os.stat(path)
+    with open(path, "r+b") as fh:
+        fh.write(data)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
+def hashed(r) -> int:
+    """Files the run read to compare contents, from its summary line ('..., N hashed; ...')."""
+    import re
+
+    m = re.search(rb"(\d+) hashed", r.stderr)
+    return int(m.group(1)) if m else 0
+
+
+def test_same_size_and_mtime_on_both_sides_is_a_conflict(either_pair, run_wacket):
+    local, other, spec = either_pair
+    write(local, "f.txt", "base")
+    two_way(run_wacket, local, spec)
+    pin(local, "f.txt", "AAAA\n")
+    pin(other, "f.txt", "BBBB\n")
+    r = two_way(run_wacket, local, spec)
+    rec = by_path(records(r.stdout))["f.txt"]
+    assert rec["action"] == "conflict", r.stderr.decode()
+    t = tree(local)
+    assert t == tree(other)
+    assert {t["f.txt"][1], t[rec["kept_as"]][1]} == {b"AAAA\n", b"BBBB\n"}
+    assert records(two_way(run_wacket, local, spec).stdout) == []
+
+
+def test_one_side_edit_keeping_size_and_mtime_is_propagated(either_pair, run_wacket):
+    local, other, spec = either_pair
+    many(local, 5)
+    pin(local, "on-a.txt", "AAAA\n")
+    pin(local, "on-b.txt", "CCCC\n")
+    two_way(run_wacket, local, spec)
+    pin(local, "on-a.txt", "BBBB\n")  # a new file (new inode), same size and mtime
+    rewrite_in_place(other / "on-b.txt", b"DDDD\n")  # same inode, only the ctime moved
+    r = two_way(run_wacket, local, spec)
+    recs = by_path(records(r.stdout))
+    assert recs["on-a.txt"]["action"] == "update" and recs["on-a.txt"]["side"] == "a->b"
+    assert recs["on-b.txt"]["action"] == "update" and recs["on-b.txt"]["side"] == "b->a"
+    assert tree(other)["on-a.txt"] == ("f", b"BBBB\n")
+    assert tree(local)["on-b.txt"] == ("f", b"DDDD\n")
+    assert trash_files(other)["on-a.txt"] == b"AAAA\n"
+    assert trash_files(local)["on-b.txt"] == b"CCCC\n"
+    assert tree(local) == tree(other)
+    assert records(two_way(run_wacket, local, spec).stdout) == []
+
+
+def test_unchanged_files_are_not_hashed_again(either_pair, run_wacket):
+    """Only a file whose inode or ctime moved is read; a transfer's new inodes are recorded."""
+    local, other, spec = either_pair
+    many(local, 20)
+    write(other, "from-b", "made on b")
+    two_way(run_wacket, local, spec)  # copies both ways: new inodes on both sides
+    write(local, "f00", "edited, and longer")  # a real change: the run decides in full
+    r = two_way(run_wacket, local, spec)
+    assert set(by_path(records(r.stdout))) == {"f00"} and hashed(r) == 0, r.stderr.decode()
+    r = two_way(run_wacket, local, spec)
+    assert records(r.stdout) == [] and b"no changes" in r.stderr and hashed(r) == 0
+    # the same bytes written again in place: that one file is read, found unchanged
+    rewrite_in_place(local / "f01", b"f number 1")
+    r = two_way(run_wacket, local, spec)
+    assert records(r.stdout) == [] and hashed(r) == 1, r.stderr.decode()
+    r = two_way(run_wacket, local, spec)
+    assert records(r.stdout) == [] and hashed(r) == 0, r.stderr.decode()
+    assert tree(local) == tree(other)
+
+
+def _state(isolated_env):
+    import pickle
+
+    path = next((isolated_env / ".local/share/wacket/sync").glob("*.state"))
+    return path, pickle.loads(path.read_bytes())
+
+
+def test_a_file_seen_right_after_a_write_is_checked_by_content_next_time(
+    either_pair, run_wacket, isolated_env
+):
+    """Two writes in one clock tick leave one ctime: a listing made within a tick of a write
+    cannot vouch for the file, so the state leaves its ctime unknown and the next run hashes it."""
+    import threading
+
+    local, other, spec = either_pair
+    many(local, 5)
+    path = write(local, "busy", "same bytes")
+    two_way(run_wacket, local, spec)
+    stop = threading.Event()
+
+    def rewrite():  # the same bytes again and again: only the ctime moves
+        while not stop.is_set():
+            rewrite_in_place(path, b"same bytes")
+            time.sleep(0.002)
+
+    writer = threading.Thread(target=rewrite)
+    writer.start()
+    try:
+        for _ in range(10):  # a loaded machine may pause the writer through one run's walk
+            assert records(two_way(run_wacket, local, spec).stdout) == []
+            if _state(isolated_env)[1]["side_a"]["busy"][4] is None:
+                break
+        assert _state(isolated_env)[1]["side_a"]["busy"][4] is None
+    finally:
+        stop.set()
+        writer.join()
+    r = two_way(run_wacket, local, spec)
+    assert records(r.stdout) == [] and hashed(r) == 1, r.stderr.decode()
+    assert _state(isolated_env)[1]["side_a"]["busy"][4] == os.stat(path).st_ctime_ns
+    r = two_way(run_wacket, local, spec)
+    assert records(r.stdout) == [] and hashed(r) == 0, r.stderr.decode()
+
+
+def test_a_version_2_state_loads_and_is_upgraded(either_pair, run_wacket, isolated_env):
+    """A state from before inodes and ctimes were kept: trusted once, then complete."""
+    import pickle
+
+    local, other, spec = either_pair
+    many(local, 5)
+    pin(local, "pinned.txt", "AAAA\n")
+    two_way(run_wacket, local, spec)
+    path, data = _state(isolated_env)
+    for side in ("side_a", "side_b"):
+        data[side] = {p: s[:3] if s[0] == "f" else s for p, s in data[side].items()}
+    data["version"] = 2
+    del data["hashes"]
+    path.write_bytes(pickle.dumps(data))
+    path.with_suffix(".gen").unlink()  # the sides' cached listings were of the old kind too
+    r = two_way(run_wacket, local, spec)
+    assert records(r.stdout) == [] and hashed(r) == 0, r.stderr.decode()
+    assert _state(isolated_env)[1]["version"] == 3
+    assert len(_state(isolated_env)[1]["side_b"]["pinned.txt"]) == 5
+    pin(other, "pinned.txt", "BBBB\n")
+    recs = by_path(records(two_way(run_wacket, local, spec).stdout))
+    assert recs["pinned.txt"]["side"] == "b->a" and tree(local)["pinned.txt"] == ("f", b"BBBB\n")
+
+
+def test_symlink_deleted_on_one_side_is_deleted_on_the_other(either_pair, run_wacket):
+    local, other, spec = either_pair
+    write(local, "target", "t")
+    os.symlink("target", local / "link")
+    os.symlink("gone", local / "dangling")
+    two_way(run_wacket, local, spec)
+    (other / "link").unlink()
+    os.unlink(local / "dangling")
+    recs = by_path(records(two_way(run_wacket, local, spec).stdout))
+    assert recs["link"]["action"] == "delete" and recs["dangling"]["action"] == "delete"
+    assert tree(local) == tree(other) == {"target": ("f", b"t")}
+    trash = local / ".wacket-trash"
+    trashed = [trash / d / "link" for d in os.listdir(trash) if (trash / d / "link").is_symlink()]
+    assert [os.readlink(t) for t in trashed] == ["target"]  # dangling there, but kept
+
+
+def test_first_run_same_size_and_mtime_different_content_is_a_conflict(either_pair, run_wacket):
+    local, other, spec = either_pair
+    pin(local, "twin.txt", "AAAA\n")
+    pin(other, "twin.txt", "BBBB\n")
+    pin(local, "copy.txt", "same\n")
+    pin(other, "copy.txt", "same\n")
+    r = two_way(run_wacket, local, spec)
+    recs = by_path(records(r.stdout))
+    assert recs["twin.txt"]["action"] == "conflict" and "copy.txt" not in recs
+    t = tree(local)
+    assert t == tree(other)
+    assert {t["twin.txt"][1], t[recs["twin.txt"]["kept_as"]][1]} == {b"AAAA\n", b"BBBB\n"}
+
+
+def test_two_runs_in_one_second_keep_both_overwritten_versions(pair, run_wacket, tmp_path):
+    """rsync's --backup-dir replaces an earlier backup of the same name: each run has a trash
+    directory of its own, so a second run in the same second cannot replace the first's."""
+    local, remote, spec = pair
+    write(local, "p.txt", "version 1")
+    two_way(run_wacket, local, spec)
+    first = None
+    for n in (2, 3):
+        write(local, "p.txt", f"version {n}")  # in place: only b's copy (then its trash) is left
+        plan = tmp_path / f"plan{n}.json"
+        two_way(run_wacket, local, spec, "--plan", plan)
+        data = json.loads(plan.read_text())
+        first = first or data["stamp"]
+        data["stamp"] = first  # as if both runs had started in the same second
+        plan.write_text(json.dumps(data))
+        r = run_wacket("sync", "--apply", plan, "--jsonl")
+        assert r.returncode == 0, r.stderr.decode()
+    assert tree(remote)["p.txt"] == ("f", b"version 3")
+    assert {b"version 1", b"version 2"} <= contents(local, remote)

@@ -82,7 +82,7 @@ def sync(app, paths, two_way, all_, dry_run, delete, excludes, exclude_from, che
     One argument runs the profile [sync.PROFILE] of the config; --all runs every profile.
     Every change is one record (action create/update/delete/attrs/conflict, kind, size,
     path): --jsonl streams them, the table shows a summary. Two-way never loses a file:
-    what it deletes or overwrites goes to .wacket-trash/TIME/ on that side, and a conflict
+    what it deletes or overwrites goes to .wacket-trash/TIME-RUN/ on that side, and a conflict
     keeps both versions.
 
     \b

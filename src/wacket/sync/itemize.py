@@ -81,6 +81,7 @@ class Totals:
         self.files = dict.fromkeys(self.ACTIONS, 0)
         self.bytes = dict.fromkeys(self.ACTIONS, 0)
         self.sent = 0
+        self.hashed = 0  # two-way: files read to compare contents (not counted as changes)
 
     def add(self, record: dict) -> None:
         action = record["action"]
@@ -100,6 +101,8 @@ class Totals:
             for a in self.ACTIONS
             if self.files.get(a)
         ]
+        if self.hashed:
+            rows.append({"action": "hashed", "files": self.hashed, "bytes": ""})
         moved = sum(self.bytes[a] for a in ("create", "update", "conflict"))
         rate = moved / seconds if seconds > 0 else 0
         rows.append(
@@ -117,9 +120,9 @@ class Totals:
             parts.append(f"{self.files['conflict']} conflicts")
         if self.files.get("error"):
             parts.append(f"{self.files['error']} errors")
+        what = ", ".join(parts) or "no changes"
+        if self.hashed:
+            what += f", {self.hashed} hashed"
         moved = sum(self.bytes[a] for a in ("create", "update", "conflict"))
         rate = moved / seconds if seconds > 0 else 0
-        return (
-            f"{', '.join(parts) or 'no changes'}; {human_bytes(moved)} in {seconds:.1f}s"
-            f" ({human_bytes(rate)}/s)"
-        )
+        return f"{what}; {human_bytes(moved)} in {seconds:.1f}s ({human_bytes(rate)}/s)"

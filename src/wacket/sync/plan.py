@@ -1,9 +1,10 @@
 """The decided actions of a two-way sync: report them, write them (--plan), carry them out.
 
 Carrying out, in order: conflict renames, moves into the trash, one rsync per direction for every
-file to copy (`--files-from`, NUL-separated; what it overwrites goes to .wacket-trash/<time>/ via
-`--backup-dir`), removal of emptied directories; then both sides are stat'ed for the paths touched,
-and the state is written (atomically) with what really arrived. A run killed at any point leaves the
+file to copy (`--files-from`, NUL-separated; what it overwrites goes to the run's own
+.wacket-trash/<time>-<run>/ via `--backup-dir`), removal of emptied directories; then both sides
+are stat'ed for the paths touched (the files written also hashed), and the state is written
+(atomically) with what really arrived. A run killed at any point leaves the
 old state, from which the next run finishes the job without loss or duplicates.
 """
 
@@ -18,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from wacket.errors import ConfigError, Exit, WacketError
 from wacket.fsutil import write_output
 from wacket.sync.itemize import Totals
-from wacket.sync.trash import TRASH, TRASH_TMP
+from wacket.sync.trash import TRASH, TRASH_TMP, run_dir
 
 PLAN_VERSION = 1
 
@@ -31,6 +32,9 @@ class Plan:
     ops: list[dict] = field(default_factory=list)
     same: list[str] = field(default_factory=list)
     drop: list[str] = field(default_factory=list)
+    refresh: list[str] = field(default_factory=list)  # same content, new inode or ctime
+    hashes: dict[str, str] = field(default_factory=dict)  # content of `same` and `refresh` paths
+    hashed: int = 0  # files read to compare contents
     first_run: bool = False
     state_digest: str = ""
     errors: dict = field(default_factory=dict)
@@ -139,6 +143,7 @@ def records(plan: Plan) -> list[dict]:
 def report_only(plan: Plan, a, b, emit, started: float, job) -> Report:
     """Dry run or --plan: the records, a note on the deletion guard, nothing changed."""
     totals = Totals()
+    totals.hashed = plan.hashed
     report = Report(totals, 0.0)
     recs = records(plan)
     for rec in recs:
@@ -178,12 +183,13 @@ def guard(plan: Plan, a, b, job) -> None:
 
 def execute(plan: Plan, a, b, state, job, emit, started, *, accept_new=False,
             connect_timeout=None, quiet=False, always_save=False) -> Report:  # fmt: skip
-    from wacket.sync.state import drop_pending, sig_of, write_pending
+    from wacket.sync.state import drop_pending, write_pending
     from wacket.sync.twoway import _call, parallel, same
 
     sides = {"a": a, "b": b}
     other = {"a": "b", "b": "a"}
     totals = Totals()
+    totals.hashed = plan.hashed
     report = Report(totals, 0.0)
     guard(plan, a, b, job)
 
@@ -233,8 +239,9 @@ def execute(plan: Plan, a, b, state, job, emit, started, *, accept_new=False,
             if rel in conflict_of and conflict_of[rel].get("kept_as"):
                 skip.add(conflict_of[rel]["kept_as"])
     # 2. deleted files and replaced kinds go to the trash
+    bin_dir = run_dir(plan.stamp)
     moved = parallel([lambda s=s: _call(sides[s], "sync.trash", root=sides[s].root,
-                                        stamp=plan.stamp, items=trash_items[s])
+                                        stamp=bin_dir, items=trash_items[s])
                       if trash_items[s] else None for s in ("a", "b")])  # fmt: skip
     for s, res in zip(("a", "b"), moved, strict=True):
         for rel, why in (res or {}).get("skipped", []):
@@ -251,9 +258,13 @@ def execute(plan: Plan, a, b, state, job, emit, started, *, accept_new=False,
             by_dir[op["from"]].append(op)
     from wacket.sync.progress import Progress
 
-    pending = {
-        op["path"]: (other[op["from"]], tuple(op["sig"])) for d in by_dir.values() for op in d
-    }
+    # path -> (the side copied to, the signature it will have there, what stands there now)
+    pending = {}
+    for d in by_dir.values():
+        for op in d:
+            to = other[op["from"]]
+            before = sides[to].entries.get(op["path"])
+            pending[op["path"]] = (to, tuple(op["sig"]), tuple(before) if before else None)
     if pending:
         write_pending(state, pending)
     bar = Progress(f"{a.label} <-> {b.label}", total=len(by_dir["a"]) + len(by_dir["b"]),
@@ -261,7 +272,7 @@ def execute(plan: Plan, a, b, state, job, emit, started, *, accept_new=False,
     try:
         results = parallel([
             lambda s=s: _transfer(sides[s], sides[other[s]], [op["path"] for op in by_dir[s]],
-                                  plan.stamp, job, bar.update, accept_new, connect_timeout)
+                                  bin_dir, job, bar.update, accept_new, connect_timeout)
             if by_dir[s] else None
             for s in ("a", "b")
         ])  # fmt: skip
@@ -277,13 +288,21 @@ def execute(plan: Plan, a, b, state, job, emit, started, *, accept_new=False,
     parallel([lambda s=s: _call(sides[s], "sync.rmdirs", root=sides[s].root, paths=rmdirs[s])
               if rmdirs[s] else None for s in ("a", "b")])  # fmt: skip
 
-    # 5. what really arrived becomes the new state
+    # 5. what really arrived becomes the new state (with the content hash of what was written)
     touched = sorted({op["path"] for op in plan.ops if op["op"] in ("copy", "delete")})
-    posts = parallel([lambda s=s: _call(sides[s], "sync.stat", root=sides[s].root, paths=touched)
-                      if touched else [] for s in ("a", "b")])  # fmt: skip
-    post = {s: dict(zip(touched, [sig_of(x) for x in posts[i]], strict=True))
+    written = {s: [op["path"] for op in by_dir[other[s]]] for s in ("a", "b")}
+    posts = parallel([lambda s=s: _call(sides[s], "sync.stat", root=sides[s].root, paths=touched,
+                                        hash=written[s])
+                      if touched else {"sigs": [], "hashes": {}} for s in ("a", "b")])  # fmt: skip
+    post = {s: dict(zip(touched, [tuple(x) if x else None for x in posts[i]["sigs"]], strict=True))
             for i, s in enumerate(("a", "b"))}  # fmt: skip
-    sa, sb = state.sa, state.sb
+    arrived = {s: posts[i]["hashes"] for i, s in enumerate(("a", "b"))}
+    sa, sb, hashes = state.sa, state.sb, state.hashes
+
+    def seen(s: str, p: str):
+        """The scan's signature, its ctime left unknown where the scan was too soon to tell."""
+        sig = sides[s].entries[p]
+        return sig[:4] + (None,) if p in sides[s].racy and sig[0] == "f" else sig
 
     def put(p, x, y):
         sa[p], sb[p] = x, y
@@ -291,9 +310,18 @@ def execute(plan: Plan, a, b, state, job, emit, started, *, accept_new=False,
     def pop(p):
         sa.pop(p, None)
         sb.pop(p, None)
+        hashes.pop(p, None)
 
     for p in plan.same:
-        put(p, a.entries[p], b.entries[p])
+        put(p, seen("a", p), seen("b", p))
+        if p in plan.hashes:
+            hashes[p] = plan.hashes[p]
+        else:
+            hashes.pop(p, None)
+    for p in plan.refresh:
+        put(p, seen("a", p), seen("b", p))
+        if p in plan.hashes:
+            hashes[p] = plan.hashes[p]
     for p in plan.drop:
         pop(p)
     for op in plan.ops:
@@ -304,7 +332,13 @@ def execute(plan: Plan, a, b, state, job, emit, started, *, accept_new=False,
             src, dst = op["from"], other[op["from"]]
             expect, got = tuple(op["sig"]), post[dst][p]
             if got is not None and same(got, expect):
+                if p in sides[src].racy and expect[0] == "f":
+                    expect = expect[:4] + (None,)
                 put(p, *((expect, got) if src == "a" else (got, expect)))
+                if p in arrived[dst]:
+                    hashes[p] = arrived[dst][p]
+                else:
+                    hashes.pop(p, None)
                 if not op.get("conflict"):
                     sig = op["sig"]
                     out({"action": op["action"], "kind": _kind(sig), "size": _size(sig),
@@ -321,7 +355,7 @@ def execute(plan: Plan, a, b, state, job, emit, started, *, accept_new=False,
                      "path": p, "side": on})  # fmt: skip
             elif op["sig"][0] == "d":
                 report.notes.append(f"{sides[on].label}: kept directory {p}: it holds new files")
-    changed = plan.ops or plan.same or plan.drop or not state.exists or always_save
+    changed = plan.ops or plan.same or plan.drop or plan.refresh or not state.exists or always_save
     if changed:
         state.save()
         drop_pending(state)
@@ -329,8 +363,9 @@ def execute(plan: Plan, a, b, state, job, emit, started, *, accept_new=False,
     return report
 
 
-def _transfer(src, dst, paths, stamp, job, on_record, accept_new, connect_timeout):
-    """One rsync copying `paths` (relative to both roots) from src to dst."""
+def _transfer(src, dst, paths, bin_dir, job, on_record, accept_new, connect_timeout):
+    """One rsync copying `paths` (relative to both roots) from src to dst; what it replaces goes
+    to the run's trash directory `bin_dir`."""
     from wacket.sync import rsync
 
     remote = None
@@ -341,7 +376,7 @@ def _transfer(src, dst, paths, stamp, job, on_record, accept_new, connect_timeou
     args = rsync.base_args(remote, accept_new=accept_new, connect_timeout=connect_timeout,
                            secluded=True)  # fmt: skip
     args += ["--files-from=-", "--from0", "--ignore-times", "--backup",
-             f"--backup-dir={TRASH}/{stamp}", f"--temp-dir={TRASH_TMP}"]  # fmt: skip
+             f"--backup-dir={TRASH}/{bin_dir}", f"--temp-dir={TRASH_TMP}"]  # fmt: skip
     if job.compress:
         args.append("--compress")
     if job.bwlimit:

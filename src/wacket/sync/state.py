@@ -21,24 +21,15 @@ from wacket import paths
 from wacket.errors import WacketError
 from wacket.fsutil import atomic_write
 
-VERSION = 2
+VERSION = 3
+# Version 2 kept files as ("f", size, mtime_ns): such a state loads, and the first run that sees
+# a file with that size and mtime again trusts them once and records its inode and ctime.
+OLD_VERSIONS = (2,)
 
-# A side's signature of a path: ("f", size, mtime_ns) | ("l", target) | ("d",)
+# A side's signature of a path: ("f", size, mtime_ns, inode, ctime_ns) | ("l", target) | ("d",).
+# A rewrite can keep size and mtime (touch, cp -p, two writes in one clock tick) but not inode and
+# ctime; a null ctime means "seen too soon after a write to tell" (see sync.stat in the helper).
 Sig = tuple
-
-
-def sig_of(entry) -> Sig | None:
-    """The comparable part of a scan/stat entry [kind, size, mtime_ns, mode, link]."""
-    if entry is None:
-        return None
-    kind = entry[0]
-    if kind == "f":
-        return ("f", entry[1], entry[2])
-    if kind == "l":
-        return ("l", entry[4] or "")
-    if kind == "d":
-        return ("d",)
-    return ("o",)
 
 
 def pair_id(a_host: str, a_root: str, b_host: str, b_root: str) -> str:
@@ -52,7 +43,10 @@ def state_dir() -> Path:
 
 @dataclass
 class State:
-    """sa/sb: path -> that side's signature after the last good sync (same keys on both)."""
+    """sa/sb: path -> that side's signature after the last good sync (same keys on both);
+    hashes: path -> the content both sides then had, where it is known (a transfer hashes what it
+    wrote; a check by content hashes what it read): the reference for a file whose size and mtime
+    stayed but whose inode or ctime moved."""
 
     path: Path
     a: str = ""
@@ -62,6 +56,7 @@ class State:
     exists: bool = False
     digest: str = ""
     gens: dict | None = None  # generations of the sides' cached listings (see gen files)
+    hashes: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def load(cls, pid: str, a: str, b: str) -> State:
@@ -72,18 +67,22 @@ class State:
             return cls(path, a, b)
         try:
             data = pickle.loads(raw)
-            if not isinstance(data, dict) or data.get("version") != VERSION:
+            if not isinstance(data, dict) or data.get("version") not in (VERSION, *OLD_VERSIONS):
                 raise ValueError(f"version {data.get('version')!r}")
             sa, sb = data["side_a"], data["side_b"]
             if not isinstance(sa, dict) or not isinstance(sb, dict) or sa.keys() != sb.keys():
                 raise ValueError("the sides list different paths")
+            hashes = data.get("hashes", {})
+            if not isinstance(hashes, dict):
+                raise ValueError("the content hashes are not a mapping")
         except Exception as exc:  # whatever unpickling damaged bytes raises: damage
             raise WacketError(
                 f"{path}: the sync state is damaged ({exc}); move it away to start this pair "
                 "afresh (the first run merges both sides without deleting anything)"
             ) from None
         digest = hashlib.sha256(raw).hexdigest()
-        return cls(path, data.get("a", a), data.get("b", b), sa, sb, True, digest, data.get("gens"))
+        return cls(path, data.get("a", a), data.get("b", b), sa, sb, True, digest, data.get("gens"),
+                   hashes)  # fmt: skip
 
     def save(self) -> None:
         data = {
@@ -93,6 +92,7 @@ class State:
             "side_a": self.sa,
             "side_b": self.sb,
             "gens": self.gens,
+            "hashes": self.hashes,
         }
         raw = pickle.dumps(data, protocol=5)
         atomic_write(self.path, raw)
@@ -104,13 +104,14 @@ def _pending_path(state: State) -> Path:
     return state.path.with_suffix(".pending")
 
 
-def write_pending(state: State, copies: dict[str, tuple[str, Sig]]) -> None:
-    """Before the transfers: path -> (the side it is copied to, the signature it will have there).
-    A run killed after some copies landed leaves this beside the old state (see take_pending)."""
+def write_pending(state: State, copies: dict[str, tuple]) -> None:
+    """Before the transfers: path -> (the side it is copied to, the signature it will have there,
+    the signature of what stands there before the copy, or None). A run killed after some copies
+    landed leaves this beside the old state (see take_pending)."""
     atomic_write(_pending_path(state), pickle.dumps(copies, protocol=5))
 
 
-def read_pending(state: State) -> dict[str, tuple[str, Sig]]:
+def read_pending(state: State) -> dict[str, tuple]:
     """What write_pending wrote; nothing if it is missing or damaged (it only ever spares a
     conflict copy, so a damaged one costs no data)."""
     try:
@@ -122,7 +123,11 @@ def read_pending(state: State) -> dict[str, tuple[str, Sig]]:
     return {
         p: v
         for p, v in data.items()
-        if isinstance(v, tuple) and len(v) == 2 and v[0] in ("a", "b") and isinstance(v[1], tuple)
+        if isinstance(v, tuple)
+        and len(v) == 3
+        and v[0] in ("a", "b")
+        and isinstance(v[1], tuple)
+        and (v[2] is None or isinstance(v[2], tuple))
     }
 
 

@@ -10,8 +10,16 @@ TRASH_TMP = f"{TRASH}/.tmp"
 
 
 def stamp(now: float | None = None) -> str:
-    """The trash directory of one run, `.wacket-trash/<stamp>/` (UTC, sortable)."""
+    """The time of one run (UTC, sortable): its trash directory's name starts with it."""
     return time.strftime("%Y%m%dT%H%M%S", time.gmtime(now if now is not None else time.time()))
+
+
+def run_dir(when: str) -> str:
+    """One run's own directory in the trash, `<stamp>-<token>`: rsync's --backup-dir replaces an
+    earlier backup of the same name, so two runs in one second must not share a directory."""
+    import secrets
+
+    return f"{when}-{secrets.token_hex(3)}"
 
 
 def conflict_name(path: str, host: str, when: str, taken) -> str:

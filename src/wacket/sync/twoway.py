@@ -2,12 +2,16 @@
 
 Per path, against the state of the last good sync:
   changed on one side            -> propagate (the other side's old version goes to the trash)
-  deleted on one side, unchanged -> delete on the other (moved to .wacket-trash/<time>/)
+  deleted on one side, unchanged -> delete on the other (moved to .wacket-trash/<time>-<run>/)
   deleted on one side, edited    -> the edit wins (copied back)
   changed on both, same content  -> nothing to do
   changed on both, different     -> conflict: both versions survive (NAME.conflict-HOST-TIME.EXT)
+A file is changed when its size or mtime moved, or, since a rewrite can keep those (touch, cp -p,
+two writes in one clock tick), when its inode or ctime moved and its content is not the content of
+the last sync (then, and only then, it is hashed, on its own side).
 The first run of a pair (no state) only adds: what one side lacks is copied, differing files are
-conflicts kept on both sides, nothing is deleted or replaced.
+conflicts kept on both sides, nothing is deleted or replaced; files of one size on both sides are
+compared by content (which also gives the state every such file's hash).
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ class Side:
     key: str = ""
     missing: bool = False
     walked: str | None = None  # the token of a walk made ahead of the scan (sync.walk)
+    racy: set = field(default_factory=set)  # files seen too soon after a write (see sync.stat)
 
     @property
     def label(self) -> str:
@@ -56,17 +61,6 @@ class Side:
 
         root = self.root.rstrip("/") + "/"
         return root if self.ep.is_local else remote_spec(self.ep.host, root)
-
-
-def _entry_sig(e: list) -> Sig | None:
-    kind = e[1]
-    if kind == "f":
-        return ("f", e[2], e[3])
-    if kind == "l":
-        return ("l", e[6] or "")
-    if kind == "d":
-        return ("d",)
-    return None  # sockets, fifos, devices: not synchronized
 
 
 def _call(side: Side, op: str, **args):
@@ -135,6 +129,7 @@ def scan(side: Side, *, excludes: list[str], key: str, gen: str | None) -> None:
     side.key = key
     side.mode = done.get("mode", "full")
     side.errors = done.get("errors", [])
+    side.racy = set(done.get("racy", []))
     if side.mode == "full":
         side.entries, side.diff = items, None
     else:
@@ -186,7 +181,19 @@ def parallel(fns: list[Callable[[], object]]) -> list:
 
 
 def same(sa: Sig, sb: Sig) -> bool:
+    """Equal as far as the listing tells: files by size and mtime (see verify for the rest)."""
     return sa == sb or (sa[0] == sb[0] == "f" and sa[1] == sb[1] and sa[2] == sb[2])
+
+
+def _landed(got: Sig, sig: Sig, before: Sig | None) -> bool:
+    """Is `got` the copy a killed run meant to put where `before` stood? rsync puts a file in
+    place under a new inode; the old file, still on its inode, is not the copy even when it
+    shares the copy's size and mtime (it may hold other bytes, and its ctime may have moved)."""
+    if not same(got, sig):
+        return False
+    if before is not None and got[0] == before[0] == "f" and len(got) > 3 and len(before) > 3:
+        return got[3] != before[3]
+    return got != before
 
 
 def take_pending(state: State, A: dict, B: dict) -> int:
@@ -197,9 +204,9 @@ def take_pending(state: State, A: dict, B: dict) -> int:
     from wacket.sync.state import read_pending
 
     taken = 0
-    for p, (dst, sig) in read_pending(state).items():
+    for p, (dst, sig, before) in read_pending(state).items():
         got = (A if dst == "a" else B).get(p)
-        if got is not None and same(got, tuple(sig)):
+        if got is not None and _landed(got, tuple(sig), before):
             base = (tuple(sig), got) if dst == "b" else (got, tuple(sig))
             state.sa[p], state.sb[p] = base
             taken += 1
@@ -244,7 +251,70 @@ class Decisions:
     same: list[str] = field(default_factory=list)
     drop: list[str] = field(default_factory=list)
     check: list[str] = field(default_factory=list)  # both files, same size: compare hashes
+    refresh: list[str] = field(default_factory=list)  # unchanged, but a new inode or ctime
     taken: object = None
+
+
+@dataclass
+class Verdict:
+    """What hashing told about files that kept size and mtime but moved inode or ctime."""
+
+    edited: dict[str, set] = field(default_factory=lambda: {"a": set(), "b": set()})
+    hashes: dict[str, dict] = field(default_factory=lambda: {"a": {}, "b": {}})
+
+    @property
+    def count(self) -> int:
+        return len(self.hashes["a"]) + len(self.hashes["b"])
+
+
+def suspects(X: dict, SX: dict, keys) -> list[str]:
+    """Files whose size and mtime are those of the last sync but whose inode or ctime are not (or
+    were not known then): only their content tells whether they changed. A file of a version-2
+    state (no inode, no ctime) is taken as unchanged once, as that version did."""
+    out = []
+    for p in keys:
+        x, t = X.get(p), SX.get(p)
+        if x is not None and t is not None and x != t and len(t) > 3 and same(x, t):
+            out.append(p)
+    return out
+
+
+def verify(a: Side, b: Side, state: State, keys) -> Verdict:
+    """Hash the suspects (each on its own side) and compare them with the content of the last
+    sync: the state's hash, else the other side's file where that is unchanged or a suspect too
+    (two suspects with different content: both count as edited, a conflict keeps both). Without
+    any reference a suspect counts as edited: never a loss, at worst a needless conflict copy."""
+    v = Verdict()
+    sides, other = {"a": a, "b": b}, {"a": "b", "b": "a"}
+    sus = {s: suspects(sides[s].entries, state.sa if s == "a" else state.sb, keys) for s in sides}
+    if not sus["a"] and not sus["b"]:
+        return v
+    pending = {s: set(sus[s]) for s in sides}
+    want = {"a": set(), "b": set()}
+    for s, o in other.items():
+        Y, SY = sides[o].entries, state.sb if o == "b" else state.sa
+        for p in sus[s]:
+            if p in state.hashes:
+                want[s].add(p)
+            elif p in pending[o] or (Y.get(p) is not None and Y.get(p) == SY.get(p)):
+                want[s].add(p)
+                want[o].add(p)
+            else:
+                v.edited[s].add(p)
+    got = parallel([
+        lambda s=s: _call(sides[s], "tree.hash", root=sides[s].root, paths=sorted(want[s]))
+        if want[s] else {}
+        for s in ("a", "b")
+    ])  # fmt: skip
+    v.hashes = {"a": got[0], "b": got[1]}
+    for s, o in other.items():
+        for p in sus[s]:
+            if p in v.edited[s]:
+                continue
+            ref = state.hashes.get(p) or v.hashes[o].get(p)
+            if v.hashes[s].get(p) is None or v.hashes[s][p] != ref:
+                v.edited[s].add(p)
+    return v
 
 
 def changed_paths(A: dict, B: dict, SA: dict, SB: dict) -> set[str]:
@@ -259,11 +329,15 @@ def changed_paths(A: dict, B: dict, SA: dict, SB: dict) -> set[str]:
 
 
 def decide(A: dict, B: dict, SA: dict, SB: dict, *, first_run: bool, policy: str, a_errors=(),
-           b_errors=(), when: str, hosts: dict[str, str]) -> Decisions:  # fmt: skip
+           b_errors=(), when: str, hosts: dict[str, str], edited=None, keys=None) -> Decisions:  # fmt: skip
+    """`edited`: {"a": paths, "b": paths} that kept size and mtime but not content (verify);
+    `keys`: the paths to decide (default: those whose signature moved on either side)."""
     d = Decisions()
+    ea, eb = (edited["a"], edited["b"]) if edited else ((), ())
     ba, bb = _blocked_fn(list(a_errors)), _blocked_fn(list(b_errors))
     taken = d.taken = Taken(A, B)
-    keys = changed_paths(A, B, SA, SB) if SA else set(A) | set(B)
+    if keys is None:
+        keys = changed_paths(A, B, SA, SB) if SA else set(A) | set(B)
     for p in sorted(keys):
         if (ba and ba(p)) or (bb and bb(p)):
             continue
@@ -277,9 +351,10 @@ def decide(A: dict, B: dict, SA: dict, SB: dict, *, first_run: bool, policy: str
             elif sb is not None:
                 _copy(d, p, "b", sb, None)
             continue
-        ca = sa != st[0] and not (sa is not None and same(sa, st[0]))
-        cb = sb != st[1] and not (sb is not None and same(sb, st[1]))
+        ca = sa != st[0] and not (sa is not None and same(sa, st[0]) and p not in ea)
+        cb = sb != st[1] and not (sb is not None and same(sb, st[1]) and p not in eb)
         if not ca and not cb:
+            d.refresh.append(p)  # the same content, under a new inode or ctime: remember those
             continue
         if ca and not cb:
             if sa is None:
@@ -309,11 +384,12 @@ def decide(A: dict, B: dict, SA: dict, SB: dict, *, first_run: bool, policy: str
 
 
 def _both(d: Decisions, p, sa, sb, policy, when, hosts, taken) -> None:
-    """Both sides have p (first run, or both changed since the last sync)."""
-    if same(sa, sb):
-        d.same.append(p)
-    elif sa[0] == sb[0] == "f" and sa[1] == sb[1]:
+    """Both sides have p (first run, or both changed since the last sync). Files of one size are
+    compared by content, even with one mtime: two different files can share both."""
+    if sa[0] == sb[0] == "f" and sa[1] == sb[1]:
         d.check.append(p)
+    elif same(sa, sb):
+        d.same.append(p)
     else:
         conflict(d, p, sa, sb, policy if policy is not True else "keep-both", when, hosts, taken)
 
@@ -362,20 +438,37 @@ def conflict(d: Decisions, p, sa, sb, policy, when, hosts, taken) -> None:
                       "conflict": True})  # fmt: skip
 
 
-def resolve_checks(d: Decisions, a: Side, b: Side, policy, when, hosts, taken) -> None:
-    """Files of equal size changed on both sides: equal content is no conflict."""
+def resolve_checks(d: Decisions, a: Side, b: Side, policy, when, hosts, taken, v: Verdict) -> None:
+    """Files of equal size changed on both sides: equal content is no conflict. Hashes verify
+    already made are not made again; the ones made here join them (v.hashes)."""
     if not d.check:
         return
-    ha, hb = parallel([
-        lambda: _call(a, "tree.hash", root=a.root, paths=d.check),
-        lambda: _call(b, "tree.hash", root=b.root, paths=d.check),
+    ha, hb = v.hashes["a"], v.hashes["b"]
+    need = {"a": [p for p in d.check if p not in ha], "b": [p for p in d.check if p not in hb]}
+    got = parallel([
+        lambda s=s, side=side: _call(side, "tree.hash", root=side.root, paths=need[s])
+        if need[s] else {}
+        for s, side in (("a", a), ("b", b))
     ])  # fmt: skip
+    ha.update(got[0])
+    hb.update(got[1])
     for p in d.check:
         if ha.get(p) is not None and ha.get(p) == hb.get(p):
             d.same.append(p)
         else:
             conflict(d, p, a.entries[p], b.entries[p], policy, when, hosts, taken)
     d.check = []
+
+
+def known_hashes(d: Decisions, v: Verdict) -> dict[str, str]:
+    """The content hash of each path the state will record as the same on both sides."""
+    ha, hb = v.hashes["a"], v.hashes["b"]
+    out = {}
+    for p in d.same + d.refresh:
+        h = ha.get(p) or hb.get(p)
+        if h is not None and (p not in ha or p not in hb or ha[p] == hb[p]):
+            out[p] = h
+    return out
 
 
 def sync_twoway(a_ep: Endpoint, b_ep: Endpoint, job, pool, emit, *, accept_new=False,
@@ -478,15 +571,19 @@ def make_plan(a: Side, b: Side, state: State, job):
     hosts = {"a": a.conflict_host, "b": b.conflict_host}
     first = not state.exists
     policy = job.conflict or "keep-both"
-    d = decide(a.entries, b.entries, state.sa, state.sb, first_run=first, policy=policy,
-               a_errors=a.errors, b_errors=b.errors, when=when, hosts=hosts)  # fmt: skip
-    resolve_checks(d, a, b, "keep-both" if first else policy, when, hosts, d.taken)
+    A, B = a.entries, b.entries
+    keys = changed_paths(A, B, state.sa, state.sb) if state.sa else set(A) | set(B)
+    v = verify(a, b, state, keys)
+    d = decide(A, B, state.sa, state.sb, first_run=first, policy=policy, a_errors=a.errors,
+               b_errors=b.errors, when=when, hosts=hosts, edited=v.edited, keys=keys)  # fmt: skip
+    resolve_checks(d, a, b, "keep-both" if first else policy, when, hosts, d.taken, v)
     fa = fingerprint(a.entries) if job.plan_file else ""
     fb = fingerprint(b.entries) if job.plan_file else ""
     return Plan(
         a={"host": a.ep.host.name, "root": a.root, "label": a.label, "fingerprint": fa},
         b={"host": b.ep.host.name, "root": b.root, "label": b.label, "fingerprint": fb},
-        stamp=when, ops=d.ops, same=d.same, drop=d.drop, first_run=first,
+        stamp=when, ops=d.ops, same=d.same, drop=d.drop, refresh=d.refresh,
+        hashes=known_hashes(d, v), hashed=v.count, first_run=first,
         state_digest=state.digest, errors={"a": a.errors, "b": b.errors},
         options={"excludes": list(job.excludes) + _read_excludes(job.exclude_from),
                  "conflict": policy, "force": job.force, "max_delete": job.max_delete},

@@ -1,6 +1,6 @@
 # Two-way sync on one side: prepare the root (trash, temp dir, old trash pruned), stat listed paths
-# after a transfer, move deleted or replaced entries into .wacket-trash/<time>/, conflict renames and
-# removal of emptied directories. Nothing here deletes a file: it is moved into the trash.
+# after a transfer, move deleted or replaced entries into .wacket-trash/<time>-<run>/, conflict
+# renames and removal of emptied directories. Nothing here deletes a file: it is moved into the trash.
 import calendar
 import os
 import shutil
@@ -9,14 +9,37 @@ import time
 
 TRASH = ".wacket-trash"
 TRASH_TMP = ".tmp"
+# A file's ctime this close to the moment it was seen could still be the ctime of a later write
+# in the same clock tick (a tick is at most 10 ms; a whole second where a filesystem keeps whole
+# seconds, up to two for FAT): such a listing proves nothing about the next write.
+RACY_NS = 50000000
+RACY_COARSE_NS = 2000000000
 
 
 def _sig(path):
-    """[kind, size, mtime_ns, mode, link] of a path (not following symlinks), or None."""
+    """The signature two-way sync keeps of a path, not following symlinks, or None if it is gone:
+    ["f", size, mtime_ns, inode, ctime_ns] | ["d"] | ["l", target] | ["o"]."""
     try:
-        return lstat_entry(path)
+        st = os.lstat(path)
+        mode = st.st_mode
+        if stat.S_ISREG(mode):
+            return ["f", st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns]
+        if stat.S_ISDIR(mode):
+            return ["d"]
+        if stat.S_ISLNK(mode):
+            return ["l", os.readlink(path)]
     except OSError:
         return None
+    return ["o"]
+
+
+def _racy(sig, seen_ns):
+    """Was this file seen so soon after its last change that another write could hide in the
+    same tick? (seen_ns: this host's clock before the lstat.)"""
+    if sig is None or sig[0] != "f" or sig[4] is None:
+        return False
+    ctime = sig[4]
+    return ctime >= seen_ns - (RACY_COARSE_NS if ctime % 1000000000 == 0 else RACY_NS)
 
 
 @op("sync.prepare")
@@ -79,20 +102,48 @@ def _prune(trash, days):
 
 @op("sync.stat")
 def _sync_stat(args):
+    """What a transfer left: each path's signature (null if gone) and the content hash of the
+    files listed in `hash` (those just written here), for the pair's new state. A file whose ctime
+    is still within a clock tick is waited out once (at most RACY_NS), so its signature will show
+    any later write; one that still cannot be (a coarse clock) gets a null ctime, which the next
+    run checks by content. A file that moved while it was hashed gets no hash."""
     root = os.path.expanduser(args["root"])
-    return [_sig(os.path.join(root, rel)) for rel in args["paths"]]
+    paths = args["paths"]
+    want = set(args.get("hash") or ())
+    first = time.time_ns()
+    sigs = [_sig(os.path.join(root, rel)) for rel in paths]
+    late = [s[4] for i, s in enumerate(sigs) if paths[i] in want and _racy(s, first)]
+    if late:
+        time.sleep(max(0, max(late) + RACY_NS - time.time_ns()) / 1e9)
+    hashes = {}
+    for i, rel in enumerate(paths):
+        full = os.path.join(root, rel)
+        seen = first
+        if rel in want and sigs[i] is not None and sigs[i][0] == "f":
+            seen = time.time_ns()
+            before = _sig(full)
+            try:
+                digest = file_hash(full)
+            except OSError:
+                digest = None
+            sigs[i] = _sig(full)
+            if digest is not None and sigs[i] == before:
+                hashes[rel] = digest
+        if _racy(sigs[i], seen):
+            sigs[i][4] = None
+    return {"sigs": sigs, "hashes": hashes}
 
 
 def _same(sig, expect):
+    """Is the path as the scan saw it? A file also by inode and ctime, where the scan had them."""
     if sig is None or expect is None:
         return sig is None and expect is None
     if sig[0] != expect[0]:
         return False
     if sig[0] == "f":
-        return sig[1] == expect[1] and sig[2] == expect[2]
-    if sig[0] == "l":
-        return sig[4] == expect[4]
-    return True
+        known = range(3, min(len(expect), 5))
+        return sig[1:3] == expect[1:3] and all(expect[i] in (None, sig[i]) for i in known)
+    return sig[1:] == expect[1:]
 
 
 @op("sync.trash")
@@ -193,7 +244,8 @@ def _emit_pairs(emit, items, batch_size=2000):
 def _walk(root, rules):
     """{rel: sig} of everything under root but the trash, and [[rel, error]] for what could not
     be read. The same walk as tree.scan (same exclude rules, symlinks not followed), lean: two-way
-    sync needs only kind, size, mtime and link target, at 100,000 entries per run. Each directory
+    sync needs only kind, size, mtime, inode and ctime (what no tool can set back: a rewrite that
+    keeps size and mtime still moves them) and link target, at 100,000 entries per run. Each directory
     is listed through its fd where the system allows, so an entry's stat is an fstatat of one
     name (the kernel does not resolve the whole path again for every entry)."""
     listing = {}
@@ -232,7 +284,7 @@ def _walk(root, rules):
                     if rules and _excluded(rules, rel, name, S_ISDIR(mode)):
                         continue
                     if S_ISREG(mode):
-                        listing[rel] = ("f", st.st_size, st.st_mtime_ns)
+                        listing[rel] = ("f", st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)
                     elif S_ISDIR(mode):
                         listing[rel] = ("d",)
                         stack.append((rel + "/", os.path.join(full, name)))
@@ -248,10 +300,12 @@ def _walk(root, rules):
 
 
 def _walk_root(args):
+    """(listing, errors, the time the walk started)."""
     root = os.path.expanduser(args["root"])
     walk_root_stat(root)
     rules = _compile_excludes([p for p in args.get("exclude") or [] if p != "/" + TRASH])
-    return _walk(root, rules)
+    started = time.time_ns()
+    return _walk(root, rules) + (started,)
 
 
 @op("sync.walk")
@@ -259,21 +313,23 @@ def _sync_walk(args):
     """Walk `root` now and keep the listing under `token` for a sync.scan that names it in
     `walked`: a side walks while the other side is still connecting, before the pair (and so
     the key of its cached listing) is known."""
-    listing, errors = _walk_root(args)
-    _WALKS[args["token"]] = (listing, errors)
-    return {"count": len(listing), "errors": len(errors)}
+    walked = _walk_root(args)
+    _WALKS[args["token"]] = walked
+    return {"count": len(walked[0]), "errors": len(walked[1])}
 
 
 @op("sync.scan")
 def _sync_scan(args):
     """Walk `root`; stream [rel, sig] pairs: every entry ("full"), or only the differences from
     the cached listing of generation `gen` ("diff", sig null = gone).
-    sig: ["f", size, mtime_ns] | ["d"] | ["l", target]. Unreadable entries come back as errors."""
+    sig: ["f", size, mtime_ns, inode, ctime_ns] | ["d"] | ["l", target]. Unreadable entries come
+    back as errors; `racy` names the files sent that changed too close to the walk to be trusted
+    as unchanged next time (see _racy)."""
     import pickle
 
     key = args["key"]
     walked = _WALKS.pop(args["walked"], None) if args.get("walked") else None
-    listing, errors = walked if walked is not None else _walk_root(args)
+    listing, errors, started = walked if walked is not None else _walk_root(args)
     _LISTINGS[key] = listing
     old = None
     if args.get("gen"):
@@ -286,15 +342,17 @@ def _sync_scan(args):
             old = None
     emit = args["_emit"]
     if old is None:
-        _emit_pairs(emit, listing.items())
+        sent = listing.items()
         mode = "full"
     else:
         mode = "diff"
+        sent = []
         if old != listing:
-            changed = [(rel, sig) for rel, sig in listing.items() if old.get(rel) != sig]
-            changed += [(rel, None) for rel in old if rel not in listing]
-            _emit_pairs(emit, changed)
-    return {"mode": mode, "count": len(listing), "errors": errors}
+            sent = [(rel, sig) for rel, sig in listing.items() if old.get(rel) != sig]
+            sent += [(rel, None) for rel in old if rel not in listing]
+    _emit_pairs(emit, sent)
+    racy = [rel for rel, sig in sent if _racy(sig, started)]
+    return {"mode": mode, "count": len(listing), "errors": errors, "racy": racy}
 
 
 @op("sync.commit")
