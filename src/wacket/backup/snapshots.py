@@ -137,6 +137,9 @@ def run_backup(
     master = None
     if side != "none":
         remote = target.host if side == "target" else src_host
+        # Host key, auth, reachability: checked (and a new key recorded on --accept-new) the way
+        # every session does it, before rsync's ssh could only say "Host key verification failed."
+        pool.session(remote).connect()
         master = rsyncrun.SSHMaster(remote, accept_new=accept_new, connect_timeout=connect_timeout)
     try:
         return _run_locked(

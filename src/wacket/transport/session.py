@@ -468,6 +468,15 @@ class SSHSession(Session):
             fh.prefetch()
             return fh.read()
 
+    def lexists(self, path: str | bytes) -> bool:
+        """Whether `path` exists there (a dangling symlink does); `~` is the remote home."""
+        with self._sftp_lock:
+            try:
+                self.sftp.lstat(self._remote_path(path))
+            except FileNotFoundError:
+                return False
+        return True
+
     def put_file(self, local, remote):
         with self._sftp_lock:  # one SFTP channel: one request at a time
             remote = self._remote_path(remote)
