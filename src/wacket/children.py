@@ -39,10 +39,6 @@ def _child_setup(parent: int, prctl) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-def _popen(argv, kw) -> subprocess.Popen:
-    return subprocess.Popen(argv, **kw)
-
-
 _requests: queue.SimpleQueue = queue.SimpleQueue()
 _spawner_lock = threading.Lock()
 _spawner: threading.Thread | None = None
@@ -52,7 +48,7 @@ def _serve() -> None:
     while True:
         argv, kw, future = _requests.get()
         try:
-            future.set_result(_popen(argv, kw))
+            future.set_result(subprocess.Popen(argv, **kw))
         except BaseException as exc:  # raised in the caller's thread
             future.set_exception(exc)
 
@@ -79,11 +75,12 @@ def popen(argv, *, hold_locks: bool = False, **kw) -> subprocess.Popen:
         kw["pass_fds"] = tuple(kw.get("pass_fds", ())) + held_fds()
     prctl = _prctl() if _LINUX else None
     if prctl is None:
-        return _popen(argv, kw)
-    kw["process_group"] = 0
+        return subprocess.Popen(argv, **kw)
+    if not kw.get("start_new_session"):
+        kw["process_group"] = 0
     kw["preexec_fn"] = functools.partial(_child_setup, os.getpid(), prctl)
     if threading.current_thread() is threading.main_thread():
-        return _popen(argv, kw)
+        return subprocess.Popen(argv, **kw)
     return _from_spawner(argv, kw)
 
 

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from wacket import children
 from wacket.errors import UnreachableError, WacketError
 from wacket.fleet import Host
 from wacket.paths import known_hosts_path
@@ -102,7 +103,7 @@ class LocalSession(Session):
             else [os.fsencode(a) for a in argv]
         )
         try:
-            proc = subprocess.Popen(
+            proc = children.popen(
                 args,
                 stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
@@ -210,7 +211,7 @@ def _kill_group(proc) -> None:
 
 class _LocalProcess(Process):
     def __init__(self, args):
-        self.proc = subprocess.Popen(
+        self.proc = children.popen(
             args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
         )
         self.stdin = self.proc.stdin
