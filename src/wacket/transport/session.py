@@ -48,6 +48,10 @@ class Session:
     def get_bytes(self, path: str) -> bytes:
         raise NotImplementedError
 
+    def lexists(self, path: str | bytes) -> bool:
+        """Whether `path` exists there (a dangling symlink does); `~` is that host's home."""
+        raise NotImplementedError
+
     def put_file(self, local: str | bytes, remote: str | bytes) -> None:
         """Copy a local file of any size to `remote` (streamed; times and mode kept)."""
         raise NotImplementedError
@@ -137,6 +141,9 @@ class LocalSession(Session):
 
     def get_bytes(self, path):
         return Path(os.path.expanduser(path)).read_bytes()
+
+    def lexists(self, path):
+        return os.path.lexists(os.path.expanduser(path))
 
     def put_file(self, local, remote):
         _copy_local(local, os.path.expanduser(os.fsencode(remote)))
@@ -469,8 +476,7 @@ class SSHSession(Session):
             fh.prefetch()
             return fh.read()
 
-    def lexists(self, path: str | bytes) -> bool:
-        """Whether `path` exists there (a dangling symlink does); `~` is the remote home."""
+    def lexists(self, path):
         with self._sftp_lock:
             try:
                 self.sftp.lstat(self._remote_path(path))
