@@ -180,6 +180,7 @@ def check(
     lines = result.error_lines
     if remote is not None and (rc == 255 or rc in (5, 10, 12, 35)):
         matched = [reason for rx, reason in _ssh_failures() if rx.search(text)]
+        # (A host that timed out is not asked again: that would only double the wait.)
         if rc in (255, 12) and not result.records and matched[:1] != ["timeout"]:
             from wacket.transport.rsync import check_connection
 
