@@ -59,7 +59,7 @@ __wacket_options() {
         'backup list') echo '--target --accept-new --connect-timeout --table --plain --json --jsonl -h --help' ;;
         'backup prune') echo '-n --dry-run --force --accept-new --connect-timeout --table --plain --json --jsonl -h --help' ;;
         'backup restore') echo '--to --overwrite --target --accept-new --connect-timeout --table --plain --json --jsonl -h --help' ;;
-        'backup run') echo '--all --source --target --name --exclude --prune --accept-new --connect-timeout --table --plain --json --jsonl -h --help' ;;
+        'backup run') echo '--all --source --target --name --exclude --prune --allow-empty --create-target --accept-new --connect-timeout --table --plain --json --jsonl -h --help' ;;
         'backup verify') echo '--all --sample --extra --target --accept-new --connect-timeout --table --plain --json --jsonl -h --help' ;;
         'clip') echo '-h --help' ;;
         'clip backends') echo '--primary --accept-new --connect-timeout --table --plain --json --jsonl -h --help' ;;

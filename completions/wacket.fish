@@ -191,6 +191,8 @@ complete -c wacket -n '__wacket_at \'backup run\'' -l 'target' -r -F -d 'Where t
 complete -c wacket -n '__wacket_at \'backup run\'' -l 'name' -r -f -d 'Ad hoc: the set\'s name on the target'
 complete -c wacket -n '__wacket_at \'backup run\'' -l 'exclude' -r -f -d 'Ad hoc: rsync exclude pattern'
 complete -c wacket -n '__wacket_at \'backup run\'' -l 'prune' -d 'After a fully successful run, apply the set\'s keep policy (as `backup…'
+complete -c wacket -n '__wacket_at \'backup run\'' -l 'allow-empty' -d 'Make the snapshot even if the sources are empty or lost most of their…'
+complete -c wacket -n '__wacket_at \'backup run\'' -l 'create-target' -d 'Create the target directory if it does not exist (refused otherwise,…'
 complete -c wacket -n '__wacket_at \'backup run\'' -l 'accept-new' -d 'Record the host key of a host seen for the first time (never a change…'
 complete -c wacket -n '__wacket_at \'backup run\'' -l 'connect-timeout' -r -f -d 'Give up on a host that does not answer within this time'
 complete -c wacket -n '__wacket_at \'backup run\'' -l 'table' -d 'Aligned table (the default on a TTY)'

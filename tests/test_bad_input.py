@@ -60,7 +60,8 @@ CASES = [
     ("backup list target missing", ["backup", "list", "t", "--target", "{MISSING}"], 1),
     ("backup verify target under file", ["backup", "verify", "t", "--target", "{UNDER}"], 1),
     ("backup restore to under file", ["backup", "restore", "t", "--target", "{T}", "--to", "{UNDER}"], 1),
-    ("backup target under file", ["backup", "run", "--name", "t", "--source", "{DIR}", "--target", "{UNDER}"], 1),
+    ("backup target under file", ["backup", "run", "--name", "t", "--source", "{DIR}", "--target", "{UNDER}", "--create-target"], 1),
+    ("backup target missing", ["backup", "run", "--name", "t", "--source", "{DIR}", "--target", "{MISSING}"], 2),
 ]  # fmt: skip
 
 # WACKET_DATA that cannot hold wacket's data: a file, a path under a file, read-only.
@@ -146,7 +147,9 @@ def mail_config():
 # What a case needs done first (an entry in the clip ring, a snapshot to restore).
 BEFORE = {
     "clip": [["clip", "copy", "{F}"]],
-    "backup restore": [["backup", "run", "--name", "t", "--source", "{DIR}", "--target", "{T}"]],
+    "backup restore": [
+        ["backup", "run", "--name", "t", "--source", "{DIR}", "--target", "{T}", "--create-target"]
+    ],
 }
 
 

@@ -124,6 +124,7 @@ def test_backup_run_with_non_utf8_source_and_target(fleet, run_wacket, tmp_path)
     src = tmp_path / f"docs{FF}"
     seed(src)
     target = fleet.hosts[0].home / f"backups{FF}-{tmp_path.name}"
+    target.mkdir()  # a backup target is never created implicitly
     r = ok(run_wacket("backup", "run", "--source", str(src), "--target", f"h1:{target}",
                       "--name", "docs", "--jsonl"))  # fmt: skip
     snap = json.loads(r.stdout)["snapshot"]

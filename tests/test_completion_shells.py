@@ -28,6 +28,7 @@ def env(tmp_path: Path, isolated_env: Path) -> dict[str, str]:
         (where / "Doc notes.txt").write_text("x")
     (tmp_path / "src").mkdir()
     (tmp_path / "src" / "a.txt").write_text("a")
+    (tmp_path / "backups").mkdir()  # a backup target is never created implicitly
     config = Path(os.environ["WACKET_CONFIG"])
     config.parent.mkdir(parents=True, exist_ok=True)
     config.write_text(
@@ -166,6 +167,7 @@ def test_snapshots_come_from_a_remote_target(fleet, run_wacket, tmp_path, isolat
     src.mkdir()
     (src / "a.txt").write_text("a")
     target = fleet.hosts[0].home / f"bk-{tmp_path.name}"
+    target.mkdir()
     config = Path(os.environ["WACKET_CONFIG"])
     fleet.write_fleet(
         isolated_env, config, f'[backup.r]\nsources = ["{src}"]\ntarget = "h1:{target}"\n'

@@ -52,7 +52,8 @@ def test_backup_connection_cut(fleet, flaky, tmp_path, isolated_env):
     src = fb.build_tree(tmp_path / "src" / "Documents", r, files=60, size=60_000)
     target = fleet.hosts[0].home / f"bk-{uuid.uuid4().hex[:8]}"
     killer = fb.Killer(stats, tmp_path / "runs", fb.sshd_pids(fleet))
-    args = ["backup", "run", "--source", src, "--target", f"flaky:{target}", "--name", "docs"]
+    args = ["backup", "run", "--source", src, "--target", f"flaky:{target}", "--name", "docs",
+            "--create-target"]  # fmt: skip
     root = target / "docs"
     fb.ok(killer.run(args, None), stats)
     first = complete_snapshots(root)

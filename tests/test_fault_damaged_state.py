@@ -189,6 +189,7 @@ def make_backup(bed: Bed) -> None:
     for i in range(20):
         (d / f"s{i % 3}").mkdir(parents=True, exist_ok=True)
         (d / f"s{i % 3}" / f"f{i}").write_text(f"{i}\n" * 50)
+    (bed.tmp / "T").mkdir(exist_ok=True)  # a backup target is never created implicitly
     bed.ok("backup", "run", "--name", "t", "--source", d, "--target", bed.tmp / "T")
 
 

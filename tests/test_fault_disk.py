@@ -40,7 +40,8 @@ def test_backup_into_a_full_disk(small, tmp_path, isolated_env):
     src = fb.build_tree(tmp_path / "src" / "Documents", r, files=40, size=30_000)
     target = small.mnt / "backups"
     runner = fb.Killer(stats, tmp_path / "runs")
-    args = ["backup", "run", "--source", src, "--target", target, "--name", "docs"]
+    args = ["backup", "run", "--source", src, "--target", target, "--name", "docs",
+            "--create-target"]  # fmt: skip
     root = target / "docs"
     made = {}
     for rnd in range(2):

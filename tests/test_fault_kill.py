@@ -58,7 +58,7 @@ def test_backup_run_killed_at_random(fleet, tmp_path, isolated_env, way):
     fleet.write_fleet(isolated_env, Path(os.environ["WACKET_CONFIG"]), toml)
     killer = fb.Killer(stats, tmp_path / "runs", fb.sshd_pids(fleet))
     calib = fb.ok(killer.run(["backup", "run", "--source", source, "--target", f"{spec}-calib",
-                              "--name", "calib"], None), stats)  # fmt: skip
+                              "--name", "calib", "--create-target"], None), stats)  # fmt: skip
     typical = calib.seconds
     root = target / "home"
     made: dict[str, dict] = {}  # snapshot -> the source's state when it was made
@@ -69,7 +69,7 @@ def test_backup_run_killed_at_random(fleet, tmp_path, isolated_env, way):
             stats.notes += fb.mutate(src, r, rnd)
         before = set(complete_snapshots(root))
         want = fb.state(src)
-        out = killer.run(["backup", "run", "home"], pace.delay())
+        out = killer.run(["backup", "run", "home", "--create-target"], pace.delay())
         pace.saw(out)
         if not out.killed:
             fb.ok(out, stats)

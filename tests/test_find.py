@@ -323,7 +323,11 @@ def test_get(trees, fleet, run_wacket, tmp_path):
     r = ok(run_wacket("find", "get", f"h2:{src}", str(dest)))
     assert (dest / "c.bin").read_bytes() == src.read_bytes()
     assert b"c.bin" in r.stderr
-    ok(run_wacket("find", "get", "h2:/no/such/file", str(dest)), 1)
+    # A missing path is named in one line, exit 2 like sync's missing source (not "Broken pipe").
+    for missing in ("/no/such/file", "/no/such/dir/", "~/no such file"):
+        r = ok(run_wacket("find", "get", f"h2:{missing}", str(dest)), 2)
+        assert r.stderr.decode().splitlines() == [f"wacket: error: h2:{missing}: no such file"]
+    assert sorted(p.name for p in dest.iterdir()) == ["c.bin"]
     ok(run_wacket("find", "get", "nocolon"), 2)
     h2 = fleet.by_name()["h2"]
     h2.stop()

@@ -68,11 +68,8 @@ def everything(fleet, dovecot, isolated_env, tmp_path, run_wacket):  # noqa: F81
     ok(run_wacket("sync", "--two-way", str(two), f"h1:{remote}/twoway"))
     (two / "d.txt").write_text("d")
     ok(run_wacket("sync", "--two-way", str(two), f"h1:{remote}/twoway"))
-    ok(
-        run_wacket(
-            "backup", "run", "--source", str(src), "--target", f"h1:{remote}/bk", "--name", "p"
-        )
-    )
+    backup = ["backup", "run", "--source", str(src), "--target", f"h1:{remote}/bk", "--name", "p"]
+    ok(run_wacket(*backup, "--create-target"))
     ok(run_wacket("backup", "verify", "p", "--target", f"h1:{remote}/bk"))
     ok(run_wacket("find", "index", "local,h1", "--root", str(src), "--root", str(remote)))
     ok(run_wacket("find", "a.txt"))

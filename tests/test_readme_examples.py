@@ -30,6 +30,7 @@ def test_prune_example_is_what_prune_says(isolated_env, tmp_path, run_wacket):
     src = tmp_path / "Documents"
     src.mkdir()
     (src / "report.odt").write_text("v1")
+    (tmp_path / "target").mkdir()  # a backup target is never created implicitly
     config = Path(os.environ["WACKET_CONFIG"])
     config.parent.mkdir(parents=True, exist_ok=True)
     config.write_text(

@@ -238,7 +238,13 @@ def test_sigkill_half_way_then_rerun(pair, run_wacket, isolated_env):
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     assert len(list((remote / "big").glob("a*"))) < 30
-    r = two_way(run_wacket, local, spec)
+    # Its rsync (a process group of its own) ends on the parent-death signal and holds the lock
+    # until it has: a rerun is refused (exit 4) until then, and then goes ahead.
+    deadline = time.time() + 30
+    while (r := two_way(run_wacket, local, spec, ok=False)).returncode == 4:
+        assert time.time() < deadline and b"still running" in r.stderr, r.stderr
+        time.sleep(0.1)
+    assert r.returncode == 0, r.stderr.decode()
     recs = records(r.stdout)
     # no loss: every content that existed before is still somewhere (trash included)
     assert before <= contents(local, remote)

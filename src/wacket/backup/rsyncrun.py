@@ -5,11 +5,10 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import signal
 import subprocess
-import sys
 from dataclasses import dataclass, field
 
+from wacket import children
 from wacket.backup.sets import Location
 from wacket.errors import Exit, WacketError
 from wacket.transport import rsync as rsync_args
@@ -110,26 +109,16 @@ def build_argv(
     return argv
 
 
-def _die_with_parent() -> None:
-    """rsync must not outlive a killed wacket: it would keep writing into the snapshot."""
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except Exception:
-        pass
-
-
 def run_local(argv: list[str], on_first_line=None) -> RsyncOutcome:
-    """Run rsync here, collecting the itemized list from stdout."""
+    """Run rsync here, collecting the itemized list from stdout (it must not outlive a killed
+    wacket: it would keep writing into the snapshot)."""
     try:
-        proc = subprocess.Popen(
+        proc = children.popen(
             argv,
+            hold_locks=True,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
         )
     except FileNotFoundError:
         raise WacketError(
@@ -142,11 +131,15 @@ def run_local(argv: list[str], on_first_line=None) -> RsyncOutcome:
     t.start()
     out: list[bytes] = []
     first = True
-    for chunk in iter(lambda: proc.stdout.read1(65536), b""):
-        out.append(chunk)
-        if first and on_first_line is not None:
-            first = False
-            on_first_line()
+    try:
+        for chunk in iter(lambda: proc.stdout.read1(65536), b""):
+            out.append(chunk)
+            if first and on_first_line is not None:
+                first = False
+                on_first_line()
+    except BaseException:  # interrupted: its own process group does not see the terminal's ^C
+        children.stop(proc)
+        raise
     rc = proc.wait()
     t.join()
     changes, complete = parse_itemized(b"".join(out))
@@ -206,12 +199,11 @@ class SSHMaster:
             host, accept_new=accept_new, connect_timeout=int(connect_timeout)
         ) + ["-M", "-S", self.path, "-N", "-o", "ControlPersist=no", host.address]
         try:
-            self.proc = subprocess.Popen(
+            self.proc = children.popen(
                 argv,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
-                preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
             )
         except OSError:
             self.proc = None

@@ -78,13 +78,22 @@ def resolve_target(pool: Pool, fleet: Fleet, bset: BackupSet) -> Location:
     return bset.target
 
 
-def lock_set(helper, root: str, create: bool = True) -> dict:
-    """Take the set's lock on the target; LockedError (exit 4) names the holder."""
+def lock_set(helper, root: str, create: bool = True, create_target: bool = True) -> dict:
+    """Take the set's lock on the target; LockedError (exit 4) names the holder. With
+    `create_target` false, the target (the set's parent directory) must exist already."""
     try:
-        return helper.call("backup.lock", root=root, holder=holder(), create=create)
+        return helper.call(
+            "backup.lock", root=root, holder=holder(), create=create, create_target=create_target
+        )
     except HelperError as exc:
         if exc.kind == "locked":
             raise LockedError(str(exc)) from None
+        if exc.kind == "no-target":
+            raise WacketError(
+                f"{exc}: a backup target is not created implicitly (is its drive mounted?); "
+                "create it, or run again with --create-target",
+                Exit.USAGE,
+            ) from None
         raise
 
 
@@ -114,8 +123,14 @@ def run_backup(
     accept_new: bool = False,
     connect_timeout: float = 10.0,
     note=lambda msg: None,
+    allow_empty: bool = False,
+    create_target: bool = False,
 ) -> RunResult:
-    """Make one snapshot of `bset`. Raises WacketError when no snapshot could be made."""
+    """Make one snapshot of `bset`. Raises WacketError when no snapshot could be made.
+
+    Refused before anything is written: a missing source (usage error) and, unless
+    `create_target` or a drive: target, a target directory that does not exist. Refused before
+    the commit, unless `allow_empty`: a source that lost most of its files (see shrunk())."""
     start = time.monotonic()
     result = RunResult(bset.name)
     target = _expand_remote(pool, resolve_target(pool, fleet, bset))
@@ -134,9 +149,15 @@ def run_backup(
         side = "source"
     else:
         side = "target"
+    remote = None if side == "none" else target.host if side == "target" else src_host
+    if remote is not None:
+        # Host key, auth, reachability: checked (and a new key recorded on --accept-new) the way
+        # every session does it, before rsync's ssh could only say "Host key verification failed."
+        pool.session(remote).connect()
+    _check_sources(pool, bset.name, sources)
+    create_target = create_target or isinstance(bset.target, DriveRef)
     master = None
-    if side != "none":
-        remote = target.host if side == "target" else src_host
+    if remote is not None:
         master = rsyncrun.SSHMaster(remote, accept_new=accept_new, connect_timeout=connect_timeout)
     try:
         return _run_locked(
@@ -152,10 +173,31 @@ def run_backup(
             prune_after,
             accept_new,
             connect_timeout,
+            allow_empty,
+            create_target,
         )
     finally:
         if master is not None:
             master.close()
+
+
+def _check_sources(pool: Pool, name: str, sources: list[Location]) -> None:
+    """A missing source is a mistake in the command or config (like sync's): say so, write
+    nothing (rsync would make a "partial" snapshot without it)."""
+    for src in sources:
+        if not pool.session(src.host).lexists(src.path):
+            raise WacketError(f"backup {name}: source {src} does not exist", Exit.USAGE)
+
+
+# The snapshot guard (like sync's deletion guard): a run whose source has fewer than half the
+# files of the last snapshot, and at least SHRINK_MIN fewer (or none left at all), is refused.
+SHRINK_MIN = 50
+
+
+def shrunk(files: int, last_files: int) -> bool:
+    if last_files <= 0:
+        return False
+    return files == 0 or (files * 2 < last_files and last_files - files >= SHRINK_MIN)
 
 
 def _run_locked(
@@ -171,13 +213,15 @@ def _run_locked(
     prune_after,
     accept_new,
     connect_timeout,
+    allow_empty,
+    create_target,
 ) -> RunResult:
     tsess = pool.session(target.host)
     _crash_point("resolved")
     helper = tsess.helper()
     _crash_point("helper")
     root = bset.root(target.path)
-    locked = lock_set(helper, root)
+    locked = lock_set(helper, root, create_target=create_target)
     root = locked["root"]
     _crash_point("locked")
     if locked.get("stale"):
@@ -249,6 +293,16 @@ def _run_locked(
                 "rsync_rc": out.rc,
             },
         )
+        last_files = begin.get("latest_files") or 0
+        if not allow_empty and shrunk(info["files"], last_files):
+            raise WacketError(
+                f"backup {bset.name}: the sources have {info['files']} files, the last snapshot "
+                f"{begin['latest']} has {last_files}; no snapshot was made. Check the sources (an empty or "
+                "unmounted source), then re-run with --allow-empty if this is right"
+            )
+        if info["files"] == 0:
+            result.notes.append(f"{bset.name}: the snapshot has no files (the sources are empty)")
+            note(result.notes[-1])
         _crash_point("before-rename")
         helper.call("backup.commit", root=root, name=name)
         _crash_point("committed")

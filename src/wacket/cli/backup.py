@@ -78,6 +78,18 @@ def _fail(message: str) -> None:
     is_flag=True,
     help="After a fully successful run, apply the set's keep policy (as `backup prune`).",
 )
+@click.option(
+    "--allow-empty",
+    is_flag=True,
+    help="Make the snapshot even if the sources are empty or lost most of their files "
+    "(refused otherwise: fewer than half the files of the last snapshot and 50 fewer).",
+)
+@click.option(
+    "--create-target",
+    is_flag=True,
+    help="Create the target directory if it does not exist (refused otherwise, so an "
+    "unmounted drive's mount point never fills the system disk; drive: targets need not).",
+)
 @connection_options
 @output_options
 @pass_app
@@ -90,6 +102,8 @@ def run_cmd(
     adhoc_name,
     exclude,
     prune_after,
+    allow_empty,
+    create_target,
     accept_new,
     connect_timeout,
     fmt,
@@ -101,6 +115,12 @@ def run_cmd(
     .inprogress and renamed only after rsync and the manifest succeeded; an
     interrupted run is picked up by the next one. Two runs of one set never
     overlap: the second exits 4 naming the holder of the lock.
+
+    A missing source is refused (exit 2) before anything is written, and so
+    is a target directory that does not exist (an unmounted drive), unless
+    --create-target or a drive: target. Sources that have fewer than half
+    the files of the last snapshot (and at least 50 fewer), or none, make no
+    snapshot (exit 1) unless --allow-empty.
 
     \b
     Examples:
@@ -140,6 +160,8 @@ def run_cmd(
                         accept_new=accept_new,
                         connect_timeout=connect_timeout,
                         note=app.note,
+                        allow_empty=allow_empty,
+                        create_target=create_target,
                     )
                     entry.summary = (
                         f"{bset.name}: {res.snapshot} on {res.target}: {res.files} files, "

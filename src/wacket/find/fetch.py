@@ -6,7 +6,8 @@ import os
 import shutil
 import subprocess
 
-from wacket.errors import WacketError
+from wacket import children
+from wacket.errors import Exit, WacketError
 
 
 def _target(path: str, dest: str) -> str:
@@ -27,6 +28,8 @@ def get(pool, host, path: str, dest: str) -> str:
             else:
                 shutil.copy2(path, target)
         except OSError as exc:
+            if not os.path.lexists(path):
+                raise WacketError(f"{host.name}:{path}: no such file", Exit.USAGE) from None
             raise WacketError(f"{host.name}:{path}: {exc.strerror or exc}") from None
         return target
     session = pool.session(host)
@@ -39,18 +42,30 @@ def get(pool, host, path: str, dest: str) -> str:
             "-e", rsh(host, accept_new=pool.accept_new),
             remote_spec(host, path), target,
         ]  # fmt: skip
-        proc = subprocess.run(
-            [os.fsencode(a) for a in argv], capture_output=True, stdin=subprocess.DEVNULL
+        proc = children.popen(
+            [os.fsencode(a) for a in argv],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
         )
+        try:
+            _out, err = proc.communicate()
+        except BaseException:  # interrupted: its own process group does not see the ^C
+            children.stop(proc)
+            raise
         if proc.returncode == 0:
             return target
-        err = proc.stderr.decode("utf-8", "replace").strip()
+        if not session.lexists(path):  # rsync's sender says "Broken pipe"
+            raise WacketError(f"{host.name}:{path}: no such file", Exit.USAGE)
+        err = err.decode("utf-8", "replace").strip()
         if proc.returncode not in (12, 127) or "command not found" not in err:
             last = err.splitlines()[-1] if err else f"rsync exit status {proc.returncode}"
             raise WacketError(f"{host.name}:{path}: {last}")
     # No rsync on one side: SFTP (files only).
     try:
         session.sftp.get(path, target)
+    except FileNotFoundError:
+        raise WacketError(f"{host.name}:{path}: no such file", Exit.USAGE) from None
     except OSError as exc:
         raise WacketError(f"{host.name}:{path}: {exc.strerror or exc}") from None
     return target

@@ -127,12 +127,12 @@ def sync_oneway(
     report = Report(totals, 0.0, errors)
     if not opts.delete:
         res = rsync.run(args + _ends(src, dest), record)
-        _finish(res, src, dest, remote, report)
+        _finish(res, src, dest, remote, report, connect_timeout=opts.connect_timeout)
     elif opts.dry_run or opts.force:
         # --delete-delay: deletions happen only once every transfer is done, so a run that
         # fails half way (host unreachable) has deleted nothing.
         res = rsync.run(args + ["--delete-delay"] + _ends(src, dest), record)
-        _finish(res, src, dest, remote, report)
+        _finish(res, src, dest, remote, report, connect_timeout=opts.connect_timeout)
         report.would_delete = totals.files["delete"]
         if opts.dry_run and report.would_delete and not opts.force:
             dest_entries = (
@@ -147,7 +147,7 @@ def sync_oneway(
     else:
         # Pass 1: transfer everything, delete nothing, count what would go.
         res = rsync.run(args + ["--delete", "--max-delete=0"] + _ends(src, dest), record)
-        _finish(res, src, dest, remote, report, allow=(25,))
+        _finish(res, src, dest, remote, report, (25,), opts.connect_timeout)
         pending = res.stats.get("skipped_deletes", 0)
         if pending:
             pending = _count_deletions(args, src, dest, remote)
@@ -164,7 +164,7 @@ def sync_oneway(
                 + _ends(src, dest),
                 record,
             )  # fmt: skip
-            _finish(res2, src, dest, remote, report, allow=(25,))
+            _finish(res2, src, dest, remote, report, (25,), opts.connect_timeout)
     listed = res.stats.get("files")
     if (
         listed is not None
@@ -220,7 +220,7 @@ def _write_size(path, entries: int) -> None:
         pass  # only a speed hint
 
 
-def _finish(res, src, dest, remote, report: Report, allow=()) -> None:
+def _finish(res, src, dest, remote, report: Report, allow=(), connect_timeout=None) -> None:
     if res.rc == 23 and _missing_source(res, src):
         raise WacketError(f"{src.label}: source does not exist", Exit.USAGE)
     if res.rc == 3 and any(
@@ -238,7 +238,7 @@ def _finish(res, src, dest, remote, report: Report, allow=()) -> None:
     if res.rc == 24:
         report.notes.append("some source files vanished while rsync ran")
         return
-    rsync.check(res, remote, allow=allow)
+    rsync.check(res, remote, allow=allow, connect_timeout=connect_timeout)
 
 
 def _mentions(res, ep: Endpoint) -> bool:

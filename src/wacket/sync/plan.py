@@ -385,7 +385,7 @@ def _transfer(src, dst, paths, bin_dir, job, on_record, accept_new, connect_time
     data = b"".join(os.fsencode(p) + b"\0" for p in paths)
     res = rsync.run(args, on_record, input=data)
     if res.rc not in (0, 23, 24):
-        rsync.check(res, remote)
+        rsync.check(res, remote, connect_timeout=connect_timeout)
     return res
 
 

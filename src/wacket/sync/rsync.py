@@ -101,9 +101,12 @@ def run(
     input: bytes | None = None,
 ) -> RsyncRun:
     """Run rsync, calling `on_record` for every itemized change as rsync reports it."""
+    from wacket import children
+
     try:
-        proc = subprocess.Popen(
+        proc = children.popen(
             args,
+            hold_locks=True,
             stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -133,6 +136,9 @@ def run(
                 continue
             count += 1
             on_record(rec)
+    except BaseException:  # interrupted (its own process group does not see the terminal's ^C)
+        children.stop(proc)
+        raise
     finally:
         proc.stdout.close()
         rc = proc.wait()
@@ -154,17 +160,33 @@ def _ssh_failures() -> list:
     ]  # fmt: skip
 
 
-def check(result: RsyncRun, remote: Host | None, *, allow: tuple[int, ...] = ()) -> None:
-    """Raise the right wacket error for a failed rsync (ssh failures become exit 3)."""
+def check(
+    result: RsyncRun,
+    remote: Host | None,
+    *,
+    allow: tuple[int, ...] = (),
+    connect_timeout: float | None = None,
+) -> None:
+    """Raise the right wacket error for a failed rsync (ssh failures become exit 3).
+
+    When the connection failed before anything was transferred (ssh's 255, or 12 when rsync
+    notices first), wacket connects the way its own sessions do, so a host key that is unknown
+    or changed is reported with the same reason, fingerprint and hint as every other command;
+    only a run that fails is charged that connection."""
     rc = result.rc
     if rc in (0, 24) or rc in allow:
         return
     text = b"".join(result.stderr)
     lines = result.error_lines
     if remote is not None and (rc == 255 or rc in (5, 10, 12, 35)):
-        for rx, reason in _ssh_failures():
-            if rx.search(text):
-                raise UnreachableError(remote.name, reason, _first_ssh_line(text))
+        matched = [reason for rx, reason in _ssh_failures() if rx.search(text)]
+        # (A host that timed out is not asked again: that would only double the wait.)
+        if rc in (255, 12) and not result.records and matched[:1] != ["timeout"]:
+            from wacket.transport.rsync import check_connection
+
+            check_connection(remote, connect_timeout=connect_timeout)
+        if matched:
+            raise UnreachableError(remote.name, matched[0], _first_ssh_line(text))
         raise UnreachableError(
             remote.name, "lost", (lines[-1] if lines else f"rsync exit status {rc}")
         )

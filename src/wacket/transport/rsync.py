@@ -35,6 +35,19 @@ def ssh_command(host: Host, *, accept_new: bool = False, connect_timeout: int = 
     return args
 
 
+def check_connection(host: Host, *, connect_timeout: float | None = None) -> None:
+    """Connect as every paramiko session does and raise its UnreachableError (host key unknown
+    or changed with the fingerprint and hint, auth, refused...): rsync's ssh only says "Host key
+    verification failed.". Read-only: a new key is never recorded here (ssh's accept-new does it)."""
+    from wacket.transport.session import SSHSession
+
+    session = SSHSession(host, connect_timeout=connect_timeout)
+    try:
+        session.connect()
+    finally:
+        session.close()
+
+
 def rsh(host: Host, **kw) -> str:
     """The string for rsync's `-e`."""
     return " ".join(shlex.quote(a) for a in ssh_command(host, **kw))

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from wacket import children
 from wacket.errors import UnreachableError, WacketError
 from wacket.fleet import Host
 from wacket.paths import known_hosts_path
@@ -45,6 +46,10 @@ class Session:
         raise NotImplementedError
 
     def get_bytes(self, path: str) -> bytes:
+        raise NotImplementedError
+
+    def lexists(self, path: str | bytes) -> bool:
+        """Whether `path` exists there (a dangling symlink does); `~` is that host's home."""
         raise NotImplementedError
 
     def put_file(self, local: str | bytes, remote: str | bytes) -> None:
@@ -102,7 +107,7 @@ class LocalSession(Session):
             else [os.fsencode(a) for a in argv]
         )
         try:
-            proc = subprocess.Popen(
+            proc = children.popen(
                 args,
                 stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
@@ -136,6 +141,9 @@ class LocalSession(Session):
 
     def get_bytes(self, path):
         return Path(os.path.expanduser(path)).read_bytes()
+
+    def lexists(self, path):
+        return os.path.lexists(os.path.expanduser(path))
 
     def put_file(self, local, remote):
         _copy_local(local, os.path.expanduser(os.fsencode(remote)))
@@ -210,7 +218,7 @@ def _kill_group(proc) -> None:
 
 class _LocalProcess(Process):
     def __init__(self, args):
-        self.proc = subprocess.Popen(
+        self.proc = children.popen(
             args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
         )
         self.stdin = self.proc.stdin
@@ -467,6 +475,14 @@ class SSHSession(Session):
         with self._sftp_lock, self.sftp.open(self._remote_path(path), "rb") as fh:
             fh.prefetch()
             return fh.read()
+
+    def lexists(self, path):
+        with self._sftp_lock:
+            try:
+                self.sftp.lstat(self._remote_path(path))
+            except FileNotFoundError:
+                return False
+        return True
 
     def put_file(self, local, remote):
         with self._sftp_lock:  # one SFTP channel: one request at a time

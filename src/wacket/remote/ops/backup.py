@@ -172,6 +172,11 @@ def _backup_lock(args):
     """
     root = _root(args)
     if args.get("create", True):
+        target = os.path.dirname(root)
+        if not args.get("create_target", True) and not os.path.isdir(target):
+            # Like rsnapshot's no_create_root: an unmounted drive's mount point must not
+            # become a backup on the system disk.
+            raise OpError("%s: no such directory" % target, "no-target")
         try:
             os.makedirs(root, 0o700)
         except OSError as exc:
@@ -349,6 +354,9 @@ def _backup_begin(args):
         "cloned": cloned,
         "recovered": recovered,
         "snapshots": snaps,
+        "latest_files": (_read_header(_manifest_path(root, latest)) or {}).get("files", 0)
+        if latest
+        else 0,
         "stopped": stopped,
     }
 
