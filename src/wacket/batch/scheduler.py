@@ -15,6 +15,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from wacket import interrupt
 from wacket.batch.items import Item, build_command, expand_word
 from wacket.batch.joblog import JobLog
 from wacket.errors import UnreachableError
@@ -152,8 +153,19 @@ class Scheduler:
         ]
         for t in threads:
             t.start()
-        for t in threads:
-            t.join()
+        try:
+            for t in threads:
+                t.join()
+        except KeyboardInterrupt:
+            # The interrupt has ended the running jobs and no slot takes a new one: let them
+            # return, so the job log holds exactly the jobs that finished, then go.
+            with self.cond:
+                self.cond.notify_all()
+            for t in threads:
+                t.join(interrupt.STOP_WAIT)
+            if self.joblog:
+                self.joblog.close()
+            raise
         if self.opts.transfer and self.opts.cleanup:
             for info in self.infos:
                 if info.host.name in self.alive:
@@ -170,7 +182,7 @@ class Scheduler:
     def _take(self, name: str) -> _Job | None:
         """The next job this host may run; None when there is nothing left for it."""
         with self.cond:
-            while not self.halted and name in self.alive:
+            while not self.halted and name in self.alive and not interrupt.stopping.is_set():
                 for job in self.queue:
                     # A failed job goes to another host, unless no other host is left.
                     if name not in job.failed_on or not (self.alive - job.failed_on):
@@ -200,6 +212,10 @@ class Scheduler:
                 return
             with self.cond:
                 self.running -= 1
+                if interrupt.stopping.is_set() and not result.ok:
+                    self.queue.appendleft(job)  # ended by the interrupt: not done, not failed
+                    self.cond.notify_all()
+                    return
                 if not result.ok and job.attempts <= self.opts.retries:
                     job.failed_on.add(name)
                     self.queue.append(job)

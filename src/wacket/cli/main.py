@@ -126,8 +126,9 @@ def main(argv: list[str] | None = None) -> None:
         except click.ClickException as exc:
             exc.show()
             return exc.exit_code
-        except click.Abort:
-            raise KeyboardInterrupt from None
+        except click.Abort as exc:  # click's name for Ctrl-C: keep the signal that came
+            cause = exc.__cause__
+            raise (cause if isinstance(cause, KeyboardInterrupt) else KeyboardInterrupt()) from None
         return rv if isinstance(rv, int) else Exit.OK
 
     sys.exit(guarded(invoke, debug))

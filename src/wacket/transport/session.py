@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from wacket import interrupt
 from wacket.errors import UnreachableError, WacketError
 from wacket.fleet import Host
 from wacket.paths import known_hosts_path
@@ -23,6 +24,19 @@ from wacket.transport.result import Result
 OutputCallback = Callable[[str, bytes], None]  # (stream name "stdout"/"stderr", chunk)
 
 DEFAULT_CONNECT_TIMEOUT = 10.0
+KILL_GRACE = 0.5  # seconds between SIGTERM and SIGKILL when a command is ended
+
+# A remote command's shell first reports its pid, which sshd made a session and process group
+# leader: `kill -TERM -PID` then ends the whole command, not just the channel. The report is the
+# first line of stderr and is taken out of it; a shell that prints something else first (a
+# syntax error on the first line: nothing ran) leaves stderr as it is.
+PID_MARK = b"\x1ewacket-pid "
+PID_REPORT = "printf '\\036wacket-pid %d\\n' \"$$\" >&2; "
+KILL_GROUP = (
+    "kill -TERM -{pid} 2>/dev/null || exit 0; n=0; while kill -0 -{pid} 2>/dev/null; do "
+    "if [ $n -ge {tries} ]; then kill -KILL -{pid} 2>/dev/null; exit 0; fi; "
+    "sleep 0.05; n=$((n+1)); done"
+)
 
 
 class Session:
@@ -111,7 +125,8 @@ class LocalSession(Session):
             )
         except OSError as exc:
             return Result(self.host.name, 127, b"", os.fsencode(f"{args[0]!r}: {exc.strerror}\n"))
-        out, err, timed_out = _pump_local(proc, input, timeout, on_output)
+        with interrupt.running(lambda: _end_group(proc)):
+            out, err, timed_out = _pump_local(proc, input, timeout, on_output)
         return Result(
             self.host.name,
             proc.returncode if not timed_out else None,
@@ -206,6 +221,24 @@ def _kill_group(proc) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         proc.kill()
+
+
+def _end_group(proc) -> None:
+    """On interrupt: SIGTERM to the child's whole process group, SIGKILL after a short grace."""
+    import signal
+
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except (ProcessLookupError, PermissionError):
+        return
+    try:
+        proc.wait(KILL_GRACE)
+    except subprocess.TimeoutExpired:
+        pass
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)  # the group may outlive its leader
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 class _LocalProcess(Process):
@@ -388,13 +421,19 @@ class SSHSession(Session):
 
         start = time.monotonic()
         chan = self._open_channel()
+        remote = _RemoteCommand()
         try:
-            chan.exec_command(encode(to_shell(argv)))
+            chan.exec_command(encode(PID_REPORT + to_shell(argv)))
             if input is not None:
                 threading.Thread(target=_feed_channel, args=(chan, input), daemon=True).start()
             else:
                 _shutdown_write(chan)
-            out, err, timed_out = _pump_channel(chan, timeout, on_output)
+            with interrupt.running(lambda: self._end(remote)):
+                out, err, timed_out = _pump_channel(chan, timeout, on_output, remote)
+            if timed_out:
+                self._end(remote)
+            if remote.ended and not chan.exit_status_ready():
+                return Result(self.host.name, None, out, err, time.monotonic() - start)
             rc = None if timed_out else chan.recv_exit_status()
         except (paramiko.SSHException, EOFError, OSError) as exc:
             # The connection may be going down before paramiko marks it so: ask it.
@@ -411,6 +450,21 @@ class SSHSession(Session):
         if rc == -1 and not self.still_connected():
             raise UnreachableError(self.host.name, "lost", "connection lost during the command")
         return Result(self.host.name, rc, out, err, time.monotonic() - start, timed_out)
+
+    def _end(self, remote: _RemoteCommand) -> None:
+        """End a remote command's whole process group (SIGTERM, then SIGKILL), on a new channel
+        of the same connection; the command's own channel then reports its end."""
+        if remote.pid.wait(KILL_GRACE):
+            try:
+                chan = self.client.get_transport().open_session(timeout=KILL_GRACE * 2)
+                chan.settimeout(KILL_GRACE * 4)
+                script = KILL_GROUP.format(pid=remote.pid.value, tries=int(KILL_GRACE / 0.05))
+                chan.exec_command(script.encode())
+                chan.recv_exit_status()
+                chan.close()
+            except Exception:  # the connection is going: the channel's close is all there is
+                pass
+        remote.ended = True
 
     @property
     def alive(self) -> bool:
@@ -546,7 +600,57 @@ def _shutdown_write(chan) -> None:
             transport._send_user_message(message)
 
 
-def _pump_channel(chan, timeout, on_output):
+class _Pid:
+    """A value set once by one thread and waited for by another."""
+
+    def __init__(self):
+        self.value: int | None = None
+        self._set = threading.Event()
+
+    def set(self, value: int | None) -> None:
+        self.value = value
+        self._set.set()
+
+    def wait(self, timeout: float) -> int | None:
+        self._set.wait(timeout)
+        return self.value
+
+
+class _RemoteCommand:
+    """A running remote command: its shell's pid once reported, and whether it was ended."""
+
+    def __init__(self):
+        self.pid = _Pid()
+        self.ended = False
+        self._head = b""  # stderr held back until it is known whether it starts with PID_MARK
+
+    def stderr(self, data: bytes) -> bytes:
+        """The command's stderr from this chunk on: the pid report is taken out."""
+        if self.pid._set.is_set():
+            return data
+        head = self._head + data
+        if head.startswith(PID_MARK):
+            line, nl, rest = head[len(PID_MARK) :].partition(b"\n")
+            if not nl:
+                self._head = head
+                return b""
+            self.pid.set(int(line) if line.isdigit() else None)
+            return rest
+        if PID_MARK.startswith(head):
+            self._head = head
+            return b""
+        self.pid.set(None)
+        return head
+
+    def rest(self) -> bytes:
+        """What was held back when the stream ended before the report was complete."""
+        head, self._head = self._head, b""
+        if not self.pid._set.is_set():
+            self.pid.set(None)
+        return head
+
+
+def _pump_channel(chan, timeout, on_output, remote):
     chunks = {"stdout": [], "stderr": []}
     deadline = time.monotonic() + timeout if timeout else None
     timed_out = False
@@ -565,18 +669,27 @@ def _pump_channel(chan, timeout, on_output):
             if not data:
                 break
             got = True
-            chunks["stderr"].append(data)
-            if on_output:
-                on_output("stderr", data)
+            data = remote.stderr(data)
+            if data:
+                chunks["stderr"].append(data)
+                if on_output:
+                    on_output("stderr", data)
         if chan.exit_status_ready() and not chan.recv_ready() and not chan.recv_stderr_ready():
             if chan.eof_received or chan.closed:
                 break
+        if remote.ended and not got:
+            break  # ended on interrupt: its exit status may never come if the host went away
         if deadline is not None and time.monotonic() > deadline:
             timed_out = True
             break
         if not got:
             wait = 0.5 if deadline is None else max(0.0, min(0.5, deadline - time.monotonic()))
             select.select([chan], [], [], wait)
+    rest = remote.rest()
+    if rest:
+        chunks["stderr"].append(rest)
+        if on_output:
+            on_output("stderr", rest)
     return b"".join(chunks["stdout"]), b"".join(chunks["stderr"]), timed_out
 
 
