@@ -16,11 +16,12 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-STOP_WAIT = 3.0  # the longest the first signal waits for the stoppers, if a host is slow to answer
+STOP_WAIT = 1.5  # the longest the first signal waits for the stoppers, if a host is slow to answer
 
 stopping = threading.Event()
 _lock = threading.Lock()
 _stoppers: set[Callable[[], None]] = set()
+_groups: set[int] = set()  # local children's process groups: a second signal kills them as it goes
 
 
 class Interrupted(KeyboardInterrupt):
@@ -49,6 +50,11 @@ def install() -> None:
 
 def _handle(signum: int, frame) -> None:
     if stopping.is_set():
+        for pgid in list(_groups):
+            try:
+                os.killpg(pgid, signal.SIGKILL)
+            except OSError:
+                pass
         os.write(2, b"wacket: interrupted again: exiting now\n")
         os._exit(exit_code(signum))
     stop_all()
@@ -76,14 +82,17 @@ def _call(stopper: Callable[[], None]) -> None:
 
 
 @contextmanager
-def running(stopper: Callable[[], None]) -> Iterator[None]:
-    """While the block runs, an interrupt calls `stopper` (from another thread) to end the work.
+def running(stopper: Callable[[], None], pgid: int | None = None) -> Iterator[None]:
+    """While the block runs, an interrupt calls `stopper` (from another thread) to end the work;
+    `pgid`, a local child's process group, is killed outright if a second signal comes.
 
     Work that starts as the run is already stopping is stopped at once by its own thread."""
     with _lock:
         late = stopping.is_set()
         if not late:
             _stoppers.add(stopper)
+        if pgid is not None:
+            _groups.add(pgid)
     if late:
         _call(stopper)
     try:
@@ -91,3 +100,4 @@ def running(stopper: Callable[[], None]) -> Iterator[None]:
     finally:
         with _lock:
             _stoppers.discard(stopper)
+            _groups.discard(pgid)

@@ -14,7 +14,8 @@ from wacket.errors import Exit
 
 EPILOG = """\b
 Exit status: 0 ok, 1 partial failure, 2 usage or config error,
-3 host unreachable or authentication failed, 4 lock held by another run.
+3 host unreachable or authentication failed, 4 lock held by another run,
+130 interrupted (SIGINT), 143 ended by SIGTERM or SIGHUP.
 Config: $WACKET_CONFIG, else ~/.config/wacket/config.toml.
 Data: $WACKET_DATA, else ~/.local/share/wacket."""
 

@@ -26,16 +26,20 @@ OutputCallback = Callable[[str, bytes], None]  # (stream name "stdout"/"stderr",
 DEFAULT_CONNECT_TIMEOUT = 10.0
 KILL_GRACE = 0.5  # seconds between SIGTERM and SIGKILL when a command is ended
 
-# A remote command's shell first reports its pid, which sshd made a session and process group
-# leader: `kill -TERM -PID` then ends the whole command, not just the channel. The report is the
-# first line of stderr and is taken out of it; a shell that prints something else first (a
-# syntax error on the first line: nothing ran) leaves stderr as it is.
-PID_MARK = b"\x1ewacket-pid "
-PID_REPORT = "printf '\\036wacket-pid %d\\n' \"$$\" >&2; "
-KILL_GROUP = (
-    "kill -TERM -{pid} 2>/dev/null || exit 0; n=0; while kill -0 -{pid} 2>/dev/null; do "
-    "if [ $n -ge {tries} ]; then kill -KILL -{pid} 2>/dev/null; exit 0; fi; "
-    "sleep 0.05; n=$((n+1)); done"
+# sshd starts every command of a connection as a session and process group leader, a child of
+# the sshd process that serves the connection. On interrupt one more command, run by /bin/sh as
+# a child of that same process, ends the process groups of all its siblings: every command of
+# this run on the host, whole (a remote `sleep` or `rsync` does not run on). SIGTERM first, SIGKILL
+# after KILL_GRACE. So the command lines are sent as given and the normal path costs nothing.
+END_SIBLINGS = (
+    "p=$PPID; kids=$(ps -e -o pid= -o ppid= 2>/dev/null | while read -r pid ppid; do"
+    ' [ "$ppid" = "$p" ] && [ "$pid" != "$$" ] && echo "$pid"; done);'
+    ' [ -n "$kids" ] || exit 0;'
+    " for k in $kids; do kill -TERM -$k 2>/dev/null || kill -TERM $k 2>/dev/null; done;"
+    " n=0; while [ $n -lt {tries} ]; do alive=;"
+    " for k in $kids; do kill -0 -$k 2>/dev/null && alive=1; done;"
+    ' [ -z "$alive" ] && exit 0; sleep 0.05; n=$((n+1)); done;'
+    " for k in $kids; do kill -KILL -$k 2>/dev/null; done"
 )
 
 
@@ -125,7 +129,7 @@ class LocalSession(Session):
             )
         except OSError as exc:
             return Result(self.host.name, 127, b"", os.fsencode(f"{args[0]!r}: {exc.strerror}\n"))
-        with interrupt.running(lambda: _end_group(proc)):
+        with interrupt.running(lambda: _end_group(proc), proc.pid):
             out, err, timed_out = _pump_local(proc, input, timeout, on_output)
         return Result(
             self.host.name,
@@ -288,6 +292,8 @@ class SSHSession(Session):
         self._home: bytes | None = None
         self._sftp_lock = threading.RLock()
         self._lock = threading.Lock()
+        self._end_lock = threading.Lock()
+        self._ended_at = -1.0  # when an interrupt last ended this connection's commands
 
     @property
     def client(self):
@@ -423,15 +429,14 @@ class SSHSession(Session):
         chan = self._open_channel()
         remote = _RemoteCommand()
         try:
-            chan.exec_command(encode(PID_REPORT + to_shell(argv)))
+            chan.exec_command(encode(to_shell(argv)))
+            remote.started = time.monotonic()  # sshd has started it: an ending from now sees it
             if input is not None:
                 threading.Thread(target=_feed_channel, args=(chan, input), daemon=True).start()
             else:
                 _shutdown_write(chan)
             with interrupt.running(lambda: self._end(remote)):
                 out, err, timed_out = _pump_channel(chan, timeout, on_output, remote)
-            if timed_out:
-                self._end(remote)
             if remote.ended and not chan.exit_status_ready():
                 return Result(self.host.name, None, out, err, time.monotonic() - start)
             rc = None if timed_out else chan.recv_exit_status()
@@ -452,18 +457,22 @@ class SSHSession(Session):
         return Result(self.host.name, rc, out, err, time.monotonic() - start, timed_out)
 
     def _end(self, remote: _RemoteCommand) -> None:
-        """End a remote command's whole process group (SIGTERM, then SIGKILL), on a new channel
-        of the same connection; the command's own channel then reports its end."""
-        if remote.pid.wait(KILL_GRACE):
-            try:
-                chan = self.client.get_transport().open_session(timeout=KILL_GRACE * 2)
-                chan.settimeout(KILL_GRACE * 4)
-                script = KILL_GROUP.format(pid=remote.pid.value, tries=int(KILL_GRACE / 0.05))
-                chan.exec_command(script.encode())
-                chan.recv_exit_status()
-                chan.close()
-            except Exception:  # the connection is going: the channel's close is all there is
-                pass
+        """On interrupt: end every command of this connection on the host (END_SIBLINGS), once
+        for all the commands that had started by then; their channels then report their end."""
+        client = self._client  # never a new connection for this
+        with self._end_lock:
+            if client is not None and self._ended_at < remote.started:
+                self._ended_at = time.monotonic()
+                try:
+                    chan = client.get_transport().open_session(timeout=KILL_GRACE * 2)
+                    script = END_SIBLINGS.replace("{tries}", str(int(KILL_GRACE / 0.05)))
+                    chan.exec_command(b"exec /bin/sh -c " + encode(shlex.quote(script)))
+                    deadline = time.monotonic() + KILL_GRACE * 2
+                    while not chan.exit_status_ready() and time.monotonic() < deadline:
+                        time.sleep(0.01)
+                    chan.close()
+                except Exception:  # the connection is going: closing it is all there is
+                    pass
         remote.ended = True
 
     @property
@@ -600,54 +609,12 @@ def _shutdown_write(chan) -> None:
             transport._send_user_message(message)
 
 
-class _Pid:
-    """A value set once by one thread and waited for by another."""
-
-    def __init__(self):
-        self.value: int | None = None
-        self._set = threading.Event()
-
-    def set(self, value: int | None) -> None:
-        self.value = value
-        self._set.set()
-
-    def wait(self, timeout: float) -> int | None:
-        self._set.wait(timeout)
-        return self.value
-
-
 class _RemoteCommand:
-    """A running remote command: its shell's pid once reported, and whether it was ended."""
+    """A command running on a channel: when it started, and whether an interrupt ended it."""
 
     def __init__(self):
-        self.pid = _Pid()
+        self.started = 0.0
         self.ended = False
-        self._head = b""  # stderr held back until it is known whether it starts with PID_MARK
-
-    def stderr(self, data: bytes) -> bytes:
-        """The command's stderr from this chunk on: the pid report is taken out."""
-        if self.pid._set.is_set():
-            return data
-        head = self._head + data
-        if head.startswith(PID_MARK):
-            line, nl, rest = head[len(PID_MARK) :].partition(b"\n")
-            if not nl:
-                self._head = head
-                return b""
-            self.pid.set(int(line) if line.isdigit() else None)
-            return rest
-        if PID_MARK.startswith(head):
-            self._head = head
-            return b""
-        self.pid.set(None)
-        return head
-
-    def rest(self) -> bytes:
-        """What was held back when the stream ended before the report was complete."""
-        head, self._head = self._head, b""
-        if not self.pid._set.is_set():
-            self.pid.set(None)
-        return head
 
 
 def _pump_channel(chan, timeout, on_output, remote):
@@ -669,11 +636,9 @@ def _pump_channel(chan, timeout, on_output, remote):
             if not data:
                 break
             got = True
-            data = remote.stderr(data)
-            if data:
-                chunks["stderr"].append(data)
-                if on_output:
-                    on_output("stderr", data)
+            chunks["stderr"].append(data)
+            if on_output:
+                on_output("stderr", data)
         if chan.exit_status_ready() and not chan.recv_ready() and not chan.recv_stderr_ready():
             if chan.eof_received or chan.closed:
                 break
@@ -685,11 +650,6 @@ def _pump_channel(chan, timeout, on_output, remote):
         if not got:
             wait = 0.5 if deadline is None else max(0.0, min(0.5, deadline - time.monotonic()))
             select.select([chan], [], [], wait)
-    rest = remote.rest()
-    if rest:
-        chunks["stderr"].append(rest)
-        if on_output:
-            on_output("stderr", rest)
     return b"".join(chunks["stdout"]), b"".join(chunks["stderr"]), timed_out
 
 
