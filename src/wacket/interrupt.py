@@ -19,7 +19,7 @@ from contextlib import contextmanager
 STOP_WAIT = 1.5  # the longest the first signal waits for the stoppers, if a host is slow to answer
 
 stopping = threading.Event()
-_lock = threading.Lock()
+_lock = threading.RLock()  # the handler may run while the main thread holds it
 _stoppers: set[Callable[[], None]] = set()
 _groups: set[int] = set()  # local children's process groups: a second signal kills them as it goes
 

@@ -144,6 +144,7 @@ class Scheduler:
         self.batch_id = uuid.uuid4().hex[:12]
         self.joblog = JobLog(opts.joblog) if opts.joblog else None
         self.results: list[JobResult] = []
+        self.closed = False  # set when an interrupt ends the batch
 
     def run(self) -> list[JobResult]:
         threads = [
@@ -161,10 +162,13 @@ class Scheduler:
             # return, so the job log holds exactly the jobs that finished, then go.
             with self.cond:
                 self.cond.notify_all()
+            deadline = time.monotonic() + interrupt.STOP_WAIT
             for t in threads:
-                t.join(interrupt.STOP_WAIT)
-            if self.joblog:
-                self.joblog.close()
+                t.join(max(0.0, deadline - time.monotonic()))
+            with self.cond:  # a slot still busy (a file transfer) records nothing from now on
+                self.closed = True
+                if self.joblog:
+                    self.joblog.close()
             raise
         if self.opts.transfer and self.opts.cleanup:
             for info in self.infos:
@@ -226,6 +230,8 @@ class Scheduler:
                 self.cond.notify_all()
 
     def _finish(self, result: JobResult) -> None:
+        if self.closed:
+            return
         self.results.append(result)
         if self.joblog:
             rc = result.rc if result.rc is not None else -1
