@@ -233,3 +233,24 @@ def test_map_interrupted_then_resume_runs_exactly_the_rest(fleet, run_wacket, tm
     assert joblog.succeeded(str(log)) == {str(i) for i in range(1, 9)}
     lines = log.read_text().splitlines()[1:]
     assert len(lines) == 8  # one line per item: the interrupted jobs left none
+
+
+def test_run_starts_no_host_after_the_signal(fleet, run_wacket, tmp_path):
+    """--forks 1: h1 runs when the signal comes; h2 and h3 are never started."""
+    marker = _marker()
+    for h in fleet.hosts:
+        (h.home / f"started-{marker}").unlink(missing_ok=True)
+    command = f'touch "$HOME"/started-{marker}; sleep {marker}'
+    proc = _start("run", "h1,h2,h3", "--forks", "1", "--", command)
+    try:
+        assert _wait_for(lambda: any(_is_sleep(p) for p in _pids(marker)))
+        rc, _out, err, seconds = _interrupt(proc, signal.SIGTERM)
+    finally:
+        proc.kill()
+    _report("run h1,h2,h3 --forks 1 SIGTERM", seconds, tmp_path)
+    assert rc == 143, err
+    assert seconds < EXIT_BOUND
+    _assert_all_gone(marker)
+    time.sleep(0.5)  # a host started late would have made its file by now
+    started = sorted(h.workdir.name for h in fleet.hosts if (h.home / f"started-{marker}").exists())
+    assert len(started) == 1, started
