@@ -32,7 +32,11 @@ KILL_GRACE = 0.5  # seconds between SIGTERM and SIGKILL when a command is ended
 # this run on the host, whole (a remote `sleep` or `rsync` does not run on). SIGTERM first, SIGKILL
 # after KILL_GRACE. So the command lines are sent as given and the normal path costs nothing.
 END_SIBLINGS = (
-    "p=$PPID; kids=$(ps -e -o pid= -o ppid= 2>/dev/null | while read -r pid ppid; do"
+    # pid and parent of every process: ps, else (a ps without -e, as busybox's may be) /proc
+    "_procs() { ps -e -o pid= -o ppid= 2>/dev/null && return; for d in /proc/[0-9]*; do"
+    ' read -r l < "$d/stat" || continue; l=${l##*) }; set -- $l; echo "${d#/proc/} $2";'
+    " done 2>/dev/null; };"
+    " p=$PPID; kids=$(_procs | while read -r pid ppid; do"
     ' [ "$ppid" = "$p" ] && [ "$pid" != "$$" ] && echo "$pid"; done);'
     ' [ -n "$kids" ] || exit 0;'
     " for k in $kids; do kill -TERM -$k 2>/dev/null || kill -TERM $k 2>/dev/null; done;"
