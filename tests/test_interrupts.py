@@ -254,3 +254,33 @@ def test_run_starts_no_host_after_the_signal(fleet, run_wacket, tmp_path):
     time.sleep(0.5)  # a host started late would have made its file by now
     started = sorted(h.workdir.name for h in fleet.hosts if (h.home / f"started-{marker}").exists())
     assert len(started) == 1, started
+
+
+def test_map_transfer_interrupted_leaves_no_result_of_an_ended_job(fleet, run_wacket, tmp_path):
+    """--transfer --return: an ended job brings nothing back; --resume makes the rest."""
+    marker = _marker()
+    data = tmp_path / "data"
+    data.mkdir()
+    names = [f"f{i}" for i in range(1, 7)]
+    for name in names:
+        (data / f"{name}.txt").write_text(name)
+    items = tmp_path / "items"
+    items.write_text("".join(f"{data / n}.txt\n" for n in names))
+    log = tmp_path / "jobs.tsv"
+    script = f"case {{}} in f1*|f2*) ;; *) sleep {marker};; esac; cp {{}} {{.}}.out"
+    args = ["map", "h1,h2", "-j", "1", "--items", str(items), "--joblog", str(log),
+            "--transfer", "--return", "{.}.out", "--cleanup"]  # fmt: skip
+    proc = _start(*args, "--", script)
+    try:
+        assert _wait_for(lambda: len([p for p in _pids(marker) if _is_sleep(p)]) == 2)
+        rc, _out, err, seconds = _interrupt(proc, signal.SIGINT)
+    finally:
+        proc.kill()
+    _report("map --transfer h1,h2 SIGINT", seconds, tmp_path)
+    assert rc == 130, err
+    _assert_all_gone(marker)
+    assert sorted(p.name for p in data.glob("*.out*")) == ["f1.out", "f2.out"]
+    res = run_wacket(*args, "--resume", "--", "cp {} {.}.out")
+    assert res.returncode == 0, res.stderr
+    assert sorted(p.name for p in data.glob("*.out*")) == [f"{n}.out" for n in names]
+    assert all((data / f"{n}.out").read_text() == n for n in names)

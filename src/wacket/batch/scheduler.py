@@ -152,9 +152,9 @@ class Scheduler:
             for info in self.infos
             for _ in range(info.slots)
         ]
-        for t in threads:
-            t.start()
         try:
+            for t in threads:
+                t.start()
             for t in threads:
                 t.join()
         except KeyboardInterrupt:
@@ -164,7 +164,8 @@ class Scheduler:
                 self.cond.notify_all()
             deadline = time.monotonic() + interrupt.STOP_WAIT
             for t in threads:
-                t.join(max(0.0, deadline - time.monotonic()))
+                if t.ident is not None:  # started
+                    t.join(max(0.0, deadline - time.monotonic()))
             with self.cond:  # a slot still busy (a file transfer) records nothing from now on
                 self.closed = True
                 if self.joblog:
