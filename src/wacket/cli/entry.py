@@ -143,8 +143,8 @@ def guarded(fn, debug: bool = False) -> int:
     try:
         code = fn()
     except KeyboardInterrupt as exc:
-        print(f"wacket: {exc}" if isinstance(exc, interrupt.Interrupted) else "wacket: interrupted",
-              file=sys.stderr)  # fmt: skip
+        what = str(exc) if isinstance(exc, interrupt.Interrupted) else "interrupted"
+        print(f"wacket: {what}", file=sys.stderr)
         code = interrupt.exit_code(exc)
     except WacketError as exc:
         if debug:
