@@ -257,6 +257,9 @@ class Scheduler:
             else:
                 command = build_command(self.template, item)
             res = session.run(command, timeout=self.opts.timeout)
+            if interrupt.stopping.is_set() and not res.ok:  # ended by an interrupt: that is all
+                return JobResult(item, host.name, res.rc, time.monotonic() - start,
+                                 error="interrupted", attempts=job.attempts)  # fmt: skip
             error = "timeout" if res.timed_out else ""
             if res.ok and self.opts.transfer:
                 error = self._bring_back(session, item, jobdir, base)

@@ -24,7 +24,7 @@ from wacket.transport.result import Result
 OutputCallback = Callable[[str, bytes], None]  # (stream name "stdout"/"stderr", chunk)
 
 DEFAULT_CONNECT_TIMEOUT = 10.0
-KILL_GRACE = 0.5  # seconds between SIGTERM and SIGKILL when a command is ended
+KILL_GRACE = 0.3  # seconds between SIGTERM and SIGKILL when a command is ended
 
 # sshd starts every command of a connection as a session and process group leader, a child of
 # the sshd process that serves the connection. On interrupt one more command, run by /bin/sh as
@@ -39,11 +39,15 @@ END_SIBLINGS = (
     " p=$PPID; kids=$(_procs | while read -r pid ppid; do"
     ' [ "$ppid" = "$p" ] && [ "$pid" != "$$" ] && echo "$pid"; done);'
     ' [ -n "$kids" ] || exit 0;'
+    # is a process of those groups still running? kill -0 says so of a zombie too (an orphan
+    # whose init does not reap): /proc, where there is one, tells them apart
+    ' _live() { a=; for k in $kids; do kill -0 -$k 2>/dev/null && a=1; done; [ -n "$a" ] ||'
+    " return 1; [ -r /proc/self/stat ] || return 0; for d in /proc/[0-9]*; do"
+    ' read -r l < "$d/stat" || continue; l=${l##*) }; set -- $l; [ "$1" = Z ] && continue;'
+    ' for k in $kids; do [ "$3" = "$k" ] && return 0; done; done 2>/dev/null; return 1; };'
     " for k in $kids; do kill -TERM -$k 2>/dev/null || kill -TERM $k 2>/dev/null; done;"
-    " n=0; while [ $n -lt {tries} ]; do alive=;"
-    " for k in $kids; do kill -0 -$k 2>/dev/null && alive=1; done;"
-    ' [ -z "$alive" ] && exit 0; sleep 0.05; n=$((n+1)); done;'
-    " for k in $kids; do kill -KILL -$k 2>/dev/null; done"
+    " n=0; while _live && [ $n -lt {tries} ]; do sleep 0.1; n=$((n+1)); done;"
+    " _live && for k in $kids; do kill -KILL -$k 2>/dev/null; done; exit 0"
 )
 
 
@@ -469,9 +473,9 @@ class SSHSession(Session):
                 self._ended_at = time.monotonic()
                 try:
                     chan = client.get_transport().open_session(timeout=KILL_GRACE * 2)
-                    script = END_SIBLINGS.replace("{tries}", str(int(KILL_GRACE / 0.05)))
+                    script = END_SIBLINGS.replace("{tries}", str(round(KILL_GRACE / 0.1)))
                     chan.exec_command(b"exec /bin/sh -c " + encode(shlex.quote(script)))
-                    deadline = time.monotonic() + KILL_GRACE * 2
+                    deadline = time.monotonic() + KILL_GRACE * 3  # SIGKILL included
                     while not chan.exit_status_ready() and time.monotonic() < deadline:
                         time.sleep(0.01)
                     chan.close()
