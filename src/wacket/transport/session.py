@@ -449,8 +449,9 @@ class SSHSession(Session):
                 return Result(self.host.name, None, out, err, time.monotonic() - start)
             rc = None if timed_out else chan.recv_exit_status()
         except (paramiko.SSHException, EOFError, OSError) as exc:
-            # The connection may be going down before paramiko marks it so: ask it.
-            if not self.still_connected():
+            # The connection may be going down before paramiko marks it so: ask it (not when
+            # an interrupt is ending the run: that is no time for one more round trip).
+            if not remote.ended and not self.still_connected():
                 raise UnreachableError(
                     self.host.name, "lost", str(exc) or "connection lost"
                 ) from None
@@ -460,7 +461,7 @@ class SSHSession(Session):
                 chan.close()
             except (paramiko.SSHException, EOFError, OSError):
                 pass
-        if rc == -1 and not self.still_connected():
+        if rc == -1 and not remote.ended and not self.still_connected():
             raise UnreachableError(self.host.name, "lost", "connection lost during the command")
         return Result(self.host.name, rc, out, err, time.monotonic() - start, timed_out)
 
