@@ -165,20 +165,24 @@ def test_second_sigint_during_cleanup_exits_at_once(fleet, run_wacket, tmp_path)
     assert again.returncode == 0, again.stderr
 
 
-def test_local_child_group_is_ended(fleet, run_wacket, tmp_path):
+@pytest.mark.parametrize(
+    ("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["SIGINT", "SIGTERM"]
+)
+def test_local_child_group_is_ended(fleet, run_wacket, tmp_path, signum, code):
     marker = _marker()
     # A child of the command's shell: the whole group goes, not only the shell.
     proc = _start("run", "local", "--", f"sleep {marker} & sleep {marker}; wait")
     try:
         assert _wait_for(lambda: len([p for p in _pids(marker) if _is_sleep(p)]) == 2)
-        rc, _out, err, seconds = _interrupt(proc, signal.SIGINT)
+        rc, _out, err, seconds = _interrupt(proc, signum)
     finally:
         proc.kill()
-    _report("run local SIGINT", seconds, tmp_path)
-    assert rc == 130, err
+    _report(f"run local {signal.Signals(signum).name}", seconds, tmp_path)
+    assert rc == code, err
     assert seconds < EXIT_BOUND
     _assert_all_gone(marker)
-    assert _last_journal(run_wacket, "run")["outcome"] == "interrupted"
+    entry = _last_journal(run_wacket, "run")
+    assert entry["outcome"] == "interrupted" and entry["exit_code"] == code
 
 
 def test_sighup_ignored_at_start_stays_ignored(fleet, run_wacket, tmp_path):
