@@ -13,7 +13,8 @@ class Exit(enum.IntEnum):
     USAGE = 2  # bad arguments or configuration
     UNREACHABLE = 3  # a host could not be reached or refused authentication
     LOCKED = 4  # another run holds the lock
-    INTERRUPTED = 130
+    INTERRUPTED = 130  # SIGINT (Ctrl-C): 128 + 2
+    TERMINATED = 143  # SIGTERM or SIGHUP: 128 + 15
 
 
 class WacketError(Exception):

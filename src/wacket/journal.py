@@ -118,7 +118,8 @@ class Entry:
 
 @contextmanager
 def entry(command: str, hosts: list[str]):
-    """Record the command when it ends, with outcome `failed` if it raised."""
+    """Record the command when it ends: outcome `interrupted` if a signal stopped it (exit 130
+    or 143), `failed` if it raised."""
     e = Entry(command, hosts)
     started = time.time()
     try:
@@ -126,8 +127,13 @@ def entry(command: str, hosts: list[str]):
     except BaseException as exc:
         from wacket.errors import WacketError
 
-        e.outcome = "failed"
-        e.exit_code = exc.code if isinstance(exc, WacketError) else 1
+        if isinstance(exc, KeyboardInterrupt):
+            from wacket import interrupt
+
+            e.outcome, e.exit_code = "interrupted", interrupt.exit_code(exc)
+        else:
+            e.outcome = "failed"
+            e.exit_code = exc.code if isinstance(exc, WacketError) else 1
         e.summary = (e.summary + "; " if e.summary else "") + (str(exc) or type(exc).__name__)
         record(e.command, e.hosts, e.summary, e.outcome, e.exit_code, started)
         raise

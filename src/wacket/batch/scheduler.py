@@ -15,6 +15,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from wacket import interrupt
 from wacket.batch.items import Item, build_command, expand_word
 from wacket.batch.joblog import JobLog
 from wacket.errors import UnreachableError
@@ -143,6 +144,7 @@ class Scheduler:
         self.batch_id = uuid.uuid4().hex[:12]
         self.joblog = JobLog(opts.joblog) if opts.joblog else None
         self.results: list[JobResult] = []
+        self.closed = False  # set when an interrupt ends the batch
 
     def run(self) -> list[JobResult]:
         threads = [
@@ -150,10 +152,25 @@ class Scheduler:
             for info in self.infos
             for _ in range(info.slots)
         ]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        try:
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+        except KeyboardInterrupt:
+            # The interrupt has ended the running jobs and no slot takes a new one: let them
+            # return, so the job log holds exactly the jobs that finished, then go.
+            with self.cond:
+                self.cond.notify_all()
+            deadline = time.monotonic() + interrupt.STOP_WAIT
+            for t in threads:
+                if t.ident is not None:  # started
+                    t.join(max(0.0, deadline - time.monotonic()))
+            with self.cond:  # a slot still busy (a file transfer) records nothing from now on
+                self.closed = True
+                if self.joblog:
+                    self.joblog.close()
+            raise
         if self.opts.transfer and self.opts.cleanup:
             for info in self.infos:
                 if info.host.name in self.alive:
@@ -170,7 +187,7 @@ class Scheduler:
     def _take(self, name: str) -> _Job | None:
         """The next job this host may run; None when there is nothing left for it."""
         with self.cond:
-            while not self.halted and name in self.alive:
+            while not self.halted and name in self.alive and not interrupt.stopping.is_set():
                 for job in self.queue:
                     # A failed job goes to another host, unless no other host is left.
                     if name not in job.failed_on or not (self.alive - job.failed_on):
@@ -200,6 +217,10 @@ class Scheduler:
                 return
             with self.cond:
                 self.running -= 1
+                if interrupt.stopping.is_set() and not result.ok:
+                    self.queue.appendleft(job)  # ended by the interrupt: not done, not failed
+                    self.cond.notify_all()
+                    return
                 if not result.ok and job.attempts <= self.opts.retries:
                     job.failed_on.add(name)
                     self.queue.append(job)
@@ -210,6 +231,8 @@ class Scheduler:
                 self.cond.notify_all()
 
     def _finish(self, result: JobResult) -> None:
+        if self.closed:
+            return
         self.results.append(result)
         if self.joblog:
             rc = result.rc if result.rc is not None else -1
@@ -234,6 +257,9 @@ class Scheduler:
             else:
                 command = build_command(self.template, item)
             res = session.run(command, timeout=self.opts.timeout)
+            if interrupt.stopping.is_set() and not res.ok:  # ended by an interrupt: that is all
+                return JobResult(item, host.name, res.rc, time.monotonic() - start,
+                                 error="interrupted", attempts=job.attempts)  # fmt: skip
             error = "timeout" if res.timed_out else ""
             if res.ok and self.opts.transfer:
                 error = self._bring_back(session, item, jobdir, base)

@@ -135,14 +135,17 @@ def storage_failure(exc: BaseException) -> str | None:
 
 def guarded(fn, debug: bool = False) -> int:
     """Call `fn` (which returns an exit status) and turn what it raises into a one-line message
-    and a documented status; a closed stdout (`| head`) is not an error."""
+    and a documented status; a closed stdout (`| head`) is not an error. An interrupt exits
+    128 + its signal: 130 for SIGINT, 143 for SIGTERM and SIGHUP (see wacket.interrupt)."""
+    from wacket import interrupt
     from wacket.errors import Exit, WacketError
 
     try:
         code = fn()
-    except KeyboardInterrupt:
-        print("wacket: interrupted", file=sys.stderr)
-        code = Exit.INTERRUPTED
+    except KeyboardInterrupt as exc:
+        what = str(exc) if isinstance(exc, interrupt.Interrupted) else "interrupted"
+        print(f"wacket: {what}", file=sys.stderr)
+        code = interrupt.exit_code(exc)
     except WacketError as exc:
         if debug:
             import traceback
@@ -192,6 +195,9 @@ def main(argv: list[str] | None = None) -> None:
     for stream in (sys.stdout, sys.stderr):
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="surrogateescape")
+    from wacket import interrupt
+
+    interrupt.install()  # SIGTERM and SIGHUP end a run as Ctrl-C does, in order
     args = sys.argv[1:] if argv is None else argv
     if args[:1] == ["complete"]:  # the shell completions' names: no click, no command tree
         from wacket import complete

@@ -14,7 +14,8 @@ from wacket.errors import Exit
 
 EPILOG = """\b
 Exit status: 0 ok, 1 partial failure, 2 usage or config error,
-3 host unreachable or authentication failed, 4 lock held by another run.
+3 host unreachable or authentication failed, 4 lock held by another run,
+130 interrupted (SIGINT), 143 ended by SIGTERM or SIGHUP.
 Config: $WACKET_CONFIG, else ~/.config/wacket/config.toml.
 Data: $WACKET_DATA, else ~/.local/share/wacket."""
 
@@ -126,8 +127,9 @@ def main(argv: list[str] | None = None) -> None:
         except click.ClickException as exc:
             exc.show()
             return exc.exit_code
-        except click.Abort:
-            raise KeyboardInterrupt from None
+        except click.Abort as exc:  # click's name for Ctrl-C: keep the signal that came
+            cause = exc.__cause__
+            raise (cause if isinstance(cause, KeyboardInterrupt) else KeyboardInterrupt()) from None
         return rv if isinstance(rv, int) else Exit.OK
 
     sys.exit(guarded(invoke, debug))

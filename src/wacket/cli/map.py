@@ -44,7 +44,8 @@ def map_(app, hostset, command, items_file, jsonl_in, jobs_per_host, timeout, re
     without extension, {#} the job number; each is quoted. Slots per host
     default to its core count; idle slots take the next item, so fast machines
     do more. A job that fails is retried elsewhere with --retries; jobs of a
-    host that goes down run elsewhere. Exit status 1 when any item failed.
+    host that goes down run elsewhere. Exit status 1 when any item failed;
+    130/143 when interrupted (running jobs are ended, --resume runs the rest).
 
     \b
     Examples:

@@ -33,7 +33,8 @@ def run(app, hostset, command, timeout, gather, fmt, accept_new, connect_timeout
     One argument is a shell command line, as with ssh; several arguments are
     quoted one by one, so file names with spaces or quotes arrive intact.
     Output lines are prefixed with the host name. A summary goes to stderr.
-    Exit status: 0 all succeeded, 1 a command failed, 3 a host was unreachable.
+    Exit status: 0 all succeeded, 1 a command failed, 3 a host was unreachable,
+    130/143 interrupted (Ctrl-C, SIGTERM: the command is ended on every host).
 
     \b
     Examples:

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import TypeVar
 
+from wacket import interrupt
 from wacket.fleet import Host
 from wacket.transport.result import HostResult
 
@@ -23,16 +24,22 @@ def fan_out(
 
     def one(host: Host) -> HostResult:
         start = time.monotonic()
+        if interrupt.stopping.is_set():  # the run is ending: no new work
+            return HostResult(host.name, error=interrupt.Interrupted())
         try:
             value = work(host)
         except Exception as exc:  # the error is data: the caller reports it per host
             return HostResult(host.name, error=exc, seconds=time.monotonic() - start)
         return HostResult(host.name, value=value, seconds=time.monotonic() - start)
 
-    with ThreadPoolExecutor(max_workers=max(1, min(forks, len(hosts)))) as pool:
+    pool = ThreadPoolExecutor(max_workers=max(1, min(forks, len(hosts))))
+    try:
         futures = [pool.submit(one, h) for h in hosts]
         for fut in as_completed(futures):
             yield fut.result()
+    finally:
+        # On an interrupt, hosts not started yet never start; running ones were ended by it.
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def fan_out_ordered(

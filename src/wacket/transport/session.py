@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from wacket import children
+from wacket import children, interrupt
 from wacket.errors import UnreachableError, WacketError
 from wacket.fleet import Host
 from wacket.paths import known_hosts_path
@@ -24,6 +24,31 @@ from wacket.transport.result import Result
 OutputCallback = Callable[[str, bytes], None]  # (stream name "stdout"/"stderr", chunk)
 
 DEFAULT_CONNECT_TIMEOUT = 10.0
+KILL_GRACE = 0.3  # seconds between SIGTERM and SIGKILL when a command is ended
+
+# sshd starts every command of a connection as a session and process group leader, a child of
+# the sshd process that serves the connection. On interrupt one more command, run by /bin/sh as
+# a child of that same process, ends the process groups of all its siblings: every command of
+# this run on the host, whole (a remote `sleep` or `rsync` does not run on). SIGTERM first, SIGKILL
+# after KILL_GRACE. So the command lines are sent as given and the normal path costs nothing.
+END_SIBLINGS = (
+    # pid and parent of every process: ps, else (a ps without -e, as busybox's may be) /proc
+    "_procs() { ps -e -o pid= -o ppid= 2>/dev/null && return; for d in /proc/[0-9]*; do"
+    ' read -r l < "$d/stat" || continue; l=${l##*) }; set -- $l; echo "${d#/proc/} $2";'
+    " done 2>/dev/null; };"
+    " p=$PPID; kids=$(_procs | while read -r pid ppid; do"
+    ' [ "$ppid" = "$p" ] && [ "$pid" != "$$" ] && echo "$pid"; done);'
+    ' [ -n "$kids" ] || exit 0;'
+    # is a process of those groups still running? kill -0 says so of a zombie too (an orphan
+    # whose init does not reap): /proc, where there is one, tells them apart
+    ' _live() { a=; for k in $kids; do kill -0 -$k 2>/dev/null && a=1; done; [ -n "$a" ] ||'
+    " return 1; [ -r /proc/self/stat ] || return 0; for d in /proc/[0-9]*; do"
+    ' read -r l < "$d/stat" || continue; l=${l##*) }; set -- $l; [ "$1" = Z ] && continue;'
+    ' for k in $kids; do [ "$3" = "$k" ] && return 0; done; done 2>/dev/null; return 1; };'
+    " for k in $kids; do kill -TERM -$k 2>/dev/null || kill -TERM $k 2>/dev/null; done;"
+    " n=0; while _live && [ $n -lt {tries} ]; do sleep 0.1; n=$((n+1)); done;"
+    " _live && for k in $kids; do kill -KILL -$k 2>/dev/null; done; exit 0"
+)
 
 
 class Session:
@@ -116,7 +141,8 @@ class LocalSession(Session):
             )
         except OSError as exc:
             return Result(self.host.name, 127, b"", os.fsencode(f"{args[0]!r}: {exc.strerror}\n"))
-        out, err, timed_out = _pump_local(proc, input, timeout, on_output)
+        with interrupt.running(lambda: _end_group(proc), proc.pid):
+            out, err, timed_out = _pump_local(proc, input, timeout, on_output)
         return Result(
             self.host.name,
             proc.returncode if not timed_out else None,
@@ -216,6 +242,24 @@ def _kill_group(proc) -> None:
         proc.kill()
 
 
+def _end_group(proc) -> None:
+    """On interrupt: SIGTERM to the child's whole process group, SIGKILL after a short grace."""
+    import signal
+
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except (ProcessLookupError, PermissionError):
+        return
+    try:
+        proc.wait(KILL_GRACE)
+    except subprocess.TimeoutExpired:
+        pass
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)  # the group may outlive its leader
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
 class _LocalProcess(Process):
     def __init__(self, args):
         self.proc = children.popen(
@@ -263,6 +307,8 @@ class SSHSession(Session):
         self._home: bytes | None = None
         self._sftp_lock = threading.RLock()
         self._lock = threading.Lock()
+        self._end_lock = threading.Lock()
+        self._ended_at = -1.0  # when an interrupt last ended this connection's commands
 
     @property
     def client(self):
@@ -396,17 +442,23 @@ class SSHSession(Session):
 
         start = time.monotonic()
         chan = self._open_channel()
+        remote = _RemoteCommand()
         try:
             chan.exec_command(encode(to_shell(argv)))
+            remote.started = time.monotonic()  # sshd has started it: an ending from now sees it
             if input is not None:
                 threading.Thread(target=_feed_channel, args=(chan, input), daemon=True).start()
             else:
                 _shutdown_write(chan)
-            out, err, timed_out = _pump_channel(chan, timeout, on_output)
+            with interrupt.running(lambda: self._end(remote)):
+                out, err, timed_out = _pump_channel(chan, timeout, on_output, remote)
+            if remote.ended and not chan.exit_status_ready():
+                return Result(self.host.name, None, out, err, time.monotonic() - start)
             rc = None if timed_out else chan.recv_exit_status()
         except (paramiko.SSHException, EOFError, OSError) as exc:
-            # The connection may be going down before paramiko marks it so: ask it.
-            if not self.still_connected():
+            # The connection may be going down before paramiko marks it so: ask it (not when
+            # an interrupt is ending the run: that is no time for one more round trip).
+            if not remote.ended and not self.still_connected():
                 raise UnreachableError(
                     self.host.name, "lost", str(exc) or "connection lost"
                 ) from None
@@ -416,9 +468,28 @@ class SSHSession(Session):
                 chan.close()
             except (paramiko.SSHException, EOFError, OSError):
                 pass
-        if rc == -1 and not self.still_connected():
+        if rc == -1 and not remote.ended and not self.still_connected():
             raise UnreachableError(self.host.name, "lost", "connection lost during the command")
         return Result(self.host.name, rc, out, err, time.monotonic() - start, timed_out)
+
+    def _end(self, remote: _RemoteCommand) -> None:
+        """On interrupt: end every command of this connection on the host (END_SIBLINGS), once
+        for all the commands that had started by then; their channels then report their end."""
+        client = self._client  # never a new connection for this
+        with self._end_lock:
+            if client is not None and self._ended_at < remote.started:
+                self._ended_at = time.monotonic()
+                try:
+                    chan = client.get_transport().open_session(timeout=KILL_GRACE * 2)
+                    script = END_SIBLINGS.replace("{tries}", str(round(KILL_GRACE / 0.1)))
+                    chan.exec_command(b"exec /bin/sh -c " + encode(shlex.quote(script)))
+                    deadline = time.monotonic() + KILL_GRACE * 3  # SIGKILL included
+                    while not chan.exit_status_ready() and time.monotonic() < deadline:
+                        time.sleep(0.01)
+                    chan.close()
+                except Exception:  # the connection is going: closing it is all there is
+                    pass
+        remote.ended = True
 
     @property
     def alive(self) -> bool:
@@ -562,7 +633,15 @@ def _shutdown_write(chan) -> None:
             transport._send_user_message(message)
 
 
-def _pump_channel(chan, timeout, on_output):
+class _RemoteCommand:
+    """A command running on a channel: when it started, and whether an interrupt ended it."""
+
+    def __init__(self):
+        self.started = 0.0
+        self.ended = False
+
+
+def _pump_channel(chan, timeout, on_output, remote):
     chunks = {"stdout": [], "stderr": []}
     deadline = time.monotonic() + timeout if timeout else None
     timed_out = False
@@ -587,6 +666,8 @@ def _pump_channel(chan, timeout, on_output):
         if chan.exit_status_ready() and not chan.recv_ready() and not chan.recv_stderr_ready():
             if chan.eof_received or chan.closed:
                 break
+        if remote.ended and not got:
+            break  # ended on interrupt: its exit status may never come if the host went away
         if deadline is not None and time.monotonic() > deadline:
             timed_out = True
             break
