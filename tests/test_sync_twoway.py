@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 
+import faultbed
 import pytest
 import syncbed
 from syncbed import by_path, contents, records, trash_files, tree, write
@@ -270,6 +271,12 @@ def _killed_two_way(local, spec, until) -> None:
     assert proc.poll() is None, "the run finished before it could be killed"
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
+    # Its rsync and ssh (process groups of their own, in its session) end on the parent-death
+    # signal and hold the pair's lock until they have: wait for them, as a user's rerun would.
+    deadline = time.time() + 30
+    while faultbed.in_session(proc.pid):
+        assert time.time() < deadline, f"left running: {faultbed.in_session(proc.pid)}"
+        time.sleep(0.05)
 
 
 def _land_some_then_edit(local, remote, spec) -> list[str]:
