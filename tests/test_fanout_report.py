@@ -29,6 +29,7 @@ COMMANDS = [
     ("hosts", "status", "{}"),
     ("gpio", "info", "{}"),
     ("gpio", "info", "{}", "--chips"),
+    ("links", "sources", "--discover", "{}"),
     ("run", "{}", "--", "echo ran"),
 ]
 

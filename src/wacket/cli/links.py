@@ -8,7 +8,7 @@ import click
 
 from wacket.cli.context import Completes, connection_options, pass_app
 from wacket.errors import Exit
-from wacket.output import Renderer, output_options
+from wacket.output import Renderer, output_options, report_hosts
 
 
 def db_option(fn):
@@ -214,9 +214,9 @@ def sources_(app, discover, db, accept_new, connect_timeout, fmt) -> int:
         from wacket.transport.fanout import fan_out_ordered
 
         pool = app.pool(accept_new, connect_timeout)
-        for res in fan_out_ordered(app.fleet.select(discover), lambda h: find(pool.session(h))):
+        results = list(fan_out_ordered(app.fleet.select(discover), lambda h: find(pool.session(h))))
+        for res in results:
             if not res.ok:
-                click.echo(f"wacket: links: {res.error}", err=True)
                 code = Exit.UNREACHABLE if res.unreachable else Exit.PARTIAL
                 continue
             for p in res.value:
@@ -248,6 +248,11 @@ def sources_(app, discover, db, accept_new, connect_timeout, fmt) -> int:
     with Renderer(fmt, None if fmt in ("json", "jsonl") else columns) as out:
         for r in rows:
             out.emit(r)
+        if discover is not None:
+            shown: dict[str, int] = {}
+            for r in rows:
+                shown[r["host"]] = shown.get(r["host"], 0) + 1
+            report_hosts(out, results, shown, none="no browser profiles found")
     return code
 
 
