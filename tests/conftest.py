@@ -87,6 +87,19 @@ def run_wacket(isolated_env: Path):
     return run
 
 
+@pytest.fixture(scope="session")
+def dovecot():
+    """One Dovecot (plain + STARTTLS + imaps) per xdist worker; tests use users of their own."""
+    import dovebed
+
+    d = dovebed.Dovecot(users={"seed": "seed-pw"})
+    d.start()
+    try:
+        yield d
+    finally:
+        d.stop()
+
+
 @pytest.fixture
 def hang_server():
     """A started sshbed.HangServer on 127.0.0.1 (accepts, never answers)."""

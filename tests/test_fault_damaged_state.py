@@ -276,18 +276,6 @@ def test_damage_is_really_done():
 # -- the mail index of an IMAP archive: rebuilt, and the next archive fetches nothing again ------
 
 
-@pytest.fixture(scope="module")
-def dovecot():
-    import dovebed
-
-    d = dovebed.Dovecot(users={"seed": "seed-pw"})
-    d.start()
-    try:
-        yield d
-    finally:
-        d.stop()
-
-
 def _imap_out_bytes(dovecot, user: str) -> list[int]:
     """What each of `user`'s IMAP sessions sent (Dovecot logs out=BYTES at logout)."""
     import re

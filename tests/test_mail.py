@@ -26,17 +26,6 @@ from wacket.mail.store import content_hash  # noqa: E402
 PASSWORD_NOTE = "the password must never leave the keyring"
 
 
-@pytest.fixture(scope="session")
-def dovecot():
-    """One Dovecot (plain + STARTTLS + imaps) per xdist worker; tests use users of their own."""
-    d = dovebed.Dovecot(users={"seed": "seed-pw"})
-    d.start()
-    try:
-        yield d
-    finally:
-        d.stop()
-
-
 class Box:
     """A fresh mailbox user on the shared Dovecot, configured as wacket account `name`."""
 

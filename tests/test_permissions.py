@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from browserdb import FirefoxProfile, now_us
 from gpiobed import GPIO_TOML, reset
-from test_mail import Box, dovecot  # noqa: F401 - the session's Dovecot fixture
+from test_mail import Box
 
 
 def ok(res):
@@ -35,7 +35,7 @@ def loose(root: Path, since_ns: int = 0) -> list[str]:
 
 
 @pytest.fixture
-def everything(fleet, dovecot, isolated_env, tmp_path, run_wacket):  # noqa: F811
+def everything(fleet, dovecot, isolated_env, tmp_path, run_wacket):
     """Config: the fleet, the sim GPIO chip on h1, one mail account; then run every kind of
     command once."""
     marker = tmp_path / "start"

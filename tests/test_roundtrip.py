@@ -97,18 +97,6 @@ def test_links_netscape_html_round_trip(browsers, run_wacket, tmp_path):
 # -- mail: archive (real Dovecot) -> export --mbox -> import into a fresh store -------------------
 
 
-@pytest.fixture(scope="module")
-def dovecot():
-    import dovebed
-
-    d = dovebed.Dovecot(users={"seed": "seed-pw"})
-    d.start()
-    try:
-        yield d
-    finally:
-        d.stop()
-
-
 def archived(data_dir: Path, account: str, folder: str) -> list[tuple[bytes, str, float | None]]:
     """(message bytes, maildir flags, date) of every message of a folder in a store."""
     import sqlite3
