@@ -29,6 +29,9 @@ DEFAULT_SEED = 1515
 SEED = int(os.environ.get("WACKET_FAULT_SEED") or DEFAULT_SEED)
 ROUNDS = int(os.environ.get("WACKET_FAULT_ROUNDS") or 8)
 ORPHAN_WAIT = 30.0  # seconds a killed run's children may take to go away on their own
+# Children die with wacket (a parent-death signal; their ssh when its pipe closes): one still
+# here this long after the kill is an orphan that would go on writing, and fails the campaign.
+ORPHAN_GRACE = 5.0
 
 
 def rng(campaign: str) -> random.Random:
@@ -47,7 +50,9 @@ class Stats:
     files_checked: int = 0
     losses: int = 0
     duplicates: int = 0
-    orphans: int = 0
+    orphans: int = 0  # local children seen after the kill (they end on their own, moments later)
+    late_orphans: int = 0  # local children still running ORPHAN_GRACE after the kill
+    linger: float = 0.0  # the longest any local child outlived the kill, in seconds
     remote_leftovers: int = 0
     orphan_names: list = field(default_factory=list)
     outcomes: list = field(default_factory=list)  # what a faulted run said (disk, cut)
@@ -72,7 +77,8 @@ class Stats:
         if self.orphans or self.remote_leftovers:
             warnings.warn(
                 f"{self.command}: {self.orphans} local process(es) outlived a SIGKILLed wacket "
-                f"({sorted(set(self.orphan_names))}), {self.remote_leftovers} remote; seed={SEED}",
+                f"({sorted(set(self.orphan_names))}) by {self.linger}s at most, "
+                f"{self.remote_leftovers} remote; seed={SEED}",
                 stacklevel=2,
             )
 
@@ -205,7 +211,9 @@ class Killer:
         count them, and end those still there after ORPHAN_WAIT so the next round starts clean."""
         seen_local: dict[int, str] = {}
         seen_remote: dict[int, str] = {}
-        deadline = time.monotonic() + ORPHAN_WAIT
+        start = time.monotonic()
+        deadline = start + ORPHAN_WAIT
+        late = None
         while True:
             local = in_session(sid)
             remote = {}
@@ -213,6 +221,14 @@ class Killer:
                 remote.update(descendants(root))
             seen_local.update(local)
             seen_remote.update(remote)
+            if local:
+                self.stats.linger = max(self.stats.linger, round(time.monotonic() - start, 3))
+                if late is None and time.monotonic() - start > ORPHAN_GRACE:
+                    late = local
+                    self.stats.late_orphans += len(local)
+                    self.stats.notes.append(
+                        f"still running {ORPHAN_GRACE}s after the kill: {local}"
+                    )
             if not local and not remote:
                 break
             if time.monotonic() > deadline:

@@ -28,6 +28,7 @@ def finish(stats: fb.Stats, problems: list[str]) -> None:
     assert not problems and stats.losses == 0 and stats.duplicates == 0, stats.msg(
         "\n".join(problems[:30])
     )
+    assert stats.late_orphans == 0, stats.msg("a child of a killed wacket went on running")
 
 
 # -- backup run ---------------------------------------------------------------------------------
