@@ -5,7 +5,8 @@ parent-death signal, so a wacket killed with SIGKILL takes its rsync along inste
 writing. The kernel sends that signal when the spawning *thread* ends, so children asked for
 from other threads are started by one thread that lives as long as the process. `hold_locks`
 lets the child inherit the run's job locks (wacket.lock): flock stays held while any process has
-the open file, so a second run is refused until the last child of the first is gone.
+the open file, so a second run is refused until the last child of the first is gone. `running()`
+is how work that waits on a child (rsync) starts it: an interrupt ends the child at once.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import threading
 
 _LINUX = sys.platform.startswith("linux")
 PR_SET_PDEATHSIG = 1
+STOP_GRACE = 0.8  # on interrupt: SIGTERM to SIGKILL; rsync takes ~0.4 s to remove its temp file
 
 
 @functools.cache
@@ -103,3 +105,31 @@ def stop(proc: subprocess.Popen, grace: float = 5.0) -> None:
         except subprocess.TimeoutExpired:
             continue
     proc.wait()
+
+
+class running:
+    """`with running(argv, **kw) as proc:` is popen() for the length of the block. A signal
+    (wacket.interrupt) ends the child and its group (its ssh) before the block sees the
+    interrupt, so locks and the journal unwind after it is gone; leaving the block by any other
+    exception ends it too. popen's errors (FileNotFoundError) are raised by the call."""
+
+    def __init__(self, argv, **kw):
+        self.proc = popen(argv, **kw)
+        self._registered = None
+
+    def __enter__(self) -> subprocess.Popen:
+        from wacket import interrupt
+
+        self._registered = interrupt.running(self.stop, self.proc.pid)
+        self._registered.__enter__()
+        return self.proc
+
+    def stop(self) -> None:
+        stop(self.proc, STOP_GRACE)
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            if exc_type is not None:
+                self.stop()
+        finally:
+            self._registered.__exit__(None, None, None)

@@ -113,7 +113,7 @@ def run_local(argv: list[str], on_first_line=None) -> RsyncOutcome:
     """Run rsync here, collecting the itemized list from stdout (it must not outlive a killed
     wacket: it would keep writing into the snapshot)."""
     try:
-        proc = children.popen(
+        started = children.running(
             argv,
             hold_locks=True,
             stdin=subprocess.DEVNULL,
@@ -126,22 +126,19 @@ def run_local(argv: list[str], on_first_line=None) -> RsyncOutcome:
         ) from None
     import threading
 
-    err_chunks: list[bytes] = []
-    t = threading.Thread(target=lambda: err_chunks.append(proc.stderr.read()), daemon=True)
-    t.start()
-    out: list[bytes] = []
-    first = True
-    try:
+    with started as proc:
+        err_chunks: list[bytes] = []
+        t = threading.Thread(target=lambda: err_chunks.append(proc.stderr.read()), daemon=True)
+        t.start()
+        out: list[bytes] = []
+        first = True
         for chunk in iter(lambda: proc.stdout.read1(65536), b""):
             out.append(chunk)
             if first and on_first_line is not None:
                 first = False
                 on_first_line()
-    except BaseException:  # interrupted: its own process group does not see the terminal's ^C
-        children.stop(proc)
-        raise
-    rc = proc.wait()
-    t.join()
+        rc = proc.wait()
+        t.join()
     changes, complete = parse_itemized(b"".join(out))
     return RsyncOutcome(rc, changes, complete, b"".join(err_chunks).decode("utf-8", "replace"))
 

@@ -255,10 +255,15 @@ def verify_cmd(
     from wacket.backup import catalog
     from wacket.backup.verify import LOSS, verify
 
+    from wacket import journal
+
     bset = _set(app, name, target)
     t = catalog.open_target(app.pool(accept_new, connect_timeout), app.fleet, bset)
     lost = 0
-    with Renderer(fmt, ["snapshot", "path", "problem", "detail"]) as out:
+    with (
+        journal.entry(f"backup verify {name}", [t.location.host.name]) as entry,
+        Renderer(fmt, ["snapshot", "path", "problem", "detail"]) as out,
+    ):
 
         def on_problem(p):
             nonlocal lost
@@ -267,6 +272,9 @@ def verify_cmd(
             out.emit(p)
 
         totals = verify(t, snapshot, every=every, sample=sample, extra=extra, on_problem=on_problem)
+        entry.summary = f"{name}: {len(totals['verified'])} snapshot(s), {lost} problem(s)"
+        if lost:
+            entry.outcome, entry.exit_code = "partial", Exit.PARTIAL
     app.note(
         f"verified {len(totals['verified'])} snapshot(s): {totals.get('checked', 0)} of "
         f"{totals.get('files', 0)} files checked, {human_bytes(totals.get('bytes', 0))} hashed, "

@@ -418,7 +418,11 @@ def get_cmd(app, source, dest, accept_new, connect_timeout) -> int:
     if not sep or not path:
         raise click.UsageError("SOURCE must be HOST:PATH (as wacket find prints it)")
     host = app.fleet.get(host_name)
+    from wacket import journal
+
     pool = app.pool(accept_new, connect_timeout)
-    local = fetch.get(pool, host, path, dest)
+    with journal.entry("find get", [host.name]) as entry:
+        local = fetch.get(pool, host, path, dest)
+        entry.summary = f"{source} -> {local}"
     app.note(f"wacket find get: {_show(local)}")
     return Exit.OK

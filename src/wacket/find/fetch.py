@@ -37,22 +37,19 @@ def get(pool, host, path: str, dest: str) -> str:
     if shutil.which("rsync"):
         from wacket.transport.rsync import remote_spec, rsh
 
+        # A copy cut short waits in .wacket-partial/ for the next get, never under its real name.
         argv = [
-            "rsync", "-a", "--protect-args", "--partial",
+            "rsync", "-a", "--protect-args", "--partial-dir=.wacket-partial",
             "-e", rsh(host, accept_new=pool.accept_new),
             remote_spec(host, path), target,
         ]  # fmt: skip
-        proc = children.popen(
+        with children.running(
             [os.fsencode(a) for a in argv],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-        )
-        try:
+        ) as proc:
             _out, err = proc.communicate()
-        except BaseException:  # interrupted: its own process group does not see the ^C
-            children.stop(proc)
-            raise
         if proc.returncode == 0:
             return target
         if not session.lexists(path):  # rsync's sender says "Broken pipe"

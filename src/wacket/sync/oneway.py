@@ -47,6 +47,9 @@ def default_limit(dest_entries: int) -> int:
     return max(1, min(DEFAULT_MAX_DELETE, dest_entries // 10))
 
 
+PARTIAL_DIR = ".wacket-partial"  # relative: rsync keeps it out of transfers and deletions
+
+
 @dataclass
 class OneWayOptions:
     delete: bool = False
@@ -85,8 +88,8 @@ def build_args(src: Endpoint, dest: Endpoint, opts: OneWayOptions) -> list[str]:
         args.append("--checksum")
     if opts.bwlimit:
         args.append(f"--bwlimit={opts.bwlimit}")
-    if opts.partial:
-        args.append("--partial")
+    if opts.partial:  # the part of a file cut short waits there, never under its real name
+        args.append(f"--partial-dir={PARTIAL_DIR}")
     if opts.compress:
         args.append("--compress")
     for pat in opts.excludes:

@@ -104,7 +104,7 @@ def run(
     from wacket import children
 
     try:
-        proc = children.popen(
+        started = children.running(
             args,
             hold_locks=True,
             stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
@@ -113,22 +113,22 @@ def run(
         )
     except FileNotFoundError:
         raise WacketError("rsync is not installed on this machine", Exit.USAGE) from None
-    err: list[bytes] = []
-    drain = threading.Thread(target=lambda: err.extend(proc.stderr), daemon=True)
-    drain.start()
-    if input is not None:
+    with started as proc:
+        err: list[bytes] = []
+        drain = threading.Thread(target=lambda: err.extend(proc.stderr), daemon=True)
+        drain.start()
+        if input is not None:
 
-        def feed() -> None:
-            try:
-                proc.stdin.write(input)
-                proc.stdin.close()
-            except (BrokenPipeError, ValueError):
-                pass
+            def feed() -> None:
+                try:
+                    proc.stdin.write(input)
+                    proc.stdin.close()
+                except (BrokenPipeError, ValueError):
+                    pass
 
-        threading.Thread(target=feed, daemon=True).start()
-    other: list[bytes] = []
-    count = 0
-    try:
+            threading.Thread(target=feed, daemon=True).start()
+        other: list[bytes] = []
+        count = 0
         for line in proc.stdout:
             rec = parse_line(line)
             if rec is None:
@@ -136,10 +136,6 @@ def run(
                 continue
             count += 1
             on_record(rec)
-    except BaseException:  # interrupted (its own process group does not see the terminal's ^C)
-        children.stop(proc)
-        raise
-    finally:
         proc.stdout.close()
         rc = proc.wait()
         drain.join()
