@@ -1,6 +1,7 @@
 """SIGINT and SIGTERM mid-transfer end `sync`, `backup run/verify/restore` and `find get` in order,
 on the real sshd test bed with real rsync: exit 130/143 within the issue's 2 s (measured and
-reported, see intrbed), nothing of the run left here or under h1's sshd, no lock held, the
+reported: printed with -s and appended to $WACKET_INTERRUPT_TIMES, default interrupt-times.txt
+in the test's tmp dir), nothing of the run left here or under h1's sshd, no lock held, the
 journal says "interrupted", nothing half-made looks complete, and the next run is whole.
 
 Transfers are slowed so the signal lands mid-way: `sync --bwlimit`, and for the commands
@@ -9,34 +10,150 @@ without that option an `rsync` first on PATH that adds --bwlimit (the real rsync
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
 import signal
+import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
 import pytest
-from intrbed import (
-    EXIT_BOUND,
-    assert_all_gone,
-    held_locks,
-    interrupt,
-    last_journal,
-    remote_workers,
-    report,
-    start,
-    wait_for,
-)
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux /proc")
+
+EXIT_BOUND = 2.0
+
+
+def pids(marker: str) -> list[int]:
+    """Live processes (not zombies) whose command line holds `marker`."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
+            state = Path(f"/proc/{entry}/stat").read_text().rpartition(")")[2].split()[0]
+        except OSError:
+            continue
+        if marker.encode() in cmdline and state != "Z":
+            found.append(int(entry))
+    return found
+
+
+def table() -> dict[int, tuple[int, list[bytes]]]:
+    """pid -> (ppid, argv) of every live (non-zombie) process."""
+    out = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as fh:
+                rest = fh.read().rsplit(b")", 1)[1].split()
+            with open(f"/proc/{entry}/cmdline", "rb") as fh:
+                argv = fh.read().split(b"\0")
+        except OSError:
+            continue
+        if rest[0] != b"Z":
+            out[int(entry)] = (int(rest[1]), argv)
+    return out
+
+
+def descendants(root: int, procs: dict) -> set[int]:
+    found, todo = set(), [root]
+    while todo:
+        parent = todo.pop()
+        for pid, (ppid, _argv) in procs.items():
+            if ppid == parent and pid not in found:
+                found.add(pid)
+                todo.append(pid)
+    return found
+
+
+def remote_workers(sshd_pid: int) -> dict[int, bytes]:
+    """What runs under a test sshd besides sshd itself (the remote end of a run): pid -> name."""
+    procs = table()
+    return {
+        pid: os.path.basename(procs[pid][1][0])
+        for pid in descendants(sshd_pid, procs)
+        if procs[pid][1] and not os.path.basename(procs[pid][1][0]).startswith(b"sshd")
+    }
+
+
+def wait_for(cond, timeout: float = 20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = cond()
+        if got:
+            return got
+        time.sleep(0.02)
+    return cond()
+
+
+def start(*args: str, **kwargs) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "wacket", *args],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        **kwargs,
+    )
+
+
+def report(name: str, seconds: float, tmp_path: Path) -> None:
+    line = f"{name}: exited {seconds:.3f} s after the signal\n"
+    print(line, end="")
+    target = os.environ.get("WACKET_INTERRUPT_TIMES") or str(tmp_path / "interrupt-times.txt")
+    with open(target, "a") as fh:
+        fh.write(line)
+
+
+def interrupt(proc: subprocess.Popen, signum: int, *, again: int | None = None):
+    """Send `signum` (and `again` 0.05 s later); the exit status, the output, the seconds."""
+    start = time.monotonic()
+    proc.send_signal(signum)
+    if again is not None:
+        time.sleep(0.05)
+        proc.send_signal(again)
+    out, err = proc.communicate(timeout=30)
+    return proc.returncode, out, err, time.monotonic() - start
+
+
+def last_journal(run_wacket, command: str) -> dict:
+    res = run_wacket("log", "--since", "1h", "--jsonl", "--command", command)
+    assert res.returncode == 0, res.stderr
+    lines = [json.loads(x) for x in res.stdout.splitlines()]
+    return [e for e in lines if e["command"] == command][-1]
+
+
+def held_locks() -> list[str]:
+    """Lock files under the data dir that some process still holds."""
+    held = []
+    locks = Path(os.environ["WACKET_DATA"]) / "locks"
+    for path in locks.glob("*.lock") if locks.is_dir() else []:
+        fd = os.open(path, os.O_RDWR)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            held.append(path.name)
+        finally:
+            os.close(fd)
+    return held
+
+
+def assert_all_gone(marker: str) -> None:
+    assert wait_for(lambda: not pids(marker), timeout=5), f"left running: {pids(marker)}"
+
 
 SIGNALS = pytest.mark.parametrize(
     ("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["SIGINT", "SIGTERM"]
 )
 BIG = 4 << 20  # at 256 KiB/s: 16 s, so the signal always comes mid-transfer
 RATE = "256"
+REMOTE_BOUND = 1.5  # after wacket's exit, for h1's sshd to have ended the run's commands
 
 
 def _name(signum: int) -> str:
@@ -96,11 +213,19 @@ def _signal_mid_run(proc, signum: int, until, tmp_path: Path, label: str):
 
 
 def _assert_stopped_cleanly(rc, err, seconds, code, markers, sshd_pid, run_wacket, command):
+    # At exit already (no wait): the local children are gone and so the locks they held; the
+    # remote end goes when its connection closes (bounded wait below).
+    on_h1 = descendants(sshd_pid, table())
+    local_left = [p for m in markers for p in pids(m) if p not in on_h1]
+    locks_left = held_locks()
     assert rc == code, err
     assert seconds < EXIT_BOUND, f"took {seconds:.2f} s"
+    assert local_left == [], f"local children outlived wacket: {local_left}"
+    assert locks_left == []
     for marker in markers:
         assert_all_gone(marker)
-    assert wait_for(lambda: not remote_workers(sshd_pid), timeout=5), (
+    # h1's side is ended too, not left to finish its work (hashing, a transfer) for nobody.
+    assert wait_for(lambda: not remote_workers(sshd_pid), timeout=REMOTE_BOUND), (
         f"left running under h1's sshd: {remote_workers(sshd_pid)}"
     )
     assert held_locks() == []
@@ -123,7 +248,11 @@ def _big_tree(root: Path) -> bytes:
     return data
 
 
-@SIGNALS
+@pytest.mark.parametrize(
+    ("signum", "code"),
+    [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 143)],
+    ids=["SIGINT", "SIGTERM", "SIGHUP"],
+)
 @pytest.mark.parametrize("direction", ["push", "pull"])
 def test_sync_one_way(fleet, h1, run_wacket, tmp_path, signum, code, direction):
     local = _unique(tmp_path, "local")
@@ -142,6 +271,29 @@ def test_sync_one_way(fleet, h1, run_wacket, tmp_path, signum, code, direction):
     assert again.returncode == 0, again.stderr
     assert (dest / "big.bin").read_bytes() == data
     assert [p.name for p in dest.iterdir() if p.name.startswith(".")] == []
+    shutil.rmtree(remote)
+
+
+def test_sync_second_sigint_exits_at_once_and_frees_the_lock(fleet, h1, run_wacket, tmp_path):
+    local = _unique(tmp_path, "local")
+    remote = _unique(h1.home, "sync")
+    data = _big_tree(local)
+    args = ["sync", f"{local}/", f"h1:{remote}/"]
+    proc = start(*args, "--bwlimit", RATE)
+    try:
+        assert wait_for(lambda: _filling(remote), timeout=30)
+        rc, _out, err, seconds = interrupt(proc, signal.SIGINT, again=signal.SIGINT)
+    finally:
+        proc.kill()
+    report("sync push SIGINT twice", seconds, tmp_path)
+    assert rc == 130, err
+    assert seconds < EXIT_BOUND
+    assert_all_gone(remote.name)  # the second signal killed the rsync it was waiting for
+    assert wait_for(lambda: not held_locks(), timeout=5)
+    assert not (remote / "big.bin").exists()
+    again = run_wacket(*args)
+    assert again.returncode == 0, again.stderr  # not refused (exit 4)
+    assert (remote / "big.bin").read_bytes() == data
     shutil.rmtree(remote)
 
 

@@ -252,10 +252,9 @@ def verify_cmd(
       wacket backup verify home --all
       wacket backup verify home --all --sample 5    # a weekly spot check
     """
+    from wacket import journal
     from wacket.backup import catalog
     from wacket.backup.verify import LOSS, verify
-
-    from wacket import journal
 
     bset = _set(app, name, target)
     t = catalog.open_target(app.pool(accept_new, connect_timeout), app.fleet, bset)
