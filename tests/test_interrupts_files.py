@@ -22,6 +22,8 @@ import uuid
 from pathlib import Path
 
 import pytest
+from test_interrupts import _interrupt as interrupt
+from test_interrupts import _report as report
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux /proc")
 
@@ -101,25 +103,6 @@ def start(*args: str, **kwargs) -> subprocess.Popen:
         stderr=subprocess.PIPE,
         **kwargs,
     )
-
-
-def report(name: str, seconds: float, tmp_path: Path) -> None:
-    line = f"{name}: exited {seconds:.3f} s after the signal\n"
-    print(line, end="")
-    target = os.environ.get("WACKET_INTERRUPT_TIMES") or str(tmp_path / "interrupt-times.txt")
-    with open(target, "a") as fh:
-        fh.write(line)
-
-
-def interrupt(proc: subprocess.Popen, signum: int, *, again: int | None = None):
-    """Send `signum` (and `again` 0.05 s later); the exit status, the output, the seconds."""
-    start = time.monotonic()
-    proc.send_signal(signum)
-    if again is not None:
-        time.sleep(0.05)
-        proc.send_signal(again)
-    out, err = proc.communicate(timeout=30)
-    return proc.returncode, out, err, time.monotonic() - start
 
 
 def last_journal(run_wacket, command: str) -> dict:
