@@ -63,7 +63,9 @@ class Stats:
         text = f"seed={SEED} rounds={ROUNDS} {json.dumps(figures)}"
         if self.notes:
             text += "\n" + "\n".join(self.notes[-12:])
-        return text + ("\n" + extra if extra else "")
+        text += "\n" + extra if extra else ""
+        # Names may hold undecodable bytes (surrogate escapes); xdist cannot send those back.
+        return text.encode("utf-8", "backslashreplace").decode()
 
     def report(self) -> None:
         """Write the figures (WACKET_FAULT_REPORT) and warn about orphans, which are not ours to
