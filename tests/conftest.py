@@ -14,6 +14,22 @@ sys.path.insert(0, str(Path(__file__).parent))
 import sshbed  # noqa: E402
 
 
+def _sendable(text: str) -> str:
+    return text.encode("utf-8", "backslashreplace").decode()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failure message naming a file with undecodable bytes (surrogate escapes) cannot travel
+    from an xdist worker: the whole run would end in an INTERNALERROR that hides it. Escape it."""
+    report = (yield).get_result()
+    if report.longrepr is not None:
+        text = str(report.longrepr)
+        if _sendable(text) != text:
+            report.longrepr = _sendable(text)
+    report.sections = [(key, _sendable(value)) for key, value in report.sections]
+
+
 @pytest.fixture(autouse=True)
 def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Point HOME, XDG dirs and wacket's paths into tmp: never the real ~/.ssh."""
