@@ -8,104 +8,24 @@ tmp dir) and printed (pytest -s); the only bound asserted is the issue's 2 s.
 
 from __future__ import annotations
 
-import fcntl
-import json
 import os
-import random
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
+from intrbed import EXIT_BOUND
+from intrbed import assert_all_gone as _assert_all_gone
+from intrbed import held_locks as _held_locks
+from intrbed import interrupt as _interrupt
+from intrbed import last_journal as _last_journal
+from intrbed import marker as _marker
+from intrbed import pids as _pids
+from intrbed import report as _report
+from intrbed import start as _start
+from intrbed import wait_for as _wait_for
 
 from wacket.batch import joblog
-
-EXIT_BOUND = 2.0
-
-
-def _marker() -> str:
-    """A `sleep` argument no other process on the machine has: 29.xxxxxx seconds."""
-    return f"29.{random.randrange(10**6):06d}"
-
-
-def _pids(marker: str) -> list[int]:
-    """Live processes (not zombies) whose command line holds `marker`."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == os.getpid():
-            continue
-        try:
-            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
-            state = Path(f"/proc/{entry}/stat").read_text().rpartition(")")[2].split()[0]
-        except OSError:
-            continue
-        if marker.encode() in cmdline and state != "Z":
-            found.append(int(entry))
-    return found
-
-
-def _wait_for(cond, timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(0.05)
-    return cond()
-
-
-def _start(*args: str, **kwargs) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "wacket", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        **kwargs,
-    )
-
-
-def _report(name: str, seconds: float, tmp_path: Path) -> None:
-    line = f"{name}: exited {seconds:.3f} s after the signal\n"
-    print(line, end="")
-    target = os.environ.get("WACKET_INTERRUPT_TIMES") or str(tmp_path / "interrupt-times.txt")
-    with open(target, "a") as fh:
-        fh.write(line)
-
-
-def _interrupt(proc: subprocess.Popen, signum: int, *, again: int | None = None):
-    """Send `signum` (and `again` 0.05 s later); the exit status, the output, the seconds."""
-    start = time.monotonic()
-    proc.send_signal(signum)
-    if again is not None:
-        time.sleep(0.05)
-        proc.send_signal(again)
-    out, err = proc.communicate(timeout=30)
-    return proc.returncode, out, err, time.monotonic() - start
-
-
-def _last_journal(run_wacket, command: str) -> dict:
-    res = run_wacket("log", "--since", "1h", "--jsonl", "--command", command)
-    assert res.returncode == 0, res.stderr
-    return json.loads(res.stdout.splitlines()[-1])
-
-
-def _held_locks() -> list[str]:
-    """Lock files under the data dir that some process still holds."""
-    held = []
-    locks = Path(os.environ["WACKET_DATA"]) / "locks"
-    for path in locks.glob("*.lock") if locks.is_dir() else []:
-        fd = os.open(path, os.O_RDWR)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            held.append(path.name)
-        finally:
-            os.close(fd)
-    return held
-
-
-def _assert_all_gone(marker: str) -> None:
-    assert _wait_for(lambda: not _pids(marker), timeout=5), f"left running: {_pids(marker)}"
 
 
 @pytest.mark.parametrize(

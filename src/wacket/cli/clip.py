@@ -462,8 +462,9 @@ def share(app, hosts, primary, interval, count, duration, accept_new, connect_ti
                     f"sharing the clipboards of {', '.join(b.host for b in boards)} (Ctrl-C ends)"
                 ),
             )
-        except KeyboardInterrupt:
-            transfers = out.count
+        except KeyboardInterrupt:  # the journal says "interrupted"; exit 130 or 143
+            j.summary = f"{out.count} transfers"
+            raise
         j.summary = f"{transfers} transfers"
         j.outcome = "ok" if not errors else "partial"
         j.exit_code = Exit.OK if not errors else Exit.PARTIAL

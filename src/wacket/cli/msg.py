@@ -152,11 +152,8 @@ def tail(app, follow, count, hub, accept_new, connect_timeout, fmt) -> int:
     with Renderer(fmt, None if fmt in ("json", "jsonl") else COLUMNS) as out:
         for m in start[-count:] if count > 0 else []:
             out.emit(record(m, feed.place.name))
-        if follow:
-            try:
-                _hub_call(feed, lambda: sum(1 for _ in _follow(feed, after, out)))
-            except KeyboardInterrupt:
-                pass
+        if follow:  # until interrupted: exits 130 (SIGINT) or 143 (SIGTERM, SIGHUP)
+            _hub_call(feed, lambda: sum(1 for _ in _follow(feed, after, out)))
     return Exit.OK
 
 

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from importlib import resources
 from typing import Any
 
+from wacket import interrupt
 from wacket.errors import HostError
 
 # Runs on the remote python3 (>= 3.7): start the cached helper, or ask for it first ("NEED").
@@ -127,7 +128,9 @@ class HelperClient:
                 on_done(value)
 
     def _exchange(self, op: str, args: dict) -> Iterator[tuple[str, Any]]:
-        with self._lock:
+        # While an op runs (a streamed walk, a watch), an interrupt ends the helper's process
+        # group on the host: closing the channel alone leaves it running there.
+        with self._lock, interrupt.running(self.proc.stop, self.proc.pgid):
             rid = self._next
             self._next += 1
             line = json.dumps({"id": rid, "op": op, "args": args}, ensure_ascii=True)

@@ -114,7 +114,14 @@ class Process:
     def stderr_text(self) -> str:
         return ""
 
+    pgid: int | None = None  # a local child's process group (a second signal kills it)
+
     def wait(self) -> int | None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        """On interrupt: end the command's whole process group (a helper mid-op must not run
+        on after wacket exits, walking a tree or watching a line for nobody)."""
         raise NotImplementedError
 
     def close(self) -> None:
@@ -267,6 +274,7 @@ class _LocalProcess(Process):
         )
         self.stdin = self.proc.stdin
         self.stdout = self.proc.stdout
+        self.pgid = self.proc.pid  # children.popen makes it a group leader
         self._err: list[bytes] = []
         threading.Thread(target=self._drain, daemon=True).start()
 
@@ -279,6 +287,9 @@ class _LocalProcess(Process):
 
     def wait(self):
         return self.proc.wait()
+
+    def stop(self):
+        _end_group(self.proc)
 
     def close(self):
         try:
@@ -521,7 +532,9 @@ class SSHSession(Session):
     def open_process(self, argv) -> Process:
         chan = self._open_channel()
         chan.exec_command(encode(to_shell(argv)))
-        return _ChannelProcess(chan)
+        remote = _RemoteCommand()
+        remote.started = time.monotonic()
+        return _ChannelProcess(chan, lambda: self._end(remote))
 
     @property
     def sftp(self):
@@ -678,8 +691,9 @@ def _pump_channel(chan, timeout, on_output, remote):
 
 
 class _ChannelProcess(Process):
-    def __init__(self, chan):
+    def __init__(self, chan, end: Callable[[], None]):
         self.chan = chan
+        self.stop = end  # SSHSession._end: the command's process group, over the connection
         self.stdin = chan.makefile_stdin("wb")
         self.stdout = chan.makefile("rb")
         self._err: list[bytes] = []
