@@ -75,7 +75,7 @@ def dovecot():
 
 @SIGNALS
 def test_mail_archive(dovecot, fleet, isolated_env, run_wacket, tmp_path, signum, code):
-    from test_mail import Box, archive_files, assert_archive_equals_server, msg
+    from test_mail import Box, assert_archive_equals_server, msg
 
     box = Box(dovecot, isolated_env)
     cfg = Path(os.environ["WACKET_CONFIG"])
@@ -86,25 +86,33 @@ def test_mail_archive(dovecot, fleet, isolated_env, run_wacket, tmp_path, signum
     box.append("Lists/dev", [msg(10_000 + i, size=3000) for i in range(500)])
     proc = start("mail", "archive", "t", "--batch", "50", start_new_session=True)
     # Some batches are stored: the archive is under way.
-    assert wait_for(lambda: len(archive_files("t", "INBOX")) >= 100, timeout=60)
+    root = Path(os.environ["WACKET_DATA"]) / "mail" / "t"
+
+    def stored() -> int:
+        return sum(1 for d in root.rglob("cur") for _ in d.iterdir()) if root.is_dir() else 0
+
+    assert wait_for(lambda: stored() >= 100, timeout=60)
+    assert proc.poll() is None, "the archive ended before the signal: add messages"
     _stopped(proc, signum, code, "mail archive", tmp_path)
     assert_nothing_left(fleet, (), proc.pid)
     assert held_locks() == []
     entry = last_journal(run_wacket, "mail archive")
     assert entry["outcome"] == "interrupted" and entry["exit_code"] == code
-    root = Path(os.environ["WACKET_DATA"]) / "mail" / "t"
     assert [p for d in root.rglob("tmp") for p in d.iterdir()] == []
-    # What was stored is whole and recorded: verify passes before the next run, and the next
-    # run stores the rest, nothing twice.
+    # What was stored is whole and recorded: before the next run, verify finds only messages
+    # not archived yet (none recorded without its file, none of another size); the next run
+    # stores the rest, nothing twice.
     v = run_wacket("mail", "verify", "t", "--jsonl")
-    assert v.returncode == 0, v.stderr
-    assert sum(x["missing"] for x in _jsonl(v.stdout)) == 0
+    assert v.returncode == 1, v.stderr
+    problems = {x["problem"] for x in _jsonl(v.stdout) if "problem" in x}
+    assert problems == {"not archived"}, problems
     again = run_wacket("mail", "archive", "t")
     assert again.returncode == 0, again.stderr
     for folder in ("INBOX", "Lists/dev"):
         assert_archive_equals_server(box, folder)
     v = run_wacket("mail", "verify", "t", "--jsonl")
     assert v.returncode == 0, v.stderr
+    assert sum(x.get("missing", 0) for x in _jsonl(v.stdout)) == 0
     box.client.logout()
 
 

@@ -191,6 +191,9 @@ def archive_folder(store: Store, account, client, f: imap.Folder, condstore: boo
     try:
         _fetch_uids(client, batch, uids, f.uidvalidity, batch_count, bar, advance=True,
                     known=known)  # fmt: skip
+    except BaseException:  # an interrupt: the batch being fetched is not stored
+        batch.discard()
+        raise
     finally:
         if bar:
             bar.__exit__(None, None, None)

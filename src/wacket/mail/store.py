@@ -357,6 +357,9 @@ class Batch:
                 while view:
                     n = os.write(fd, view)
                     view = view[n:]
+            except BaseException:  # an interrupt mid-write: no torn file left in tmp/
+                os.unlink(tmp)
+                raise
             finally:
                 os.close(fd)
             if internaldate:
@@ -444,6 +447,19 @@ class Batch:
 
     def pending(self) -> int:
         return len(self.rows)
+
+    def discard(self) -> None:
+        """Drop what is staged and not committed (an interrupted batch): its files in tmp/ go,
+        nothing is recorded; the next run fetches those messages again."""
+        for w in self.writes:
+            try:
+                os.unlink(w.tmp)
+            except FileNotFoundError:  # committed as the interrupt came
+                pass
+        self.writes.clear()
+        self.rows.clear()
+        self.renames.clear()
+        self.metas.clear()
 
     def commit(self, **state) -> None:
         """Durable files first, then one transaction: rows + the folder's new state."""
