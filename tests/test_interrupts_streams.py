@@ -215,7 +215,9 @@ def test_links_merge_from_host(fleet, isolated_env, run_wacket, tmp_path, signum
     def counts(db: Path) -> tuple[int, ...]:
         conn = sqlite3.connect(db)
         try:
-            tables = [t for (t,) in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+            tables = [
+                t for (t,) in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
+            ]
             return tuple(
                 conn.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0]
                 for t in sorted(tables)
@@ -241,7 +243,9 @@ def gpio_h1(testbed, isolated_env):
 
 
 def _watch(*args: str) -> subprocess.Popen:
-    return start("gpio", "watch", *args, stdin=subprocess.DEVNULL, bufsize=0, start_new_session=True)
+    return start(
+        "gpio", "watch", *args, stdin=subprocess.DEVNULL, bufsize=0, start_new_session=True
+    )
 
 
 @SIGNALS
@@ -309,12 +313,14 @@ def test_clip_share(fleet, isolated_env, run_wacket, tmp_path, two_displays, sig
     report(f"clip share h1,h2 {_name(signum)}", seconds, tmp_path)
     assert rc == code, err_path.read_text()
     assert seconds < EXIT_BOUND
-    assert [(t["from"], t["to"]) for t in _jsonl(out)] == [("h1", ["h2"])]
+    # The signal may come between the copy and its line: then neither says it happened.
+    done = [(t["from"], t["to"]) for t in _jsonl(out)]
+    assert done in ([("h1", ["h2"])], [])
     assert_nothing_left(fleet, ("h1", "h2"), proc.pid)
     assert held_locks() == []
     entry = last_journal(run_wacket, "clip share")
     assert entry["outcome"] == "interrupted" and entry["exit_code"] == code
-    assert entry["summary"].startswith("1 transfers")
+    assert entry["summary"].startswith(f"{len(done)} transfers")
     # The next share carries the next copy and ends by itself after it.
     proc = start("clip", "share", "h1,h2", "--jsonl", "--count", "1", stdin=subprocess.DEVNULL)
     try:

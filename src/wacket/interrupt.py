@@ -41,6 +41,18 @@ def exit_code(exc: BaseException | int) -> int:
     return 130 if signum == signal.SIGINT else 143
 
 
+def cause(exc: BaseException | None) -> KeyboardInterrupt | None:
+    """The interrupt behind `exc`: itself, or one that an error while unwinding replaced (an
+    SFTP transfer cut mid-packet fails as its file closes), so the run still counts as stopped."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return exc
+        seen.add(id(exc))
+        exc = exc.__context__
+    return None
+
+
 def install() -> None:
     """Handle the three signals; one ignored at start (nohup, a background job) stays ignored."""
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):

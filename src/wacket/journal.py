@@ -125,12 +125,13 @@ def entry(command: str, hosts: list[str]):
     try:
         yield e
     except BaseException as exc:
+        from wacket import interrupt
         from wacket.errors import WacketError
 
-        if isinstance(exc, KeyboardInterrupt):
-            from wacket import interrupt
-
-            e.outcome, e.exit_code = "interrupted", interrupt.exit_code(exc)
+        stopped = interrupt.cause(exc)
+        if stopped is not None:
+            e.outcome, e.exit_code = "interrupted", interrupt.exit_code(stopped)
+            exc = stopped
         else:
             e.outcome = "failed"
             e.exit_code = exc.code if isinstance(exc, WacketError) else 1

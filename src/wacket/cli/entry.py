@@ -141,7 +141,13 @@ def guarded(fn, debug: bool = False) -> int:
     from wacket.errors import Exit, WacketError
 
     try:
-        code = fn()
+        try:
+            code = fn()
+        except Exception as exc:
+            stopped = interrupt.cause(exc)
+            if stopped is None:
+                raise
+            raise stopped from None
     except KeyboardInterrupt as exc:
         what = str(exc) if isinstance(exc, interrupt.Interrupted) else "interrupted"
         print(f"wacket: {what}", file=sys.stderr)

@@ -357,14 +357,16 @@ class Batch:
                 while view:
                     n = os.write(fd, view)
                     view = view[n:]
+                os.close(fd)
+                fd = -1
+                if internaldate:
+                    os.utime(tmp, (internaldate, internaldate))
+                self.writes.append(_New(tmp, self.cur / name, h, {}))
             except BaseException:  # an interrupt mid-write: no torn file left in tmp/
+                if fd >= 0:
+                    os.close(fd)
                 os.unlink(tmp)
                 raise
-            finally:
-                os.close(fd)
-            if internaldate:
-                os.utime(tmp, (internaldate, internaldate))
-            self.writes.append(_New(tmp, self.cur / name, h, {}))
             self.added += 1
             self.bytes += len(data)
         if self.store.msg_by_hash(h) is None and h not in self.metas:
