@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import signal
 import subprocess
 import time
@@ -339,6 +340,19 @@ def _sharing(fleet) -> bool:
     return bool(left_under(fleet, ("h1",))) and bool(left_under(fleet, ("h2",)))
 
 
+def _lines_from(proc: subprocess.Popen, count: int, timeout: float = 60) -> bytes:
+    """`count` more lines of the run's output, waiting (bounded) for them to come."""
+    seen = b""
+    deadline = time.monotonic() + timeout
+    while seen.count(b"\n") < count:
+        left = deadline - time.monotonic()
+        assert left > 0 and select.select([proc.stdout], [], [], left)[0], f"no line in {timeout}s"
+        chunk = os.read(proc.stdout.fileno(), 1)  # a byte at a time: never past the lines asked
+        assert chunk, "the run ended early"
+        seen += chunk
+    return seen
+
+
 # -- msg tail -f ----------------------------------------------------------------------------------
 
 
@@ -358,13 +372,9 @@ def test_msg_tail_follow(fleet, isolated_env, run_wacket, tmp_path, signum, code
     send("first")
     proc = start("msg", "tail", "-f", "-n", "1", "--jsonl", stdin=subprocess.DEVNULL, bufsize=0,
                  start_new_session=True)  # fmt: skip
-    send("second")
-    seen = b""
-    deadline = time.monotonic() + 60
-    while seen.count(b"\n") < 2 and time.monotonic() < deadline:
-        chunk = os.read(proc.stdout.fileno(), 65536)
-        assert chunk, "tail ended early"
-        seen += chunk
+    seen = _lines_from(proc, 1)  # the last message, shown before following
+    send("second")  # only now: sent earlier, "-n 1" would show it instead of "first"
+    seen += _lines_from(proc, 1)
     assert [m["text"] for m in _jsonl(seen)] == ["first", "second"]
     out, _ = _stopped(proc, signum, code, "msg tail -f (hub h1)", tmp_path)
     assert out == b""
