@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 
 from wacket.mail import imap
-from wacket.mail.store import Batch, Store, maildir_flags
+from wacket.mail.store import Batch, Staged, Store, maildir_flags
 
 BATCH_COUNT = 500
 BATCH_BYTES = 8 * 1024 * 1024
@@ -304,13 +304,11 @@ def _fetch_big(client, batch: Batch, uid: int, m: dict, uidvalidity: int) -> Non
     """A large message in partial fetches, streamed to tmp/: memory stays at about CHUNK."""
     from wacket.mail.search import extract
 
-    size = m.get(b"RFC822.SIZE", 0)
     tmp = batch.tmpdir / f"big-{uid}.{os.getpid()}"
     hasher = NormHash()
     first = b""
     offset = 0
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
+    with Staged(tmp) as f:
         while True:
             resp = client.fetch([uid], [f"BODY.PEEK[]<{offset}.{CHUNK}>"])
             item = resp.get(uid, {})
@@ -319,30 +317,23 @@ def _fetch_big(client, batch: Batch, uid: int, m: dict, uidvalidity: int) -> Non
                 if k.startswith(b"BODY[]"):
                     data = v
             if data is None:
-                if offset == 0:
-                    os.close(fd)
-                    fd = -1
-                    tmp.unlink()
-                    return
                 break
             if not first:
                 first = data[: 256 * 1024]
-            view = memoryview(data)
-            while view:
-                n = os.write(fd, view)
-                view = view[n:]
+            f.write(data)
             hasher.update(data)
             offset += len(data)
             if len(data) < CHUNK:
                 break
-    finally:
-        if fd >= 0:
-            os.close(fd)
-    idate = _ts(m.get(b"INTERNALDATE"))
-    if idate:
-        os.utime(tmp, (idate, idate))
-    meta = extract(first, idate)
-    meta["size"] = offset
-    batch.add_file(tmp, hasher.hexdigest(), offset, maildir_flags(m.get(b"FLAGS")), idate, uid,
-                   uidvalidity, meta)  # fmt: skip
-    del size
+        f.close()
+        if data is None and offset == 0:  # gone from the server meanwhile
+            tmp.unlink()
+            return
+        idate = _ts(m.get(b"INTERNALDATE"))
+        if idate:
+            os.utime(tmp, (idate, idate))
+        meta = extract(first, idate)
+        meta["size"] = offset
+        # Inside the block: an interrupt before the batch holds the file removes it.
+        batch.add_file(tmp, hasher.hexdigest(), offset, maildir_flags(m.get(b"FLAGS")), idate,
+                       uid, uidvalidity, meta)  # fmt: skip

@@ -267,6 +267,39 @@ class Store:
         return Batch(self, self.folder(account, folder, delimiter))
 
 
+class Staged:
+    """A new file in a folder's tmp/, open for writing. On any exception in the block, an
+    interrupt included (even one that lands as the file is created), the file goes: nothing torn
+    stays in tmp/. `close()` ends the writing early (a file is renamed or removed closed)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.fd = -1
+
+    def __enter__(self) -> Staged:
+        try:
+            self.fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        except BaseException:
+            self.path.unlink(missing_ok=True)
+            raise
+        return self
+
+    def write(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self.fd, view) :]
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            fd, self.fd = self.fd, -1
+            os.close(fd)
+
+    def __exit__(self, kind, exc, tb) -> None:
+        self.close()
+        if kind is not None:
+            self.path.unlink(missing_ok=True)
+
+
 @dataclass
 class _New:
     tmp: Path
@@ -351,22 +384,12 @@ class Batch:
                 self.rows.append(row)
                 return "linked"
             tmp = self.tmpdir / f"{base}.{os.getpid()}"
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            try:
-                view = memoryview(data)
-                while view:
-                    n = os.write(fd, view)
-                    view = view[n:]
-                os.close(fd)
-                fd = -1
+            with Staged(tmp) as f:
+                f.write(data)
+                f.close()
                 if internaldate:
                     os.utime(tmp, (internaldate, internaldate))
                 self.writes.append(_New(tmp, self.cur / name, h, {}))
-            except BaseException:  # an interrupt mid-write: no torn file left in tmp/
-                if fd >= 0:
-                    os.close(fd)
-                os.unlink(tmp)
-                raise
             self.added += 1
             self.bytes += len(data)
         if self.store.msg_by_hash(h) is None and h not in self.metas:
