@@ -96,13 +96,9 @@ def wait_for(cond, timeout: float = 20.0):
 
 
 def start(*args: str, **kwargs) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "wacket", *args],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        **kwargs,
-    )
+    kwargs = {"stdin": subprocess.DEVNULL, "stdout": subprocess.PIPE,
+              "stderr": subprocess.PIPE, **kwargs}  # fmt: skip
+    return subprocess.Popen([sys.executable, "-m", "wacket", *args], **kwargs)
 
 
 def last_journal(run_wacket, command: str) -> dict:
@@ -443,6 +439,61 @@ def test_backup_verify_on_h1(fleet, h1, run_wacket, tmp_path, signum, code):
     finally:
         shutil.rmtree(src)
         shutil.rmtree(target)
+
+
+@pytest.mark.parametrize(
+    ("point", "signum", "code"),
+    [
+        ("cloned", signal.SIGINT, 130),  # the last snapshot cloned, before rsync
+        ("after-transfer", signal.SIGTERM, 143),  # the data in, before the manifest
+        ("before-rename", signal.SIGINT, 130),  # the manifest written, before the commit
+    ],
+)
+def test_backup_run_interrupted_outside_the_transfer(
+    fleet, h1, run_wacket, tmp_path, point, signum, code
+):
+    """Between a run's steps nothing half-made looks complete: the snapshot stays .inprogress,
+    the last one is untouched, and the next run completes with the new data."""
+    here = _unique(tmp_path, "here")
+    (here / "Documents").mkdir()
+    (here / "Documents" / "kept.txt").write_text("kept\n")
+    (here / "Documents" / "changed.txt").write_text("old\n")
+    target = _unique(h1.home, "backup")
+    args = ["backup", "run", "--source", f"{here}/Documents", "--target", f"h1:{target}",
+            "--name", "docs"]  # fmt: skip
+    try:
+        first = run_wacket(*args, "--json")
+        assert first.returncode == 0, first.stderr
+        last = json.loads(first.stdout)[0]["snapshot"]
+        (here / "Documents" / "changed.txt").write_text("new\n")
+        errfile = tmp_path / f"{point}.err"
+        env = dict(os.environ, WACKET_DEBUG="1", WACKET_BACKUP_PAUSE=f"{point}:30")
+        with open(errfile, "wb") as err_fh:
+            proc = start(*args, env=env, stderr=err_fh)
+        rc, _out, _err, seconds = _signal_mid_run(
+            proc, signum, lambda: f"backup: {point} at".encode() in errfile.read_bytes(),
+            tmp_path, f"backup run at {point}",
+        )  # fmt: skip
+        err = errfile.read_bytes()
+        _assert_stopped_cleanly(
+            rc, err, seconds, code, [_control_marker(proc)], h1.proc.pid, run_wacket,
+            "backup run docs",
+        )  # fmt: skip
+        assert _snapshots(run_wacket, "docs", f"h1:{target}") == [last]
+        root = target / "docs"
+        assert (root / ".inprogress").is_dir()
+        assert (root / last / "Documents" / "changed.txt").read_text() == "old\n"
+        again = run_wacket(*args, "--json")
+        assert again.returncode == 0, again.stderr
+        snap = json.loads(again.stdout)[0]["snapshot"]
+        assert _snapshots(run_wacket, "docs", f"h1:{target}") == [last, snap]
+        assert not (root / ".inprogress").exists()
+        assert (root / snap / "Documents" / "changed.txt").read_text() == "new\n"
+        assert (root / last / "Documents" / "changed.txt").read_text() == "old\n"
+        check = run_wacket("backup", "verify", "docs", "--target", f"h1:{target}", "--all")
+        assert check.returncode == 0, check.stderr
+    finally:
+        shutil.rmtree(target, ignore_errors=True)
 
 
 # -- find get -------------------------------------------------------------------------------------
