@@ -26,7 +26,7 @@ def get(pool, host, path: str, dest: str) -> str:
             if os.path.isdir(path):
                 shutil.copytree(path, target, symlinks=True, dirs_exist_ok=True)
             else:
-                shutil.copy2(path, target)
+                _into_place(target, lambda tmp: shutil.copy2(path, tmp))
         except OSError as exc:
             if not os.path.lexists(path):
                 raise WacketError(f"{host.name}:{path}: no such file", Exit.USAGE) from None
@@ -60,9 +60,47 @@ def get(pool, host, path: str, dest: str) -> str:
             raise WacketError(f"{host.name}:{path}: {last}")
     # No rsync on one side: SFTP (files only).
     try:
-        session.sftp.get(path, target)
+        _sftp_get(session.sftp, path, target)
     except FileNotFoundError:
         raise WacketError(f"{host.name}:{path}: no such file", Exit.USAGE) from None
     except OSError as exc:
         raise WacketError(f"{host.name}:{path}: {exc.strerror or exc}") from None
     return target
+
+
+def _sftp_get(sftp, path: str, target: str) -> None:
+    """As `rsync -a` would: bytes, mode and mtime."""
+
+    def fill(tmp: str) -> None:
+        import stat
+
+        sftp.get(path, tmp)
+        st = sftp.stat(path)
+        os.chmod(tmp, stat.S_IMODE(st.st_mode))
+        os.utime(tmp, (st.st_atime, st.st_mtime))
+
+    _into_place(target, fill)
+
+
+def _into_place(target: str, fill) -> None:
+    """`fill` writes a temporary name beside `target`; once durable it is renamed: a copy cut
+    short never shows under the real name."""
+    from wacket.fsutil import fsync_dir
+
+    folder, name = os.path.split(target)
+    tmp = os.path.join(folder, f".{name}.wacket-part.{os.getpid()}")
+    try:
+        fill(tmp)
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    fsync_dir(folder or ".")
