@@ -151,6 +151,18 @@ def test_mail_connection_cut(dovecot, tmp_path, isolated_env):
             stats.duplicates += sum(n - 1 for n in have.values() if n > 1)
         v = fb.ok(killer.run(["mail", "verify", "t", "--jsonl"], None), stats)
         assert sum(x["missing"] for x in fb.jsonl(v.stdout)) == 0, stats.msg(v.stdout.decode())
+        # verify and restore cut half way: "unreachable" (3) in one line, never an internal
+        # error; a restore run again completes with each message uploaded once.
+        rc, _, _ = cut_run(["mail", "verify", "t"], proxy, stats, killer, after=6 << 10)
+        assert rc == 3, stats.msg(f"verify cut: rc={rc}")
+        restore = ["mail", "restore", "t/INBOX", "--to", "t/Restored", "--jsonl"]
+        rc, _, _ = cut_run(restore, proxy, stats, killer, after=1 << 20)
+        assert rc == 3, stats.msg(f"restore cut: rc={rc}")
+        fb.ok(killer.run(restore, None), stats)
+        want, have = box.server_hashes("INBOX"), box.server_hashes("Restored")
+        stats.files_checked += sum(want.values())
+        stats.losses += len(set(want) - set(have))
+        stats.duplicates += sum(n - 1 for n in have.values() if n > 1)
     finally:
         proxy.close()
         box.client.logout()

@@ -600,7 +600,8 @@ def restore(app, source, to, fmt) -> int:
             raise WacketError(f"{source}: no archived messages")
         client = _connect(app, acct)
         try:
-            rec = r.restore(store, account, folder, client, target_folder or folder)
+            with imap.session(acct):  # the connection lost half way: unreachable
+                rec = r.restore(store, account, folder, client, target_folder or folder)
         finally:
             imap.logout(client)
             store.close()

@@ -12,6 +12,11 @@ CHUNK = 5000
 
 def verify_account(store: Store, account, client):
     """Yield ("folder", record) per folder and ("missing", record) per message not archived."""
+    with imap.session(account):  # the connection lost half way: unreachable, not a crash
+        yield from _verify(store, account, client)
+
+
+def _verify(store: Store, account, client):
     for f in imap.list_folders(client):
         if not account.wants(f.name):
             continue
