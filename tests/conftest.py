@@ -127,3 +127,16 @@ def hang_server():
 def closed_port() -> int:
     """A port on 127.0.0.1 that refuses connections for the rest of the run."""
     return sshbed.closed_port("127.0.0.1")
+
+
+@pytest.fixture(scope="module")
+def dovecot_plain():
+    """A Dovecot without TLS for a module's tests (campaigns that cut or kill its connections)."""
+    import dovebed
+
+    d = dovebed.Dovecot(users={"seed": "seed-pw"}, tls=False)
+    d.start()
+    try:
+        yield d
+    finally:
+        d.stop()

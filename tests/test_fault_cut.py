@@ -11,10 +11,7 @@ from pathlib import Path
 
 import faultbed as fb
 import pytest
-import test_fault_kill
 from syncbed import add_proxied_host
-
-dovecot = test_fault_kill.dovecot  # fixture: a Dovecot of this module's own
 
 
 @pytest.fixture
@@ -115,18 +112,18 @@ def test_sync_connection_cut(fleet, flaky, tmp_path, isolated_env, mode):
     assert not problems, stats.msg("\n".join(problems[:20]))
 
 
-def test_mail_connection_cut(dovecot, tmp_path, isolated_env):
+def test_mail_connection_cut(dovecot_plain, tmp_path, isolated_env):
     from test_mail import Box, archive_hashes, msg
 
     from wacket.mail.store import content_hash
 
     stats = fb.Stats("mail archive (connection cut)")
     r = fb.rng("cut-mail")
-    box = Box(dovecot, isolated_env)
-    proxy = fb.CutProxy((dovecot.address, dovecot.port))
+    box = Box(dovecot_plain, isolated_env)
+    proxy = fb.CutProxy((dovecot_plain.address, dovecot_plain.port))
     cfg = Path(os.environ["WACKET_CONFIG"])
     cfg.parent.mkdir(parents=True, exist_ok=True)
-    cfg.write_text(box.toml().replace(f"port = {dovecot.port}", f"port = {proxy.port}"))
+    cfg.write_text(box.toml().replace(f"port = {dovecot_plain.port}", f"port = {proxy.port}"))
     killer = fb.Killer(stats, tmp_path / "runs")
     try:
         fb.ok(killer.run(["mail", "login", "t", "--password-stdin"], None,

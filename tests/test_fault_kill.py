@@ -218,26 +218,14 @@ def test_two_way_sync_killed_at_random(fleet, tmp_path, isolated_env):
 # -- mail archive -------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def dovecot():
-    import dovebed
-
-    d = dovebed.Dovecot(users={"seed": "seed-pw"}, tls=False)
-    d.start()
-    try:
-        yield d
-    finally:
-        d.stop()
-
-
-def test_mail_archive_killed_at_random(dovecot, tmp_path, isolated_env):
+def test_mail_archive_killed_at_random(dovecot_plain, tmp_path, isolated_env):
     from test_mail import Box, archive_hashes, msg
 
     from wacket.mail.store import content_hash
 
     stats = fb.Stats("mail archive")
     r = fb.rng("mail")
-    box = Box(dovecot, isolated_env)
+    box = Box(dovecot_plain, isolated_env)
     cfg = Path(os.environ["WACKET_CONFIG"])
     cfg.parent.mkdir(parents=True, exist_ok=True)
     cfg.write_text(box.toml())

@@ -10,7 +10,6 @@ without that option an `rsync` first on PATH that adds --bwlimit (the real rsync
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import shutil
@@ -22,28 +21,13 @@ import uuid
 from pathlib import Path
 
 import pytest
+from intrbed import assert_all_gone, held_locks, pids
 from test_interrupts import _interrupt as interrupt
 from test_interrupts import _report as report
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux /proc")
 
 EXIT_BOUND = 2.0
-
-
-def pids(marker: str) -> list[int]:
-    """Live processes (not zombies) whose command line holds `marker`."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == os.getpid():
-            continue
-        try:
-            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
-            state = Path(f"/proc/{entry}/stat").read_text().rpartition(")")[2].split()[0]
-        except OSError:
-            continue
-        if marker.encode() in cmdline and state != "Z":
-            found.append(int(entry))
-    return found
 
 
 def table() -> dict[int, tuple[int, list[bytes]]]:
@@ -106,25 +90,6 @@ def last_journal(run_wacket, command: str) -> dict:
     assert res.returncode == 0, res.stderr
     lines = [json.loads(x) for x in res.stdout.splitlines()]
     return [e for e in lines if e["command"] == command][-1]
-
-
-def held_locks() -> list[str]:
-    """Lock files under the data dir that some process still holds."""
-    held = []
-    locks = Path(os.environ["WACKET_DATA"]) / "locks"
-    for path in locks.glob("*.lock") if locks.is_dir() else []:
-        fd = os.open(path, os.O_RDWR)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            held.append(path.name)
-        finally:
-            os.close(fd)
-    return held
-
-
-def assert_all_gone(marker: str) -> None:
-    assert wait_for(lambda: not pids(marker), timeout=5), f"left running: {pids(marker)}"
 
 
 SIGNALS = pytest.mark.parametrize(

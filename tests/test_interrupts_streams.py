@@ -62,23 +62,11 @@ def _stopped(proc: subprocess.Popen, signum: int, code: int, what: str, tmp_path
 # -- mail archive ---------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def dovecot():
-    import dovebed
-
-    d = dovebed.Dovecot(users={"seed": "seed-pw"}, tls=False)
-    d.start()
-    try:
-        yield d
-    finally:
-        d.stop()
-
-
 @SIGNALS
-def test_mail_archive(dovecot, fleet, isolated_env, run_wacket, tmp_path, signum, code):
+def test_mail_archive(dovecot_plain, fleet, isolated_env, run_wacket, tmp_path, signum, code):
     from test_mail import Box, assert_archive_equals_server, msg
 
-    box = Box(dovecot, isolated_env)
+    box = Box(dovecot_plain, isolated_env)
     cfg = Path(os.environ["WACKET_CONFIG"])
     cfg.write_text(cfg.read_text() + "\n" + box.toml())
     res = run_wacket("mail", "login", "t", "--password-stdin", input=box.password + "\n")
