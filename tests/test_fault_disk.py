@@ -10,9 +10,6 @@ from pathlib import Path
 
 import faultbed as fb
 import pytest
-import test_fault_kill
-
-dovecot = test_fault_kill.dovecot  # fixture: a Dovecot of this module's own
 
 
 @pytest.fixture
@@ -76,12 +73,12 @@ def test_backup_into_a_full_disk(small, tmp_path, isolated_env):
     assert not problems, stats.msg("\n".join(problems[:20]))
 
 
-def test_mail_archive_into_a_full_disk(dovecot, small, tmp_path, isolated_env, monkeypatch):
+def test_mail_archive_into_a_full_disk(dovecot_plain, small, tmp_path, isolated_env, monkeypatch):
     from test_mail import Box, archive_hashes, msg
 
     stats = fb.Stats("mail archive (full disk)")
     r = fb.rng("disk-mail")
-    box = Box(dovecot, isolated_env)
+    box = Box(dovecot_plain, isolated_env)
     cfg = Path(os.environ["WACKET_CONFIG"])
     cfg.parent.mkdir(parents=True, exist_ok=True)
     cfg.write_text(box.toml())

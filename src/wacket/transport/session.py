@@ -314,6 +314,7 @@ class SSHSession(Session):
         self.connect_timeout = connect_timeout or DEFAULT_CONNECT_TIMEOUT
         self._client = None
         self._sftp = None
+        self._sftp_stop = None  # the interrupt hook of the open SFTP channel
         self._jump = None
         self._home: bytes | None = None
         self._sftp_lock = threading.RLock()
@@ -542,6 +543,10 @@ class SSHSession(Session):
         with self._lock:
             if self._sftp is None:
                 self._sftp = client.open_sftp()
+                # An interrupt mid-transfer leaves the SFTP stream mid-packet: closing the file
+                # would then wait forever for a reply. Close the channel first, so it fails.
+                self._sftp_stop = interrupt.running(self._sftp.get_channel().close)
+                self._sftp_stop.__enter__()
             return self._sftp
 
     def put_bytes(self, path, data, mode=0o600):
@@ -602,6 +607,9 @@ class SSHSession(Session):
 
     def close(self):
         super().close()
+        if self._sftp_stop is not None:
+            self._sftp_stop.__exit__(None, None, None)
+            self._sftp_stop = None
         if self._client is not None:
             self._client.close()
             self._client = None
