@@ -51,6 +51,7 @@ class Report:
     seconds: float
     errors: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    summary: str = ""  # the journal's line for the run, once it is done
 
     @property
     def code(self) -> Exit:
@@ -389,11 +390,14 @@ def _transfer(src, dst, paths, bin_dir, job, on_record, accept_new, connect_time
     return res
 
 
-def apply_cli(app, plan_file, fmt, accept_new, connect_timeout) -> int:
-    """`wacket sync --apply FILE`: exactly that plan, refused if either side changed since."""
+@contextlib.contextmanager
+def applying(plan_file, fleet, pool, *, accept_new=False, connect_timeout=None):
+    """`wacket sync --apply FILE`: exactly that plan, refused if either side changed since.
+
+    Takes the locks, opens the journal entry and checks both sides against the plan; yields a
+    function that carries the plan out (given where its records go) and returns the Report."""
     from wacket import journal
     from wacket.lock import job_lock
-    from wacket.output import Renderer, resolve
     from wacket.sync import endpoints
     from wacket.sync.job import Job
     from wacket.sync.state import State, drop_gens
@@ -401,15 +405,13 @@ def apply_cli(app, plan_file, fmt, accept_new, connect_timeout) -> int:
 
     plan = read(plan_file)
     started = time.monotonic()
-    a_ep = endpoints.parse(f"{plan.a['host']}:{plan.a['root']}", app.fleet)
-    b_ep = endpoints.parse(f"{plan.b['host']}:{plan.b['root']}", app.fleet)
+    a_ep = endpoints.parse(f"{plan.a['host']}:{plan.a['root']}", fleet)
+    b_ep = endpoints.parse(f"{plan.b['host']}:{plan.b['root']}", fleet)
     opts = plan.options or {}
     job = Job(a_ep.label, b_ep.label, mode="two-way", excludes=opts.get("excludes", []),
               conflict=opts.get("conflict", "keep-both"), force=opts.get("force", False),
               max_delete=opts.get("max_delete"))  # fmt: skip
-    fmt = resolve(fmt)
     hosts = list(dict.fromkeys([a_ep.host.name, b_ep.host.name]))
-    pool = app.pool(accept_new, connect_timeout)
     with contextlib.ExitStack() as stack:
         stack.enter_context(job_lock(job.lock_name()))
         entry = stack.enter_context(journal.entry("sync", hosts))
@@ -427,24 +429,18 @@ def apply_cli(app, plan_file, fmt, accept_new, connect_timeout) -> int:
         if state.digest != plan.state_digest:
             raise WacketError("the pair was synced since the plan was made; nothing done "
                               "(make a new plan)")  # fmt: skip
-        from wacket.cli.sync import _table_emitter
-
         # A plan carried out this way leaves the sides' cached listings behind: the next run
         # lists both sides whole once.
         drop_gens(pid)
         state.gens = None
-        with Renderer(fmt if fmt != "table" else "plain", ["action", "kind", "size", "path"]) as r:
-            emit = r.emit if fmt != "table" else _table_emitter(app)
+
+        def carry_out(emit, quiet=False) -> Report:
             report = execute(plan, a, b, state, job, emit, started, accept_new=accept_new,
-                             connect_timeout=connect_timeout, quiet=app.quiet)  # fmt: skip
-        summary = report.totals.line(report.seconds)
-        entry.summary += summary
-        entry.exit_code = report.code
-        entry.outcome = "ok" if report.code == Exit.OK else "partial"
-    if fmt == "table":
-        with Renderer("table", ["action", "files", "bytes", "seconds", "throughput"]) as t:
-            for row in report.totals.rows(report.seconds):
-                t.emit(row)
-    else:
-        app.note(f"wacket sync: applied {plan_file}: {summary}")
-    return int(report.code)
+                             connect_timeout=connect_timeout, quiet=quiet)  # fmt: skip
+            report.summary = report.totals.line(report.seconds)
+            entry.summary += report.summary
+            entry.exit_code = report.code
+            entry.outcome = "ok" if report.code == Exit.OK else "partial"
+            return report
+
+        yield carry_out
