@@ -133,7 +133,7 @@ def sync(app, paths, two_way, all_, dry_run, delete, excludes, exclude_from, che
 def _run(app, jobs, fmt, accept_new, connect_timeout, precheck=None, collect=None) -> int:
     from wacket.errors import WacketError
     from wacket.output import resolve
-    from wacket.sync.job import run_job
+    from wacket.sync.run import run_job
 
     fmt = resolve(fmt)
     worst = Exit.OK
@@ -219,12 +219,12 @@ def _apply(app, plan_file, fmt, accept_new, connect_timeout) -> int:
 
 def _apply_twoway(app, plan_file, fmt, accept_new, connect_timeout) -> int:
     from wacket.output import resolve
-    from wacket.sync import plan
+    from wacket.sync import twoway
 
     fmt = resolve(fmt)
     pool = app.pool(accept_new, connect_timeout)
     with (
-        plan.applying(plan_file, app.fleet, pool, accept_new=accept_new,
+        twoway.applying(plan_file, app.fleet, pool, accept_new=accept_new,
                       connect_timeout=connect_timeout) as carry_out,
         # opened once the plan is found still good: a refused plan prints nothing
         Renderer(fmt if fmt != "table" else "plain", RECORD_COLUMNS) as out,

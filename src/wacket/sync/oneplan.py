@@ -21,8 +21,8 @@ MODE = "one-way"
 
 def _fingerprints(src, dest, pool) -> dict:
     """Listings of SRC and DEST (whole trees, no excludes) as two digests; DEST may not exist."""
+    from wacket.sync.sides import Side, parallel, prepare, scan
     from wacket.sync.state import fingerprint
-    from wacket.sync.twoway import Side, parallel, prepare, scan
 
     sides = [Side("a", src), Side("b", dest)]
 

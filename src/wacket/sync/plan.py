@@ -10,13 +10,12 @@ old state, from which the next run finishes the job without loss or duplicates.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import time
 from dataclasses import asdict, dataclass, field
 
-from wacket.errors import ConfigError, Exit, WacketError
+from wacket.errors import ConfigError, Exit
 from wacket.fsutil import write_output
 from wacket.sync.itemize import Totals
 from wacket.sync.trash import TRASH, TRASH_TMP, run_dir
@@ -184,8 +183,8 @@ def guard(plan: Plan, a, b, job) -> None:
 
 def execute(plan: Plan, a, b, state, job, emit, started, *, accept_new=False,
             connect_timeout=None, quiet=False, always_save=False) -> Report:  # fmt: skip
-    from wacket.sync.state import drop_pending, write_pending
-    from wacket.sync.twoway import _call, parallel, same
+    from wacket.sync.sides import call, parallel
+    from wacket.sync.state import drop_pending, same, write_pending
 
     sides = {"a": a, "b": b}
     other = {"a": "b", "b": "a"}
@@ -230,7 +229,7 @@ def execute(plan: Plan, a, b, state, job, emit, started, *, accept_new=False,
             conflict_of[op["path"]] = op
 
     # 1. conflict renames (the loser steps aside under its conflict name)
-    done = parallel([lambda s=s: _call(sides[s], "sync.rename", root=sides[s].root,
+    done = parallel([lambda s=s: call(sides[s], "sync.rename", root=sides[s].root,
                                        items=renames[s]) if renames[s] else None
                      for s in ("a", "b")])  # fmt: skip
     for s, res in zip(("a", "b"), done, strict=True):
@@ -241,7 +240,7 @@ def execute(plan: Plan, a, b, state, job, emit, started, *, accept_new=False,
                 skip.add(conflict_of[rel]["kept_as"])
     # 2. deleted files and replaced kinds go to the trash
     bin_dir = run_dir(plan.stamp)
-    moved = parallel([lambda s=s: _call(sides[s], "sync.trash", root=sides[s].root,
+    moved = parallel([lambda s=s: call(sides[s], "sync.trash", root=sides[s].root,
                                         stamp=bin_dir, items=trash_items[s])
                       if trash_items[s] else None for s in ("a", "b")])  # fmt: skip
     for s, res in zip(("a", "b"), moved, strict=True):
@@ -286,13 +285,13 @@ def execute(plan: Plan, a, b, state, job, emit, started, *, accept_new=False,
                 if not line.startswith("rsync error:"):
                     rsync_errors.setdefault(s, []).append(line)
     # 4. directories deleted on the other side, if empty now
-    parallel([lambda s=s: _call(sides[s], "sync.rmdirs", root=sides[s].root, paths=rmdirs[s])
+    parallel([lambda s=s: call(sides[s], "sync.rmdirs", root=sides[s].root, paths=rmdirs[s])
               if rmdirs[s] else None for s in ("a", "b")])  # fmt: skip
 
     # 5. what really arrived becomes the new state (with the content hash of what was written)
     touched = sorted({op["path"] for op in plan.ops if op["op"] in ("copy", "delete")})
     written = {s: [op["path"] for op in by_dir[other[s]]] for s in ("a", "b")}
-    posts = parallel([lambda s=s: _call(sides[s], "sync.stat", root=sides[s].root, paths=touched,
+    posts = parallel([lambda s=s: call(sides[s], "sync.stat", root=sides[s].root, paths=touched,
                                         hash=written[s])
                       if touched else {"sigs": [], "hashes": {}} for s in ("a", "b")])  # fmt: skip
     post = {s: dict(zip(touched, [tuple(x) if x else None for x in posts[i]["sigs"]], strict=True))
@@ -388,59 +387,3 @@ def _transfer(src, dst, paths, bin_dir, job, on_record, accept_new, connect_time
     if res.rc not in (0, 23, 24):
         rsync.check(res, remote, connect_timeout=connect_timeout)
     return res
-
-
-@contextlib.contextmanager
-def applying(plan_file, fleet, pool, *, accept_new=False, connect_timeout=None):
-    """`wacket sync --apply FILE`: exactly that plan, refused if either side changed since.
-
-    Takes the locks, opens the journal entry and checks both sides against the plan; yields a
-    function that carries the plan out (given where its records go) and returns the Report."""
-    from wacket import journal
-    from wacket.lock import job_lock
-    from wacket.sync import endpoints
-    from wacket.sync.job import Job
-    from wacket.sync.state import State, drop_gens
-    from wacket.sync.twoway import Side, pair_lock, scan_sides
-
-    plan = read(plan_file)
-    started = time.monotonic()
-    a_ep = endpoints.parse(f"{plan.a['host']}:{plan.a['root']}", fleet)
-    b_ep = endpoints.parse(f"{plan.b['host']}:{plan.b['root']}", fleet)
-    opts = plan.options or {}
-    job = Job(a_ep.label, b_ep.label, mode="two-way", excludes=opts.get("excludes", []),
-              conflict=opts.get("conflict", "keep-both"), force=opts.get("force", False),
-              max_delete=opts.get("max_delete"))  # fmt: skip
-    hosts = list(dict.fromkeys([a_ep.host.name, b_ep.host.name]))
-    with contextlib.ExitStack() as stack:
-        stack.enter_context(job_lock(job.lock_name()))
-        entry = stack.enter_context(journal.entry("sync", hosts))
-        entry.summary = f"apply {plan_file}: "
-        a, b = Side("a", a_ep), Side("b", b_ep)
-        pid, _ = scan_sides(a, b, pool, job)
-        stack.enter_context(pair_lock(pid, a, b))
-        state = State.load(pid, a.label, b.label)
-        from wacket.sync.state import fingerprint
-
-        for side, saved in ((a, plan.a), (b, plan.b)):
-            if fingerprint(side.entries) != saved["fingerprint"]:
-                raise WacketError(f"{side.label} changed since the plan was made; nothing done "
-                                  "(make a new plan)")  # fmt: skip
-        if state.digest != plan.state_digest:
-            raise WacketError("the pair was synced since the plan was made; nothing done "
-                              "(make a new plan)")  # fmt: skip
-        # A plan carried out this way leaves the sides' cached listings behind: the next run
-        # lists both sides whole once.
-        drop_gens(pid)
-        state.gens = None
-
-        def carry_out(emit, quiet=False) -> Report:
-            report = execute(plan, a, b, state, job, emit, started, accept_new=accept_new,
-                             connect_timeout=connect_timeout, quiet=quiet)  # fmt: skip
-            report.summary = report.totals.line(report.seconds)
-            entry.summary += report.summary
-            entry.exit_code = report.code
-            entry.outcome = "ok" if report.code == Exit.OK else "partial"
-            return report
-
-        yield carry_out

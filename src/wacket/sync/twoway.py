@@ -16,173 +16,27 @@ compared by content (which also gives the state every such file's hash).
 
 from __future__ import annotations
 
-import threading
+import contextlib
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from wacket.errors import Exit, WacketError
 from wacket.sync.endpoints import Endpoint, check_pair
-from wacket.sync.state import Sig, State, pair_id
-from wacket.sync.trash import TRASH, conflict_name, stamp
+from wacket.sync.sides import (
+    Side,
+    apply_diff,
+    call,
+    commit,
+    excludes_of,
+    parallel,
+    read_excludes,
+    scan,
+    scan_sides,
+)
+from wacket.sync.state import Sig, State, same
+from wacket.sync.trash import conflict_name, stamp
 
 KIND_NAMES = {"f": "file", "d": "dir", "l": "symlink"}
-
-
-@dataclass
-class Side:
-    name: str  # "a" or "b"
-    ep: Endpoint
-    session: object = None
-    root: str = ""
-    hostname: str = ""
-    entries: dict[str, Sig] = field(default_factory=dict)
-    errors: list = field(default_factory=list)
-    mode: str = "full"
-    diff: dict | None = None
-    key: str = ""
-    missing: bool = False
-    walked: str | None = None  # the token of a walk made ahead of the scan (sync.walk)
-    racy: set = field(default_factory=set)  # files seen too soon after a write (see sync.stat)
-
-    @property
-    def label(self) -> str:
-        return self.ep.label
-
-    @property
-    def conflict_host(self) -> str:
-        return self.hostname if self.ep.is_local else self.ep.host.name
-
-    def helper(self):
-        return self.session.helper()
-
-    def spec(self) -> str:
-        from wacket.transport.rsync import remote_spec
-
-        root = self.root.rstrip("/") + "/"
-        return root if self.ep.is_local else remote_spec(self.ep.host, root)
-
-
-def _call(side: Side, op: str, **args):
-    from wacket.remote.client import HelperError
-
-    try:
-        return side.helper().call(op, **args)
-    except HelperError as exc:
-        if exc.kind in ("missing", "notdir", "create"):
-            raise WacketError(str(exc), Exit.USAGE) from None
-        if exc.kind == "lost":
-            from wacket.errors import UnreachableError
-
-            raise UnreachableError(side.ep.host.name, "lost", str(exc)) from None
-        raise
-
-
-def prepare(side: Side, pool, *, create: bool, trash_days, dry_run) -> None:
-    """Resolve the root (created on side B if missing), prune old trash."""
-    side.session = pool.session(side.ep.host)
-    info = _call(side, "sync.prepare", root=side.ep.path, create=create and not dry_run,
-                 missing_ok=create and dry_run, trash_days=trash_days, dry_run=dry_run)  # fmt: skip
-    side.root = info["root"]
-    side.hostname = info["host"]
-    side.missing = bool(info.get("missing"))  # a dry run towards a side not made yet
-
-
-def walk_ahead(side: Side, excludes: list[str]) -> None:
-    """Walk the side as soon as it is ready, while the other one may still be connecting; the
-    scan then only compares (see sync.walk)."""
-    if side.missing:
-        return
-    _call(side, "sync.walk", root=side.root, exclude=["/" + TRASH] + list(excludes),
-          token=side.name)  # fmt: skip
-    side.walked = side.name
-
-
-def scan(side: Side, *, excludes: list[str], key: str, gen: str | None) -> None:
-    """One streamed walk of the whole tree on that side (sync.scan, built on tree.scan's walk).
-
-    Given the generation `gen` of the listing that side keeps from the last good sync, it sends
-    only what differs from it (side.mode "diff", side.diff); otherwise every entry ("full")."""
-    from wacket.remote.client import HelperError
-
-    if side.missing:
-        side.key, side.mode, side.errors, side.entries, side.diff = key, "full", [], {}, None
-        return
-    done: dict = {}
-    items: dict[str, Sig | None] = {}
-    try:
-        for batch in side.helper().stream(
-            "sync.scan", on_done=done.update, root=side.root,
-            exclude=["/" + TRASH] + list(excludes), key=key, gen=gen, walked=side.walked,
-        ):  # fmt: skip
-            for rel, sig in batch:
-                items[rel] = tuple(sig) if sig is not None else None
-    except HelperError as exc:
-        if exc.kind in ("missing", "notdir"):
-            raise WacketError(str(exc), Exit.USAGE) from None
-        if exc.kind == "lost":
-            from wacket.errors import UnreachableError
-
-            raise UnreachableError(side.ep.host.name, "lost", str(exc)) from None
-        raise
-    side.walked = None
-    side.key = key
-    side.mode = done.get("mode", "full")
-    side.errors = done.get("errors", [])
-    side.racy = set(done.get("racy", []))
-    if side.mode == "full":
-        side.entries, side.diff = items, None
-    else:
-        side.entries, side.diff = {}, items
-
-
-def apply_diff(side: Side, base: dict[str, Sig]) -> None:
-    """The side's full listing: the listing of the last good sync plus what changed since."""
-    entries = dict(base)
-    for rel, sig in side.diff.items():
-        if sig is None:
-            entries.pop(rel, None)
-        else:
-            entries[rel] = sig
-    side.entries, side.diff, side.mode = entries, None, "full"
-
-
-def commit(side: Side, target: dict[str, Sig], gen: str) -> None:
-    """Tell the side that `target` (the new state of that side) is its listing of generation gen."""
-    listing = side.entries
-    if listing == target:
-        changes: list = []
-    else:
-        changes = [[p, list(s)] for p, s in target.items() if listing.get(p) != s]
-        changes += [[p, None] for p in listing.keys() - target.keys()]
-    _call(side, "sync.commit", key=side.key, gen=gen, changes=changes)
-
-
-def parallel(fns: list[Callable[[], object]]) -> list:
-    """Run callables in threads; re-raise the first error (in order) after all finished."""
-    results: list = [None] * len(fns)
-    errors: list = [None] * len(fns)
-
-    def wrap(i, fn):
-        try:
-            results[i] = fn()
-        except BaseException as exc:  # noqa: BLE001 - re-raised below
-            errors[i] = exc
-
-    threads = [threading.Thread(target=wrap, args=(i, fn), daemon=True) for i, fn in enumerate(fns)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    for exc in errors:
-        if exc is not None:
-            raise exc
-    return results
-
-
-def same(sa: Sig, sb: Sig) -> bool:
-    """Equal as far as the listing tells: files by size and mtime (see verify for the rest)."""
-    return sa == sb or (sa[0] == sb[0] == "f" and sa[1] == sb[1] and sa[2] == sb[2])
 
 
 def _landed(got: Sig, sig: Sig, before: Sig | None) -> bool:
@@ -302,7 +156,7 @@ def verify(a: Side, b: Side, state: State, keys) -> Verdict:
             else:
                 v.edited[s].add(p)
     got = parallel([
-        lambda s=s: _call(sides[s], "tree.hash", root=sides[s].root, paths=sorted(want[s]))
+        lambda s=s: call(sides[s], "tree.hash", root=sides[s].root, paths=sorted(want[s]))
         if want[s] else {}
         for s in ("a", "b")
     ])  # fmt: skip
@@ -446,7 +300,7 @@ def resolve_checks(d: Decisions, a: Side, b: Side, policy, when, hosts, taken, v
     ha, hb = v.hashes["a"], v.hashes["b"]
     need = {"a": [p for p in d.check if p not in ha], "b": [p for p in d.check if p not in hb]}
     got = parallel([
-        lambda s=s, side=side: _call(side, "tree.hash", root=side.root, paths=need[s])
+        lambda s=s, side=side: call(side, "tree.hash", root=side.root, paths=need[s])
         if need[s] else {}
         for s, side in (("a", a), ("b", b))
     ])  # fmt: skip
@@ -490,7 +344,7 @@ def sync_twoway(a_ep: Endpoint, b_ep: Endpoint, job, pool, emit, *, accept_new=F
         state = State.load(pid, a.label, b.label)
         stale = [s for s in (a, b) if s.mode == "diff" and state.gens != gens]
         if stale:  # the sides' listings are not the state's: ask for whole listings
-            kw = _scan_kw(job)
+            kw = excludes_of(job)
             parallel([lambda s=s: scan(s, excludes=kw, key=s.key, gen=None) for s in stale])
         for s, base in ((a, state.sa), (b, state.sb)):
             if s.mode == "diff":
@@ -523,46 +377,6 @@ def sync_twoway(a_ep: Endpoint, b_ep: Endpoint, job, pool, emit, *, accept_new=F
         return report
 
 
-def pair_lock(pid: str, a: Side, b: Side):
-    """One run per pair at a time, however its sides were spelled (the profile lock is by name)."""
-    from wacket.lock import job_lock
-
-    return job_lock(f"sync-pair-{pid}")
-
-
-def _scan_kw(job) -> list[str]:
-    return list(job.excludes) + _read_excludes(job.exclude_from)
-
-
-def scan_sides(a: Side, b: Side, pool, job, *, use_cache: bool = False):
-    """Prepare both sides, then scan both at once; returns (pair id, generations asked for)."""
-    from wacket.sync import state as statemod
-
-    dry = job.dry_run or bool(job.plan_file)
-    excludes = _scan_kw(job)
-
-    def ready(side: Side, create: bool) -> None:
-        prepare(side, pool, create=create, trash_days=job.trash_days, dry_run=dry)
-        walk_ahead(side, excludes)
-
-    parallel([lambda: ready(a, False), lambda: ready(b, True)])
-    pid = pair_id(a.ep.host.name, a.root, b.ep.host.name, b.root)
-    gens = statemod.read_gens(pid) if use_cache else None
-    parallel([
-        lambda s=s: scan(s, excludes=excludes, key=f"{pid}-{s.name}",
-                         gen=(gens or {}).get(s.name))
-        for s in (a, b)
-    ])  # fmt: skip
-    return pid, gens
-
-
-def _read_excludes(path) -> list[str]:
-    if not path:
-        return []
-    with open(path, encoding="utf-8", errors="surrogateescape") as fh:
-        return [ln.strip() for ln in fh if ln.strip() and not ln.lstrip().startswith(("#", ";"))]
-
-
 def make_plan(a: Side, b: Side, state: State, job):
     from wacket.sync.plan import Plan
     from wacket.sync.state import fingerprint
@@ -585,6 +399,69 @@ def make_plan(a: Side, b: Side, state: State, job):
         stamp=when, ops=d.ops, same=d.same, drop=d.drop, refresh=d.refresh,
         hashes=known_hashes(d, v), hashed=v.count, first_run=first,
         state_digest=state.digest, errors={"a": a.errors, "b": b.errors},
-        options={"excludes": list(job.excludes) + _read_excludes(job.exclude_from),
+        options={"excludes": list(job.excludes) + read_excludes(job.exclude_from),
                  "conflict": policy, "force": job.force, "max_delete": job.max_delete},
     )  # fmt: skip
+
+
+def pair_lock(pid: str, a: Side, b: Side):
+    """One run per pair at a time, however its sides were spelled (the profile lock is by name)."""
+    from wacket.lock import job_lock
+
+    return job_lock(f"sync-pair-{pid}")
+
+
+@contextlib.contextmanager
+def applying(plan_file, fleet, pool, *, accept_new=False, connect_timeout=None):
+    """`wacket sync --apply FILE`: exactly that plan, refused if either side changed since.
+
+    Takes the locks, opens the journal entry and checks both sides against the plan; yields a
+    function that carries the plan out (given where its records go) and returns the Report."""
+    from wacket import journal
+    from wacket.lock import job_lock
+    from wacket.sync import endpoints
+    from wacket.sync import plan as planmod
+    from wacket.sync.job import Job
+    from wacket.sync.state import drop_gens
+
+    plan = planmod.read(plan_file)
+    started = time.monotonic()
+    a_ep = endpoints.parse(f"{plan.a['host']}:{plan.a['root']}", fleet)
+    b_ep = endpoints.parse(f"{plan.b['host']}:{plan.b['root']}", fleet)
+    opts = plan.options or {}
+    job = Job(a_ep.label, b_ep.label, mode="two-way", excludes=opts.get("excludes", []),
+              conflict=opts.get("conflict", "keep-both"), force=opts.get("force", False),
+              max_delete=opts.get("max_delete"))  # fmt: skip
+    hosts = list(dict.fromkeys([a_ep.host.name, b_ep.host.name]))
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(job_lock(job.lock_name()))
+        entry = stack.enter_context(journal.entry("sync", hosts))
+        entry.summary = f"apply {plan_file}: "
+        a, b = Side("a", a_ep), Side("b", b_ep)
+        pid, _ = scan_sides(a, b, pool, job)
+        stack.enter_context(pair_lock(pid, a, b))
+        state = State.load(pid, a.label, b.label)
+        from wacket.sync.state import fingerprint
+
+        for side, saved in ((a, plan.a), (b, plan.b)):
+            if fingerprint(side.entries) != saved["fingerprint"]:
+                raise WacketError(f"{side.label} changed since the plan was made; nothing done "
+                                  "(make a new plan)")  # fmt: skip
+        if state.digest != plan.state_digest:
+            raise WacketError("the pair was synced since the plan was made; nothing done "
+                              "(make a new plan)")  # fmt: skip
+        # A plan carried out this way leaves the sides' cached listings behind: the next run
+        # lists both sides whole once.
+        drop_gens(pid)
+        state.gens = None
+
+        def carry_out(emit, quiet=False):
+            report = planmod.execute(plan, a, b, state, job, emit, started, accept_new=accept_new,
+                             connect_timeout=connect_timeout, quiet=quiet)  # fmt: skip
+            report.summary = report.totals.line(report.seconds)
+            entry.summary += report.summary
+            entry.exit_code = report.code
+            entry.outcome = "ok" if report.code == Exit.OK else "partial"
+            return report
+
+        yield carry_out
