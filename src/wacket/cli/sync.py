@@ -201,17 +201,17 @@ def _emitter(app, out: Renderer, fmt: str):
 
 
 def _apply(app, plan_file, fmt, accept_new, connect_timeout) -> int:
-    from wacket.sync import oneplan
+    from wacket.sync import oneway_plan, planfile
 
-    if not oneplan.is_oneway(plan_file):
+    if not planfile.is_oneway(plan_file):
         return _apply_twoway(app, plan_file, fmt, accept_new, connect_timeout)
-    job, data = oneplan.load_job(plan_file)
+    job, data = oneway_plan.load_job(plan_file)
     job.plan_file, job.dry_run = None, False
     pool = app.pool(accept_new, connect_timeout)
     done: list[dict] = []
     code = _run(app, [job], fmt, accept_new, connect_timeout,
-                precheck=lambda a, b: oneplan.check(data, a, b, pool), collect=done.append)  # fmt: skip
-    problem = oneplan.compare(data, done)
+                precheck=lambda a, b: oneway_plan.check(data, a, b, pool), collect=done.append)  # fmt: skip
+    problem = oneway_plan.compare(data, done)
     if problem:
         app.note(f"wacket sync: {problem}")
     return code

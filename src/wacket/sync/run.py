@@ -59,7 +59,7 @@ def run_job(
                 if job.plan_file:
                     from dataclasses import replace
 
-                    from wacket.sync import oneplan
+                    from wacket.sync import oneway_plan
 
                     dry = replace(opts, dry_run=True)
 
@@ -70,7 +70,7 @@ def run_job(
 
                         return sync_oneway(a, b, dry, both)
 
-                    report = oneplan.make(job, a, b, pool_factory(), run_dry)
+                    report = oneway_plan.make(job, a, b, pool_factory(), run_dry)
                 else:
                     report = sync_oneway(a, b, opts, on_record)
             finally:

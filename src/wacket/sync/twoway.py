@@ -21,7 +21,9 @@ import time
 from dataclasses import dataclass, field
 
 from wacket.errors import Exit, WacketError
+from wacket.sync import execute, planfile
 from wacket.sync.endpoints import Endpoint, check_pair
+from wacket.sync.itemize import Totals
 from wacket.sync.sides import (
     Side,
     apply_diff,
@@ -328,7 +330,6 @@ def known_hashes(d: Decisions, v: Verdict) -> dict[str, str]:
 def sync_twoway(a_ep: Endpoint, b_ep: Endpoint, job, pool, emit, *, accept_new=False,
                 connect_timeout=None, quiet=False):  # fmt: skip
     """Scan, decide, then (unless dry run or --plan) carry the plan out and save the state."""
-    from wacket.sync import plan as planmod
     from wacket.sync import state as statemod
 
     check_pair(a_ep, b_ep, two_way=True)
@@ -340,7 +341,7 @@ def sync_twoway(a_ep: Endpoint, b_ep: Endpoint, job, pool, emit, *, accept_new=F
         if quiet_sides and not job.plan_file and statemod.state_file(pid).exists():
             # Neither side differs from the listing of the last good sync: nothing to do, and
             # the state need not even be read.
-            return planmod.Report(planmod.Totals(), time.monotonic() - started)
+            return execute.Report(Totals(), time.monotonic() - started)
         state = State.load(pid, a.label, b.label)
         stale = [s for s in (a, b) if s.mode == "diff" and state.gens != gens]
         if stale:  # the sides' listings are not the state's: ask for whole listings
@@ -357,15 +358,15 @@ def sync_twoway(a_ep: Endpoint, b_ep: Endpoint, job, pool, emit, *, accept_new=F
             statemod.drop_pending(state)
         plan = make_plan(a, b, state, job)
         if job.plan_file:
-            planmod.write(plan, job.plan_file)
+            planfile.write(plan, job.plan_file)
         if job.dry_run or job.plan_file:
-            return planmod.report_only(plan, a, b, emit, started, job)
+            return execute.report_only(plan, a, b, emit, started, job)
         # The listing caches are valid only once state, both sides and the .gen file agree:
         # drop the .gen file first, so a run killed in between falls back to whole listings.
         statemod.drop_gens(pid)
         new = {"a": statemod.new_gen(), "b": statemod.new_gen()}
         state.gens = new
-        report = planmod.execute(plan, a, b, state, job, emit, started, accept_new=accept_new,
+        report = execute.carry_out(plan, a, b, state, job, emit, started, accept_new=accept_new,
                                  connect_timeout=connect_timeout, quiet=quiet,
                                  always_save=True)  # fmt: skip
         try:
@@ -378,7 +379,6 @@ def sync_twoway(a_ep: Endpoint, b_ep: Endpoint, job, pool, emit, *, accept_new=F
 
 
 def make_plan(a: Side, b: Side, state: State, job):
-    from wacket.sync.plan import Plan
     from wacket.sync.state import fingerprint
 
     when = stamp()
@@ -393,7 +393,7 @@ def make_plan(a: Side, b: Side, state: State, job):
     resolve_checks(d, a, b, "keep-both" if first else policy, when, hosts, d.taken, v)
     fa = fingerprint(a.entries) if job.plan_file else ""
     fb = fingerprint(b.entries) if job.plan_file else ""
-    return Plan(
+    return planfile.Plan(
         a={"host": a.ep.host.name, "root": a.root, "label": a.label, "fingerprint": fa},
         b={"host": b.ep.host.name, "root": b.root, "label": b.label, "fingerprint": fb},
         stamp=when, ops=d.ops, same=d.same, drop=d.drop, refresh=d.refresh,
@@ -420,11 +420,10 @@ def applying(plan_file, fleet, pool, *, accept_new=False, connect_timeout=None):
     from wacket import journal
     from wacket.lock import job_lock
     from wacket.sync import endpoints
-    from wacket.sync import plan as planmod
     from wacket.sync.job import Job
     from wacket.sync.state import drop_gens
 
-    plan = planmod.read(plan_file)
+    plan = planfile.read(plan_file)
     started = time.monotonic()
     a_ep = endpoints.parse(f"{plan.a['host']}:{plan.a['root']}", fleet)
     b_ep = endpoints.parse(f"{plan.b['host']}:{plan.b['root']}", fleet)
@@ -455,8 +454,8 @@ def applying(plan_file, fleet, pool, *, accept_new=False, connect_timeout=None):
         drop_gens(pid)
         state.gens = None
 
-        def carry_out(emit, quiet=False):
-            report = planmod.execute(plan, a, b, state, job, emit, started, accept_new=accept_new,
+        def run(emit, quiet=False):
+            report = execute.carry_out(plan, a, b, state, job, emit, started, accept_new=accept_new,
                              connect_timeout=connect_timeout, quiet=quiet)  # fmt: skip
             report.summary = report.totals.line(report.seconds)
             entry.summary += report.summary
@@ -464,4 +463,4 @@ def applying(plan_file, fleet, pool, *, accept_new=False, connect_timeout=None):
             entry.outcome = "ok" if report.code == Exit.OK else "partial"
             return report
 
-        yield carry_out
+        yield run

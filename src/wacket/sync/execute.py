@@ -1,4 +1,4 @@
-"""The decided actions of a two-way sync: report them, write them (--plan), carry them out.
+"""Carrying out a two-way plan (or, for a dry run and --plan, only reporting it).
 
 Carrying out, in order: conflict renames, moves into the trash, one rsync per direction for every
 file to copy (`--files-from`, NUL-separated; what it overwrites goes to the run's own
@@ -10,38 +10,14 @@ old state, from which the next run finishes the job without loss or duplicates.
 
 from __future__ import annotations
 
-import json
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
-from wacket.errors import ConfigError, Exit
-from wacket.fsutil import write_output
+from wacket.errors import Exit
 from wacket.sync.itemize import Totals
+from wacket.sync.planfile import Plan, kind_of, records, size_of
 from wacket.sync.trash import TRASH, TRASH_TMP, run_dir
-
-PLAN_VERSION = 1
-
-
-@dataclass
-class Plan:
-    a: dict
-    b: dict
-    stamp: str
-    ops: list[dict] = field(default_factory=list)
-    same: list[str] = field(default_factory=list)
-    drop: list[str] = field(default_factory=list)
-    refresh: list[str] = field(default_factory=list)  # same content, new inode or ctime
-    hashes: dict[str, str] = field(default_factory=dict)  # content of `same` and `refresh` paths
-    hashed: int = 0  # files read to compare contents
-    first_run: bool = False
-    state_digest: str = ""
-    errors: dict = field(default_factory=dict)
-    options: dict = field(default_factory=dict)
-    version: int = PLAN_VERSION
-
-    def deletes(self, side: str) -> int:
-        return sum(1 for op in self.ops if op["op"] == "delete" and op["on"] == side)
 
 
 @dataclass
@@ -55,89 +31,6 @@ class Report:
     @property
     def code(self) -> Exit:
         return Exit.PARTIAL if self.errors else Exit.OK
-
-
-def write(plan: Plan, path: str) -> None:
-    data = json.dumps(asdict(plan), ensure_ascii=True, indent=1).encode() + b"\n"
-    write_output(os.path.abspath(os.path.expanduser(path)), data, 0o600)
-
-
-# What each kind of op must hold (a plan file is the user's: it may be anything)
-_OP_KEYS = {
-    "copy": {"path": str, "from": str, "sig": list, "action": str},
-    "delete": {"path": str, "on": str, "sig": list},
-    "rename": {"path": str, "to": str, "on": str, "sig": list},
-    "conflict": {"path": str, "winner": str, "policy": str},
-}
-_SIDES = ("a", "b")
-
-
-def read(path: str) -> Plan:
-    try:
-        with open(os.path.expanduser(path), "rb") as fh:
-            data = json.loads(fh.read())
-        if not isinstance(data, dict):
-            raise ValueError(f"a JSON {type(data).__name__}, not an object")
-        if data.get("version") != PLAN_VERSION:
-            raise ValueError(f"plan version {data.get('version')!r}, expected {PLAN_VERSION}")
-        plan = Plan(**data)
-        _check(plan)
-        return plan
-    except (OSError, ValueError, TypeError) as exc:
-        raise ConfigError(f"{path}: not a wacket sync plan ({exc})") from None
-
-
-def _check(plan: Plan) -> None:
-    """The plan's fields and ops have the shape --plan writes (ValueError says what is not)."""
-    for name, kind in (("a", dict), ("b", dict), ("stamp", str), ("ops", list), ("same", list),
-                       ("drop", list), ("state_digest", str), ("errors", dict),
-                       ("options", dict)):  # fmt: skip
-        if not isinstance(getattr(plan, name), kind):
-            raise ValueError(f"{name} is not a {kind.__name__}")
-    for n, op in enumerate(plan.ops, 1):
-        keys = _OP_KEYS.get(op.get("op")) if isinstance(op, dict) else None
-        if keys is None or any(not isinstance(op.get(k), t) for k, t in keys.items()):
-            raise ValueError(f"op {n} is not a copy, delete, rename or conflict")
-        if any(op.get(k, "a") not in _SIDES for k in ("from", "on", "winner")):
-            raise ValueError(f"op {n} names a side other than a or b")
-        if op["op"] == "conflict" and not isinstance(op.get("sig_" + op["winner"]), list):
-            raise ValueError(f"op {n} has no signature of its winner")
-
-
-def _kind(sig) -> str:
-    return {"f": "file", "d": "dir", "l": "symlink"}.get(sig[0], "other")
-
-
-def _size(sig):
-    return sig[1] if sig[0] == "f" else None
-
-
-def records(plan: Plan) -> list[dict]:
-    """What the plan does, one record per path (the same records a run emits)."""
-    out = []
-    for op in plan.ops:
-        kind = op["op"]
-        if kind == "copy":
-            if op.get("conflict"):
-                continue  # shown as the conflict record
-            sig = op["sig"]
-            arrow = "a->b" if op["from"] == "a" else "b->a"
-            out.append({"action": op["action"], "kind": _kind(sig), "size": _size(sig),
-                        "path": op["path"], "side": arrow})  # fmt: skip
-        elif kind == "delete":
-            out.append({"action": "delete", "kind": _kind(op["sig"]), "size": _size(op["sig"]),
-                        "path": op["path"], "side": op["on"]})  # fmt: skip
-        elif kind == "conflict":
-            rec = {"action": "conflict", "kind": _kind(op["sig_" + op["winner"]]), "size": None,
-                   "path": op["path"], "side": op["winner"], "policy": op["policy"]}  # fmt: skip
-            if op.get("kept_as"):
-                rec["kept_as"] = op["kept_as"]
-            out.append(rec)
-    for side in ("a", "b"):
-        for rel, message in plan.errors.get(side, []):
-            out.append({"action": "error", "kind": None, "size": None, "path": rel, "side": side,
-                        "message": message})  # fmt: skip
-    return out
 
 
 def report_only(plan: Plan, a, b, emit, started: float, job) -> Report:
@@ -181,7 +74,7 @@ def guard(plan: Plan, a, b, job) -> None:
             raise GuardError(n, limit, side.label)
 
 
-def execute(plan: Plan, a, b, state, job, emit, started, *, accept_new=False,
+def carry_out(plan: Plan, a, b, state, job, emit, started, *, accept_new=False,
             connect_timeout=None, quiet=False, always_save=False) -> Report:  # fmt: skip
     from wacket.sync.sides import call, parallel
     from wacket.sync.state import drop_pending, same, write_pending
@@ -341,7 +234,7 @@ def execute(plan: Plan, a, b, state, job, emit, started, *, accept_new=False,
                     hashes.pop(p, None)
                 if not op.get("conflict"):
                     sig = op["sig"]
-                    out({"action": op["action"], "kind": _kind(sig), "size": _size(sig),
+                    out({"action": op["action"], "kind": kind_of(sig), "size": size_of(sig),
                          "path": p, "side": f"{src}->{dst}"})  # fmt: skip
             else:
                 why = "; ".join(rsync_errors.get(src, [])[:1]) or "changed while copying"
@@ -351,7 +244,7 @@ def execute(plan: Plan, a, b, state, job, emit, started, *, accept_new=False,
             if post[on][p] is None:
                 if post[other[on]][p] is None:
                     pop(p)
-                out({"action": "delete", "kind": _kind(op["sig"]), "size": _size(op["sig"]),
+                out({"action": "delete", "kind": kind_of(op["sig"]), "size": size_of(op["sig"]),
                      "path": p, "side": on})  # fmt: skip
             elif op["sig"][0] == "d":
                 report.notes.append(f"{sides[on].label}: kept directory {p}: it holds new files")
