@@ -195,3 +195,18 @@ def read_excludes(path) -> list[str]:
         return []
     with open(path, encoding="utf-8", errors="surrogateescape") as fh:
         return [ln.strip() for ln in fh if ln.strip() and not ln.lstrip().startswith(("#", ";"))]
+
+
+def hasher(a: Side, b: Side):
+    """Hash paths on both sides at once (the helper's tree.hash), as decide.verify asks."""
+    sides = {"a": a, "b": b}
+
+    def hash_both(want: dict[str, list[str]]) -> dict[str, dict]:
+        got = parallel([
+            lambda s=s: call(sides[s], "tree.hash", root=sides[s].root, paths=want[s])
+            if want[s] else {}
+            for s in ("a", "b")
+        ])  # fmt: skip
+        return {"a": got[0], "b": got[1]}
+
+    return hash_both
