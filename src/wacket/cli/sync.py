@@ -150,7 +150,7 @@ def _run(app, jobs, fmt, accept_new, connect_timeout, precheck=None, collect=Non
 
         for job in jobs:
             try:
-                code, summary, report = run_job(
+                report = run_job(
                     job, app.fleet, lambda: app.pool(accept_new, connect_timeout), emit,
                     accept_new=accept_new, connect_timeout=connect_timeout, quiet=app.quiet,
                     precheck=precheck,
@@ -164,14 +164,14 @@ def _run(app, jobs, fmt, accept_new, connect_timeout, precheck=None, collect=Non
                 echo(f"wacket: error: {job.title}: {exc}", err=True)
                 worst = max(worst, exc.code)
                 continue
-            worst = max(worst, code)
-            for note in getattr(report, "notes", []):
+            worst = max(worst, report.code)
+            for note in report.notes:
                 app.note(f"wacket sync: {job.title}: {note}")
             if fmt == "table":
                 for row in report.totals.rows(report.seconds):
                     summary_rows.append(dict(row, job=job.title) if len(jobs) > 1 else row)
             else:
-                app.note(f"wacket sync: {job.title}: {summary}")
+                app.note(f"wacket sync: {job.title}: {report.summary}")
     if fmt == "table":
         _summary_table(["job"] if len(jobs) > 1 else [], summary_rows)
     return int(worst)

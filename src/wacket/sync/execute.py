@@ -12,25 +12,11 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field
 
-from wacket.errors import Exit
 from wacket.sync.itemize import Totals
 from wacket.sync.planfile import Plan, kind_of, records, size_of
+from wacket.sync.report import Report
 from wacket.sync.trash import TRASH, TRASH_TMP, run_dir
-
-
-@dataclass
-class Report:
-    totals: Totals
-    seconds: float
-    errors: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    summary: str = ""  # the journal's line for the run, once it is done
-
-    @property
-    def code(self) -> Exit:
-        return Exit.PARTIAL if self.errors else Exit.OK
 
 
 def report_only(plan: Plan, a, b, emit, started: float, job) -> Report:

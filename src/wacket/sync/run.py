@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from wacket.errors import Exit
 from wacket.fleet import Fleet
 from wacket.sync.job import Job
+from wacket.sync.report import Report
 
 
 def run_job(
@@ -19,8 +21,9 @@ def run_job(
     connect_timeout: float | None = None,
     quiet: bool = False,
     precheck: Callable[[object, object], None] | None = None,
-) -> tuple[Exit, str, object]:
-    """Run one job under its lock and record it in the journal; returns (exit code, summary, report)."""
+) -> Report:
+    """Run one job under its lock and record it in the journal; the report's summary is the
+    journal's line (without the job's title)."""
     from wacket import journal
     from wacket.lock import job_lock
     from wacket.sync import endpoints
@@ -40,48 +43,46 @@ def run_job(
                 connect_timeout=connect_timeout, quiet=quiet,
             )  # fmt: skip
         else:
-            from wacket.sync.oneway import OneWayOptions, error_records, sync_oneway
-            from wacket.sync.progress import Progress
-
-            opts = OneWayOptions(
-                delete=job.delete, dry_run=job.dry_run, excludes=list(job.excludes),
-                exclude_from=job.exclude_from, checksum=job.checksum, bwlimit=job.bwlimit,
-                partial=job.partial, compress=job.compress, max_delete=job.max_delete,
-                force=job.force, accept_new=accept_new, connect_timeout=connect_timeout,
-            )  # fmt: skip
-            bar = Progress(f"{a.label} -> {b.label}", quiet=quiet)
-
-            def on_record(rec: dict) -> None:
-                bar.update(rec)
-                emit(rec)
-
-            try:
-                if job.plan_file:
-                    from dataclasses import replace
-
-                    from wacket.sync import oneway_plan
-
-                    dry = replace(opts, dry_run=True)
-
-                    def run_dry(collect):
-                        def both(rec: dict) -> None:
-                            collect(rec)
-                            on_record(rec)
-
-                        return sync_oneway(a, b, dry, both)
-
-                    report = oneway_plan.make(job, a, b, pool_factory(), run_dry)
-                else:
-                    report = sync_oneway(a, b, opts, on_record)
-            finally:
-                bar.close()
-            for rec in error_records(report):
-                report.totals.add(rec)
-                emit(rec)
+            report = _oneway(job, a, b, pool_factory, emit, accept_new=accept_new,
+                             connect_timeout=connect_timeout, quiet=quiet)  # fmt: skip
         dry = job.dry_run or job.plan_file
-        summary = ("dry run: " if dry else "") + report.totals.line(report.seconds)
-        entry.summary = f"{job.title}: {summary}"
-        code = report.code
-        entry.exit_code = code
-        entry.outcome = "ok" if code == Exit.OK else "partial"
-    return code, summary, report
+        report.summary = ("dry run: " if dry else "") + report.totals.line(report.seconds)
+        entry.summary = f"{job.title}: {report.summary}"
+        entry.exit_code = report.code
+        entry.outcome = "ok" if report.code == Exit.OK else "partial"
+    return report
+
+
+def _oneway(job: Job, a, b, pool_factory, emit, *, accept_new, connect_timeout, quiet) -> Report:
+    """The mirror (or, with --plan, its dry run and the plan file), a progress bar on a terminal,
+    and rsync's per-file failures as records."""
+    from wacket.sync.oneway import error_records, sync_oneway
+    from wacket.sync.progress import Progress
+
+    conn = {"accept_new": accept_new, "connect_timeout": connect_timeout}
+    bar = Progress(f"{a.label} -> {b.label}", quiet=quiet)
+
+    def on_record(rec: dict) -> None:
+        bar.update(rec)
+        emit(rec)
+
+    try:
+        if job.plan_file:
+            from wacket.sync import oneway_plan
+
+            def run_dry(collect):
+                def both(rec: dict) -> None:
+                    collect(rec)
+                    on_record(rec)
+
+                return sync_oneway(a, b, replace(job, dry_run=True), both, **conn)
+
+            report = oneway_plan.make(job, a, b, pool_factory(), run_dry)
+        else:
+            report = sync_oneway(a, b, job, on_record, **conn)
+    finally:
+        bar.close()
+    for rec in error_records(report):
+        report.totals.add(rec)
+        emit(rec)
+    return report

@@ -11,6 +11,7 @@ from wacket.sync import execute, planfile
 from wacket.sync.decide import changed_paths, decide, known_hashes, resolve_checks, verify
 from wacket.sync.endpoints import Endpoint, check_pair
 from wacket.sync.itemize import Totals
+from wacket.sync.report import Report
 from wacket.sync.sides import (
     Side,
     apply_diff,
@@ -68,7 +69,7 @@ def sync_twoway(a_ep: Endpoint, b_ep: Endpoint, job, pool, emit, *, accept_new=F
         if quiet_sides and not job.plan_file and statemod.state_file(pid).exists():
             # Neither side differs from the listing of the last good sync: nothing to do, and
             # the state need not even be read.
-            return execute.Report(Totals(), time.monotonic() - started)
+            return Report(Totals(), time.monotonic() - started)
         state = State.load(pid, a.label, b.label)
         stale = [s for s in (a, b) if s.mode == "diff" and state.gens != gens]
         if stale:  # the sides' listings are not the state's: ask for whole listings
