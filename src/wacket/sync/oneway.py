@@ -124,26 +124,7 @@ def sync_oneway(
                     "before deleting (--force to go past the guard)"
                 )
     else:
-        # Pass 1: transfer everything, delete nothing, count what would go.
-        res = rsync.run(args + ["--delete", "--max-delete=0"] + _ends(src, dest), record)
-        _finish(res, src, dest, remote, report, (25,), connect_timeout)
-        pending = res.stats.get("skipped_deletes", 0)
-        if pending:
-            pending = _count_deletions(args, src, dest, remote)
-        report.would_delete = pending
-        if pending:
-            dest_entries = res.stats.get("files", 0) - res.stats.get("created", 0) + pending
-            limit = job.max_delete if job.max_delete is not None else default_limit(dest_entries)
-            if pending > limit:
-                report.seconds = time.monotonic() - started
-                raise GuardError(pending, limit, dest.label)
-            # Pass 2: deletions only, capped at what pass 1 counted.
-            res2 = rsync.run(
-                args + ["--existing", "--ignore-existing", "--delete", f"--max-delete={pending}"]
-                + _ends(src, dest),
-                record,
-            )  # fmt: skip
-            _finish(res2, src, dest, remote, report, (25,), connect_timeout)
+        res = _guarded_delete(args, src, dest, remote, job, report, record, connect_timeout)
     listed = res.stats.get("files")
     if (
         listed is not None
@@ -153,6 +134,33 @@ def sync_oneway(
         _write_size(size_file, listed)
     report.seconds = time.monotonic() - started
     return report
+
+
+def _guarded_delete(args, src, dest, remote, job: Job, report: Report, record,
+                    connect_timeout) -> rsync.RsyncRun:  # fmt: skip
+    """--delete under the guard: pass 1 transfers everything and deletes nothing, counting what
+    would go; over the limit the run stops (GuardError), else pass 2 does only the deletions.
+    Returns pass 1's run (its --stats count the pair's entries)."""
+    # Pass 1: transfer everything, delete nothing, count what would go.
+    res = rsync.run(args + ["--delete", "--max-delete=0"] + _ends(src, dest), record)
+    _finish(res, src, dest, remote, report, (25,), connect_timeout)
+    pending = res.stats.get("skipped_deletes", 0)
+    if pending:
+        pending = _count_deletions(args, src, dest, remote)
+    report.would_delete = pending
+    if pending:
+        dest_entries = res.stats.get("files", 0) - res.stats.get("created", 0) + pending
+        limit = job.max_delete if job.max_delete is not None else default_limit(dest_entries)
+        if pending > limit:
+            raise GuardError(pending, limit, dest.label)
+        # Pass 2: deletions only, capped at what pass 1 counted.
+        res2 = rsync.run(
+            args + ["--existing", "--ignore-existing", "--delete", f"--max-delete={pending}"]
+            + _ends(src, dest),
+            record,
+        )  # fmt: skip
+        _finish(res2, src, dest, remote, report, (25,), connect_timeout)
+    return res
 
 
 def _count_deletions(args: list[str], src: Endpoint, dest: Endpoint, remote) -> int:
