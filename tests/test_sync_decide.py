@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from wacket.sync.decide import decide
 from wacket.sync.itemize import parse_line
 from wacket.sync.oneway import default_limit
 from wacket.sync.trash import conflict_name
-from wacket.sync.twoway import decide
 
 F1, F2, F3 = ("f", 1, 100), ("f", 2, 200), ("f", 3, 300)
 HOSTS = {"a": "laptop", "b": "nas"}
@@ -64,7 +64,7 @@ def test_a_moved_ctime_is_a_change_only_when_the_content_says_so():
 
 
 def test_suspects_are_files_that_kept_size_and_mtime_only():
-    from wacket.sync.twoway import suspects
+    from wacket.sync.decide import suspects
 
     SX = {"same": G1, "moved": G1, "unknown": G1_UNKNOWN, "resized": G1, "v2": ("f", 1, 100)}
     X = {"same": G1, "moved": G1_MOVED, "unknown": G1, "resized": ("f", 2, 100, 7, 600),

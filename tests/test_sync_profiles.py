@@ -44,6 +44,25 @@ def test_profiles_run_by_name_and_all(pair, run_wacket, tmp_path):
     assert "h1" in log[0]["hosts"]
 
 
+def test_all_as_a_table_names_each_job(run_wacket, tmp_path):
+    """--all --table: one summary table, a JOB column first, each job's rows under its name."""
+    import re
+
+    for name in ("one", "two"):
+        write(tmp_path / name, "f", name)
+    add_profiles("".join(f'[sync.{n}]\na = "{tmp_path / n}/"\nb = "{tmp_path / n}-m/"\n\n'
+                         for n in ("one", "two")))  # fmt: skip
+    r = run_wacket("sync", "--all", "--table")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.decode().splitlines()
+    assert lines[0].split() == ["JOB", "ACTION", "FILES", "BYTES", "SECONDS", "THROUGHPUT"]
+    rows = [ln.split() for ln in lines[2:]]
+    assert [row[:4] for row in rows] == [["one", "create", "2", "3B"], ["one", "total", "2", "3B"],
+                                         ["two", "create", "2", "3B"], ["two", "total", "2", "3B"]]  # fmt: skip
+    assert all(re.fullmatch(r"[0-9.]+", row[4]) for row in rows if row[1] == "total")
+    assert "wacket sync: one:" not in r.stderr.decode()  # the table replaces the summary notes
+
+
 def test_profile_lock_refuses_an_overlapping_run(pair, run_wacket):
     local, remote, spec = pair
     add_profiles(f'[sync.docs]\na = "{local}"\nb = "{spec}"\nmode = "two-way"\n')

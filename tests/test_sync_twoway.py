@@ -199,6 +199,57 @@ def test_plan_then_apply(pair, run_wacket, tmp_path):
     assert tree(remote)["f01"] == ("f", b"f number 1")
 
 
+def _planned(run_wacket, local, remote, spec, plan, n: int) -> None:
+    """A plan that updates f00 on b and creates new<n> on a."""
+    write(local, "f00", f"planned edit {n}")
+    write(remote, f"new{n}", "new on b")
+    two_way(run_wacket, local, spec, "--plan", plan)
+
+
+def test_apply_output_in_every_format(pair, run_wacket, tmp_path):
+    """--apply renders its records and summary as a sync run does, byte for byte per format."""
+    import re
+
+    local, remote, spec = pair
+    write(local, "f00", "first")
+    two_way(run_wacket, local, spec)
+    plan = tmp_path / "plan.json"
+    note = f"wacket sync: applied {plan}: 1 created, 1 updated; 22B in "
+
+    def as_set(recs):
+        assert all(set(r) == {"action", "kind", "size", "path", "side"} for r in recs)
+        return {(r["action"], r["kind"], r["size"], r["path"], r["side"]) for r in recs}
+
+    for n, fmt in enumerate(("--jsonl", "--json", "--plain", "--table")):
+        _planned(run_wacket, local, remote, spec, plan, n)
+        expect = {("update", "file", 14, "f00", "a->b"), ("create", "file", 8, f"new{n}", "b->a")}
+        r = run_wacket("sync", "--apply", plan, fmt)
+        assert r.returncode == 0, r.stderr.decode()
+        out, err = r.stdout.decode(), r.stderr.decode()
+        if fmt == "--jsonl":
+            assert as_set(records(r.stdout)) == expect and note in err
+        elif fmt == "--json":
+            assert out.startswith("[\n{") and out.endswith("}\n]\n") and note in err
+            assert as_set(json.loads(out)) == expect
+        elif fmt == "--plain":
+            assert sorted(out.splitlines()) == [f"create\tfile\t8\tnew{n}", "update\tfile\t14\tf00"]
+            assert note in err
+        else:
+            lines = out.splitlines()
+            assert lines[0].split() == ["ACTION", "FILES", "BYTES", "SECONDS", "THROUGHPUT"]
+            assert [ln.split() for ln in lines[2:4]] == [
+                ["create", "1", "8B"],
+                ["update", "1", "14B"],
+            ]
+            assert re.fullmatch(r"total +2 +22B +[0-9.]+ +[0-9.]+[KMG]?B/s", lines[4])
+            assert len(lines) == 5 and "applied" not in err
+    # a refused plan prints no records, not even an empty JSON array
+    _planned(run_wacket, local, remote, spec, plan, 9)
+    write(remote, "f02", "changed after the plan")
+    r = run_wacket("sync", "--apply", plan, "--json")
+    assert r.returncode == 1 and r.stdout == b"" and "changed since the plan" in r.stderr.decode()
+
+
 def test_trash_pruned_after_trash_days(pair, run_wacket):
     local, remote, spec = pair
     write(local, "x", "x")

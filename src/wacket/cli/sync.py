@@ -133,13 +133,13 @@ def sync(app, paths, two_way, all_, dry_run, delete, excludes, exclude_from, che
 def _run(app, jobs, fmt, accept_new, connect_timeout, precheck=None, collect=None) -> int:
     from wacket.errors import WacketError
     from wacket.output import resolve
-    from wacket.sync.job import run_job
+    from wacket.sync.run import run_job
 
     fmt = resolve(fmt)
     worst = Exit.OK
     summary_rows = []
     with Renderer(fmt if fmt != "table" else "plain", RECORD_COLUMNS) as out:
-        shown = out.emit if fmt != "table" else _table_emitter(app)
+        shown = _emitter(app, out, fmt)
         if collect is None:
             emit = shown
         else:
@@ -150,7 +150,7 @@ def _run(app, jobs, fmt, accept_new, connect_timeout, precheck=None, collect=Non
 
         for job in jobs:
             try:
-                code, summary, report = run_job(
+                report = run_job(
                     job, app.fleet, lambda: app.pool(accept_new, connect_timeout), emit,
                     accept_new=accept_new, connect_timeout=connect_timeout, quiet=app.quiet,
                     precheck=precheck,
@@ -164,33 +164,33 @@ def _run(app, jobs, fmt, accept_new, connect_timeout, precheck=None, collect=Non
                 echo(f"wacket: error: {job.title}: {exc}", err=True)
                 worst = max(worst, exc.code)
                 continue
-            worst = max(worst, code)
-            for note in getattr(report, "notes", []):
+            worst = max(worst, report.code)
+            for note in report.notes:
                 app.note(f"wacket sync: {job.title}: {note}")
             if fmt == "table":
                 for row in report.totals.rows(report.seconds):
                     summary_rows.append(dict(row, job=job.title) if len(jobs) > 1 else row)
             else:
-                app.note(f"wacket sync: {job.title}: {summary}")
+                app.note(f"wacket sync: {job.title}: {report.summary}")
     if fmt == "table":
-        cols = (["job"] if len(jobs) > 1 else []) + [
-            "action",
-            "files",
-            "bytes",
-            "seconds",
-            "throughput",
-        ]
-        with Renderer("table", cols) as table:
-            for row in summary_rows:
-                table.emit(row)
+        _summary_table(["job"] if len(jobs) > 1 else [], summary_rows)
     return int(worst)
 
 
-def _table_emitter(app):
-    """The table is a summary: failures and conflicts are still named, on stderr."""
+def _summary_table(first: list[str], rows: list[dict]) -> None:
+    with Renderer("table", first + ["action", "files", "bytes", "seconds", "throughput"]) as t:
+        for row in rows:
+            t.emit(row)
+
+
+def _emitter(app, out: Renderer, fmt: str):
+    """Where records go: the renderer, or (table) the summary's notes on stderr."""
+    if fmt != "table":
+        return out.emit
     from click import echo
 
     def emit(rec: dict) -> None:
+        """The table is a summary: failures and conflicts are still named, on stderr."""
         if rec["action"] == "error":
             echo(f"wacket sync: error: {rec['path']}: {rec.get('message', '')}", err=True)
         elif rec["action"] == "conflict" and not app.quiet:
@@ -201,17 +201,37 @@ def _table_emitter(app):
 
 
 def _apply(app, plan_file, fmt, accept_new, connect_timeout) -> int:
-    from wacket.sync import oneplan, plan
+    from wacket.sync import oneway_plan, planfile
 
-    if not oneplan.is_oneway(plan_file):
-        return plan.apply_cli(app, plan_file, fmt, accept_new, connect_timeout)
-    job, data = oneplan.load_job(plan_file)
+    if not planfile.is_oneway(plan_file):
+        return _apply_twoway(app, plan_file, fmt, accept_new, connect_timeout)
+    job, data = oneway_plan.load_job(plan_file)
     job.plan_file, job.dry_run = None, False
     pool = app.pool(accept_new, connect_timeout)
     done: list[dict] = []
     code = _run(app, [job], fmt, accept_new, connect_timeout,
-                precheck=lambda a, b: oneplan.check(data, a, b, pool), collect=done.append)  # fmt: skip
-    problem = oneplan.compare(data, done)
+                precheck=lambda a, b: oneway_plan.check(data, a, b, pool), collect=done.append)  # fmt: skip
+    problem = oneway_plan.compare(data, done)
     if problem:
         app.note(f"wacket sync: {problem}")
     return code
+
+
+def _apply_twoway(app, plan_file, fmt, accept_new, connect_timeout) -> int:
+    from wacket.output import resolve
+    from wacket.sync import twoway
+
+    fmt = resolve(fmt)
+    pool = app.pool(accept_new, connect_timeout)
+    with (
+        twoway.applying(plan_file, app.fleet, pool, accept_new=accept_new,
+                      connect_timeout=connect_timeout) as carry_out,
+        # opened once the plan is found still good: a refused plan prints nothing
+        Renderer(fmt if fmt != "table" else "plain", RECORD_COLUMNS) as out,
+    ):  # fmt: skip
+        report = carry_out(_emitter(app, out, fmt), quiet=app.quiet)
+    if fmt == "table":
+        _summary_table([], report.totals.rows(report.seconds))
+    else:
+        app.note(f"wacket sync: applied {plan_file}: {report.summary}")
+    return int(report.code)

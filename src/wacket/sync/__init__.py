@@ -1,7 +1,10 @@
 """`wacket sync`: one-way mirrors through rsync and two-way synchronization with per-pair state.
 
-Modules: endpoints (SRC/DEST specs), rsync (argument lists, itemize parsing), oneway (the mirror and
-its deletion guard), scan (both sides' listings through the remote helper), state (the per-pair
-state file), twoway (decisions), plan (the plan file and carrying it out), trash (names and times),
-profiles ([sync.NAME] sections of the config).
+A job (job.py: from the command line or a [sync.NAME] profile, profiles.py) is run by run.py under
+its lock and journal entry. One-way: oneway.py (the rsync mirror and its deletion guard; rsync.py,
+itemize.py run rsync and read its records), oneway_plan.py (--plan/--apply for a mirror). Two-way:
+twoway.py runs sides.py (each side prepared and scanned through the remote helper), decide.py (the
+per-path decisions against the state, state.py), execute.py (carrying the plan out; trash.py names
+what it keeps). planfile.py reads and writes plan files; endpoints.py parses SRC and DEST; the
+library returns records and reports, and cli/sync.py renders them.
 """

@@ -13,12 +13,13 @@ import os
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from wacket.errors import Exit, WacketError
 from wacket.sync import rsync
 from wacket.sync.endpoints import Endpoint, check_pair
 from wacket.sync.itemize import Totals
+from wacket.sync.job import Job
+from wacket.sync.report import Report
 
 DEFAULT_MAX_DELETE = 50
 # rsync's incremental recursion keeps memory low on huge trees but makes a run that finds little
@@ -50,52 +51,24 @@ def default_limit(dest_entries: int) -> int:
 PARTIAL_DIR = ".wacket-partial"  # relative: rsync keeps it out of transfers and deletions
 
 
-@dataclass
-class OneWayOptions:
-    delete: bool = False
-    dry_run: bool = False
-    excludes: list[str] = field(default_factory=list)
-    exclude_from: str | None = None
-    checksum: bool = False
-    bwlimit: str | None = None
-    partial: bool = False
-    compress: bool = False
-    max_delete: int | None = None
-    force: bool = False
-    accept_new: bool = False
-    connect_timeout: float | None = None
-
-
-@dataclass
-class Report:
-    totals: Totals
-    seconds: float
-    errors: list[str] = field(default_factory=list)
-    would_delete: int = 0
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def code(self) -> Exit:
-        return Exit.PARTIAL if self.errors else Exit.OK
-
-
-def build_args(src: Endpoint, dest: Endpoint, opts: OneWayOptions) -> list[str]:
+def build_args(src: Endpoint, dest: Endpoint, job: Job, *, accept_new: bool = False,
+               connect_timeout: float | None = None) -> list[str]:  # fmt: skip
     remote = None if src.is_local and dest.is_local else (dest.host if src.is_local else src.host)
-    args = rsync.base_args(remote, accept_new=opts.accept_new, connect_timeout=opts.connect_timeout)
-    if opts.dry_run:
+    args = rsync.base_args(remote, accept_new=accept_new, connect_timeout=connect_timeout)
+    if job.dry_run:
         args.append("--dry-run")
-    if opts.checksum:
+    if job.checksum:
         args.append("--checksum")
-    if opts.bwlimit:
-        args.append(f"--bwlimit={opts.bwlimit}")
-    if opts.partial:  # the part of a file cut short waits there, never under its real name
+    if job.bwlimit:
+        args.append(f"--bwlimit={job.bwlimit}")
+    if job.partial:  # the part of a file cut short waits there, never under its real name
         args.append(f"--partial-dir={PARTIAL_DIR}")
-    if opts.compress:
+    if job.compress:
         args.append("--compress")
-    for pat in opts.excludes:
+    for pat in job.excludes:
         args.append(f"--exclude={pat}")
-    if opts.exclude_from:
-        args.append(f"--exclude-from={opts.exclude_from}")
+    if job.exclude_from:
+        args.append(f"--exclude-from={job.exclude_from}")
     return args
 
 
@@ -106,8 +79,11 @@ def _ends(src: Endpoint, dest: Endpoint) -> list[str]:
 def sync_oneway(
     src: Endpoint,
     dest: Endpoint,
-    opts: OneWayOptions,
+    job: Job,
     on_record: Callable[[dict], None],
+    *,
+    accept_new: bool = False,
+    connect_timeout: float | None = None,
 ) -> Report:
     """Mirror SRC to DEST like `rsync -a`; `on_record` gets every change as it happens."""
     check_pair(src, dest)
@@ -122,61 +98,69 @@ def sync_oneway(
         totals.add(rec)
         on_record(rec)
 
-    args = build_args(src, dest, opts)
+    args = build_args(src, dest, job, accept_new=accept_new, connect_timeout=connect_timeout)
     size_file = _size_file(src, dest)
     last = _read_size(size_file)
     if last is not None and last <= WHOLE_LIST_MAX and rsync.version() >= (3, 0, 0):
         args.append("--no-inc-recursive")
     report = Report(totals, 0.0, errors)
-    if not opts.delete:
+    if not job.delete:
         res = rsync.run(args + _ends(src, dest), record)
-        _finish(res, src, dest, remote, report, connect_timeout=opts.connect_timeout)
-    elif opts.dry_run or opts.force:
+        _finish(res, src, dest, remote, report, connect_timeout=connect_timeout)
+    elif job.dry_run or job.force:
         # --delete-delay: deletions happen only once every transfer is done, so a run that
         # fails half way (host unreachable) has deleted nothing.
         res = rsync.run(args + ["--delete-delay"] + _ends(src, dest), record)
-        _finish(res, src, dest, remote, report, connect_timeout=opts.connect_timeout)
+        _finish(res, src, dest, remote, report, connect_timeout=connect_timeout)
         report.would_delete = totals.files["delete"]
-        if opts.dry_run and report.would_delete and not opts.force:
+        if job.dry_run and report.would_delete and not job.force:
             dest_entries = (
                 res.stats.get("files", 0) - res.stats.get("created", 0) + report.would_delete
             )
-            limit = opts.max_delete if opts.max_delete is not None else default_limit(dest_entries)
+            limit = job.max_delete if job.max_delete is not None else default_limit(dest_entries)
             if report.would_delete > limit:
                 report.notes.append(
                     f"would delete {report.would_delete} (limit {limit}): a real run stops "
                     "before deleting (--force to go past the guard)"
                 )
     else:
-        # Pass 1: transfer everything, delete nothing, count what would go.
-        res = rsync.run(args + ["--delete", "--max-delete=0"] + _ends(src, dest), record)
-        _finish(res, src, dest, remote, report, (25,), opts.connect_timeout)
-        pending = res.stats.get("skipped_deletes", 0)
-        if pending:
-            pending = _count_deletions(args, src, dest, remote)
-        report.would_delete = pending
-        if pending:
-            dest_entries = res.stats.get("files", 0) - res.stats.get("created", 0) + pending
-            limit = opts.max_delete if opts.max_delete is not None else default_limit(dest_entries)
-            if pending > limit:
-                report.seconds = time.monotonic() - started
-                raise GuardError(pending, limit, dest.label)
-            # Pass 2: deletions only, capped at what pass 1 counted.
-            res2 = rsync.run(
-                args + ["--existing", "--ignore-existing", "--delete", f"--max-delete={pending}"]
-                + _ends(src, dest),
-                record,
-            )  # fmt: skip
-            _finish(res2, src, dest, remote, report, (25,), opts.connect_timeout)
+        res = _guarded_delete(args, src, dest, remote, job, report, record, connect_timeout)
     listed = res.stats.get("files")
     if (
         listed is not None
-        and not opts.dry_run
+        and not job.dry_run
         and (last is None or (listed > WHOLE_LIST_MAX) != (last > WHOLE_LIST_MAX))
     ):
         _write_size(size_file, listed)
     report.seconds = time.monotonic() - started
     return report
+
+
+def _guarded_delete(args, src, dest, remote, job: Job, report: Report, record,
+                    connect_timeout) -> rsync.RsyncRun:  # fmt: skip
+    """--delete under the guard: pass 1 transfers everything and deletes nothing, counting what
+    would go; over the limit the run stops (GuardError), else pass 2 does only the deletions.
+    Returns pass 1's run (its --stats count the pair's entries)."""
+    # Pass 1: transfer everything, delete nothing, count what would go.
+    res = rsync.run(args + ["--delete", "--max-delete=0"] + _ends(src, dest), record)
+    _finish(res, src, dest, remote, report, (25,), connect_timeout)
+    pending = res.stats.get("skipped_deletes", 0)
+    if pending:
+        pending = _count_deletions(args, src, dest, remote)
+    report.would_delete = pending
+    if pending:
+        dest_entries = res.stats.get("files", 0) - res.stats.get("created", 0) + pending
+        limit = job.max_delete if job.max_delete is not None else default_limit(dest_entries)
+        if pending > limit:
+            raise GuardError(pending, limit, dest.label)
+        # Pass 2: deletions only, capped at what pass 1 counted.
+        res2 = rsync.run(
+            args + ["--existing", "--ignore-existing", "--delete", f"--max-delete={pending}"]
+            + _ends(src, dest),
+            record,
+        )  # fmt: skip
+        _finish(res2, src, dest, remote, report, (25,), connect_timeout)
+    return res
 
 
 def _count_deletions(args: list[str], src: Endpoint, dest: Endpoint, remote) -> int:

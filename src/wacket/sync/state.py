@@ -32,6 +32,11 @@ OLD_VERSIONS = (2,)
 Sig = tuple
 
 
+def same(sa: Sig, sb: Sig) -> bool:
+    """Equal as far as the listing tells: files by size and mtime (see verify for the rest)."""
+    return sa == sb or (sa[0] == sb[0] == "f" and sa[1] == sb[1] and sa[2] == sb[2])
+
+
 def pair_id(a_host: str, a_root: str, b_host: str, b_root: str) -> str:
     key = "\0".join([a_host, a_root, b_host, b_root]).encode("utf-8", "surrogateescape")
     return hashlib.sha256(key).hexdigest()[:24]

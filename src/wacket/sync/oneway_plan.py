@@ -8,21 +8,19 @@ were, rsync does exactly what the dry run showed (checked: a difference is repor
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from dataclasses import fields
 
 from wacket.errors import ConfigError, Exit, WacketError
-from wacket.fsutil import write_output
-
-MODE = "one-way"
+from wacket.sync import planfile
+from wacket.sync.job import Job
 
 
 def _fingerprints(src, dest, pool) -> dict:
     """Listings of SRC and DEST (whole trees, no excludes) as two digests; DEST may not exist."""
+    from wacket.sync.sides import Side, parallel, prepare, scan
     from wacket.sync.state import fingerprint
-    from wacket.sync.twoway import Side, parallel, prepare, scan
 
     sides = [Side("a", src), Side("b", dest)]
 
@@ -41,36 +39,23 @@ def _key(rec: dict) -> tuple:
 
 def make(job, src, dest, pool, run_dry) -> object:
     """Write the plan: the dry run's records and both sides' fingerprints."""
-    from wacket.sync.job import Job
-
     if src.is_local and not os.path.isdir(src.path):
         raise WacketError(f"{src.label}: a one-way plan needs a directory as SRC", Exit.USAGE)
     fps = _fingerprints(src, dest, pool)
     records: list[dict] = []
     report = run_dry(records.append)
     options = {f.name: getattr(job, f.name) for f in fields(Job) if f.name != "plan_file"}
-    data = {"version": 1, "mode": MODE, "job": options, "fingerprints": fps,
+    data = {"version": 1, "mode": planfile.ONE_WAY, "job": options, "fingerprints": fps,
             "records": records, "made": time.time()}  # fmt: skip
-    write_output(os.path.abspath(os.path.expanduser(job.plan_file)),
-                 json.dumps(data, ensure_ascii=True, indent=1).encode() + b"\n")  # fmt: skip
+    planfile.write_oneway(job.plan_file, data)
     report.notes.append(f"plan written to {job.plan_file}; carry it out with --apply")
     return report
 
 
-def is_oneway(path: str) -> bool:
+def load_job(path: str) -> tuple[Job, dict]:
+    """The job a one-way plan was made for, and the plan."""
     try:
-        with open(os.path.expanduser(path), "rb") as fh:
-            return json.loads(fh.read()).get("mode") == MODE
-    except (OSError, ValueError, AttributeError):
-        return False
-
-
-def load_job(path: str):
-    from wacket.sync.job import Job
-
-    try:
-        with open(os.path.expanduser(path), "rb") as fh:
-            data = json.loads(fh.read())
+        data = planfile.read_oneway(path)
         job = Job(**data["job"])
         return job, data
     except (OSError, ValueError, KeyError, TypeError) as exc:
