@@ -25,9 +25,9 @@ class Target:
 
 
 def open_target(pool, fleet, bset: BackupSet) -> Target:
-    from wacket.backup.snapshots import _expand_remote, resolve_target
+    from wacket.backup.target import expand_remote, resolve_target
 
-    loc = _expand_remote(pool, resolve_target(pool, fleet, bset))
+    loc = expand_remote(pool, resolve_target(pool, fleet, bset))
     session = pool.session(loc.host)
     return Target(bset, loc, bset.root(loc.path), session.helper(), session)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from wacket import journal
 from wacket.backup.retention import Decision, plan
 from wacket.backup.sets import BackupSet
+from wacket.backup.target import lock_set, resolve_target
 from wacket.errors import Exit, WacketError
 
 
@@ -41,8 +42,6 @@ def last_run_failed(state: dict | None, name: str) -> str | None:
 
 def prune(pool, fleet, bset: BackupSet, *, dry_run: bool = False, force: bool = False):
     """(decisions newest first, target Location)."""
-    from wacket.backup.snapshots import lock_set, resolve_target
-
     if not bset.keep and bset.keep_within is None:
         raise WacketError(
             f"backup {bset.name} has no keep policy: add keep = {{ daily = 7, ... }} to [backup.{bset.name}]",

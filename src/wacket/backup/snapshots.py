@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from wacket.backup import rsyncrun
-from wacket.backup.drives import resolve
+from wacket.backup.prune import prune_locked
 from wacket.backup.retention import snapshot_name, snapshot_time
 from wacket.backup.sets import BackupSet, DriveRef, Location
-from wacket.errors import Exit, LockedError, UnreachableError, WacketError
+from wacket.backup.target import expand_remote, lock_set, resolve_target
+from wacket.errors import Exit, UnreachableError, WacketError
 from wacket.fleet import Fleet
-from wacket.remote.client import HelperError
 from wacket.transport.pool import Pool
 
 
@@ -68,35 +68,6 @@ def _crash_point(point: str) -> None:
         time.sleep(float(pause.split(":", 1)[1]))
 
 
-def holder() -> dict:
-    return {"host": socket.gethostname(), "pid": os.getpid(), "started": time.time()}
-
-
-def resolve_target(pool: Pool, fleet: Fleet, bset: BackupSet) -> Location:
-    if isinstance(bset.target, DriveRef):
-        return resolve(pool, fleet, bset.target)
-    return bset.target
-
-
-def lock_set(helper, root: str, create: bool = True, create_target: bool = True) -> dict:
-    """Take the set's lock on the target; LockedError (exit 4) names the holder. With
-    `create_target` false, the target (the set's parent directory) must exist already."""
-    try:
-        return helper.call(
-            "backup.lock", root=root, holder=holder(), create=create, create_target=create_target
-        )
-    except HelperError as exc:
-        if exc.kind == "locked":
-            raise LockedError(str(exc)) from None
-        if exc.kind == "no-target":
-            raise WacketError(
-                f"{exc}: a backup target is not created implicitly (is its drive mounted?); "
-                "create it, or run again with --create-target",
-                Exit.USAGE,
-            ) from None
-        raise
-
-
 def _next_name(latest: str | None) -> str:
     now = datetime.now(UTC).replace(microsecond=0)
     if latest:
@@ -104,14 +75,6 @@ def _next_name(latest: str | None) -> str:
         if now < floor:
             now = floor
     return snapshot_name(now)
-
-
-def _expand_remote(pool: Pool, loc: Location) -> Location:
-    """rsync with protected args does not expand `~`: ask the host for its home."""
-    if loc.host.is_local or not loc.path.startswith("~"):
-        return loc
-    home = pool.session(loc.host).run(["sh", "-c", 'printf %s "$HOME"']).stdout
-    return Location(loc.host, os.fsdecode(home) + loc.path[1:])
 
 
 def run_backup(
@@ -133,8 +96,8 @@ def run_backup(
     the commit, unless `allow_empty`: a source that lost most of its files (see shrunk())."""
     start = time.monotonic()
     result = RunResult(bset.name)
-    target = _expand_remote(pool, resolve_target(pool, fleet, bset))
-    sources = [_expand_remote(pool, s) for s in bset.sources]
+    target = expand_remote(pool, resolve_target(pool, fleet, bset))
+    sources = [expand_remote(pool, s) for s in bset.sources]
     src_host = sources[0].host
     result.target = f"{target.host.name}:{target.path}"
     if not target.host.is_local and not src_host.is_local and target.host.name != src_host.name:
@@ -322,8 +285,6 @@ def _run_locked(
         outcome = "partial" if problems else "ok"
         message = "; ".join(problems)
         if prune_after and (bset.keep or bset.keep_within is not None) and outcome == "ok":
-            from wacket.backup.prune import prune_locked
-
             decisions = prune_locked(helper, root, bset)
             result.pruned = [d.snapshot for d in decisions if not d.keep]
     except WacketError as exc:
