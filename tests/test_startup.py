@@ -21,7 +21,7 @@ def test_help_imports_nothing_heavy_and_no_command_module():
     assert [m for m in HEAVY if m in loaded] == []
     assert sorted(m for m in loaded if m.startswith("wacket.cli.")) == [
         "wacket.cli.context",
-        "wacket.cli.entry",
+        "wacket.cli.guard",
         "wacket.cli.main",
     ]
 
@@ -38,7 +38,7 @@ def test_hosts_list_imports_no_ssh_library_and_only_its_module():
     assert [m for m in HEAVY if m in loaded] == []
     assert sorted(m for m in loaded if m.startswith("wacket.cli.")) == [
         "wacket.cli.context",
-        "wacket.cli.entry",
+        "wacket.cli.guard",
         "wacket.cli.hosts",
         "wacket.cli.main",
     ]

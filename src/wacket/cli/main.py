@@ -9,7 +9,7 @@ import click
 
 from wacket import __version__
 from wacket.cli.context import App
-from wacket.cli.entry import guarded
+from wacket.cli.guard import guarded
 from wacket.errors import Exit
 
 EPILOG = """\b
