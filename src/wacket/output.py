@@ -16,8 +16,6 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
     from typing import Any
 
-FORMATS = ("table", "plain", "json", "jsonl")
-
 
 def output_options(fn):
     """Add --table/--plain/--json/--jsonl to a command, as the `fmt` parameter."""

@@ -353,7 +353,7 @@ class Batch:
                     self._known[h] = (self._present[name.split(":")[0]], flags)
 
     def add(self, data: bytes, flags: str = "", internaldate: float | None = None,
-            uid: int | None = None, uidvalidity: int = 0, meta_fn=None) -> str:  # fmt: skip
+            uid: int | None = None, uidvalidity: int = 0) -> str:  # fmt: skip
         """Stage one message; returns what happened: new, linked, known."""
         self._scan()
         h = content_hash(data)
