@@ -18,16 +18,6 @@ SRC = ROOT / "src" / "wacket"
 # Import cycles on main today (module-level and function-level imports both count), each as the
 # set of modules in one strongly connected component. Issue 16 removes them:
 ALLOWED_CYCLES = [
-    # issue 16 item 1 (sync/ untangled): sync/plan imports cli/sync._table_emitter, and job,
-    # oneplan, twoway and plan import each other.
-    {
-        "wacket.cli.sync",
-        "wacket.sync.job",
-        "wacket.sync.oneplan",
-        "wacket.sync.plan",
-        "wacket.sync.profiles",
-        "wacket.sync.twoway",
-    },
     # mail/store imports mail/rebuild (function level) to rebuild a damaged index, and rebuild
     # imports store: not yet given out under issue 16.
     {"wacket.mail.rebuild", "wacket.mail.store"},
@@ -65,10 +55,7 @@ ALLOWED_COMPLEX = {
     ("remote/ops/tree.py", "_relay"),  # D 28
     ("remote/ops/tree.py", "_GroupWalk._bulk_records"),  # E 36
     ("remote/ops/tree.py", "_GroupWalk._records"),  # D 28
-    ("sync/oneway.py", "sync_oneway"),  # D 23
-    ("sync/plan.py", "execute"),  # F 77
-    ("sync/twoway.py", "verify"),  # D 21
-    ("sync/twoway.py", "decide"),  # E 36
+    ("sync/decide.py", "decide"),  # E 36
     ("sync/twoway.py", "sync_twoway"),  # D 21
     ("transport/session.py", "SSHSession._connect"),  # D 25
 }
@@ -170,8 +157,7 @@ def test_library_never_imports_cli_and_remote_imports_only_itself():
     for mod, deps in graph.items():
         if not mod.startswith("wacket.cli") and mod != "wacket.__main__":  # `python -m wacket`
             bad = sorted(d for d in deps if d.startswith("wacket.cli"))
-            known = mod == "wacket.sync.plan" and bad == ["wacket.cli.sync"]  # issue 16 item 1
-            assert bad == [] or known, mod
+            assert bad == [], mod
         if mod.startswith("wacket.remote"):
             bad = sorted(d for d in deps if not d.startswith("wacket.remote"))
             known = mod == "wacket.remote.client" and bad == [
