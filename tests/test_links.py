@@ -601,6 +601,19 @@ def test_unreachable_host_fails_its_sources_only(fleet, firefox, run_wacket, iso
     assert len(jsonl(res.stdout)) == 1
 
 
+def test_unreachable_is_decided_by_type_not_by_text(fleet, tmp_path, run_wacket, isolated_env):
+    """A source that failed for its own reason is a failure (1) even when its name says
+    "unreachable": only an unreachable host makes the run's failures all unreachable (3)."""
+    cfg = Path(os.environ["WACKET_CONFIG"])
+    cfg.write_text(cfg.read_text() + '\n[hosts.gone]\naddress = "127.0.0.9"\nport = 9\n')
+    broken = tmp_path / "unreachable" / "places.sqlite"
+    res = run_wacket("links", "merge", "gone:~/x", str(broken), "--connect-timeout", "3")
+    assert str(broken) in res.stderr.decode() and b"gone" in res.stderr
+    assert res.returncode == 1, res.stderr.decode()
+    res = run_wacket("links", "merge", "gone:~/x", "--connect-timeout", "3")
+    assert res.returncode == 3, res.stderr.decode()
+
+
 def test_discovery_finds_macos_and_windows_layouts(isolated_env):
     """The same shell loop runs on every host; here macOS and Windows (Git Bash) homes are faked."""
     from wacket.fleet import Host

@@ -55,3 +55,28 @@ class UnreachableError(HostError):
 
 class LockedError(WacketError):
     code = Exit.LOCKED
+
+
+# The kinds of failure the remote helper's ops report (`HelperError.kind`, and `OpError.kind`
+# where the same op code runs in-process), and the exit code each means; any other kind (lost,
+# start, no-python, timeout, no-backend, ...) is a failure of that host or item: 1. A command may
+# say more about a kind than its code (sync turns "lost" into an UnreachableError, backup turns
+# "locked" into a LockedError naming the holder), never a different code, with one exception:
+# the clip ops send "busy" for a clipboard that kept changing while read (1, see clip/impl.py).
+HELPER_KINDS: dict[str, Exit] = {
+    "usage": Exit.USAGE,  # an argument the host refused (clip, gpio)
+    "range": Exit.USAGE,  # no such clipboard ring entry
+    "unknown-line": Exit.USAGE,  # gpio: no such pin or line
+    "input-pin": Exit.USAGE,  # gpio: a write to a line that is an input
+    "missing": Exit.USAGE,  # sync: a pair's root is not there
+    "notdir": Exit.USAGE,  # sync: a pair's root is not a directory
+    "create": Exit.USAGE,  # sync: a pair's root could not be created
+    "no-target": Exit.USAGE,  # backup: the target directory does not exist
+    "locked": Exit.LOCKED,  # the clipboard ring or a backup set is held by another run
+    "busy": Exit.LOCKED,  # gpio: the line is in use by another consumer
+}
+
+
+def kind_exit(kind: str) -> Exit:
+    """The exit code a helper error of `kind` means (HELPER_KINDS; 1 for any other kind)."""
+    return HELPER_KINDS.get(kind, Exit.PARTIAL)

@@ -469,10 +469,10 @@ def drives_cmd(app, hostset, show_all, accept_new, connect_timeout, forks, fmt) 
     from collections import Counter
 
     from wacket.backup.drives import list_drives
+    from wacket.transport.result import HostResults, Policy
 
     hosts = app.fleet.select(hostset)
     records, results = list_drives(app.pool(accept_new, connect_timeout), hosts, forks)
-    failed = [res for res in results if not res.ok]
     human = fmt in (None, "table", "plain")
     cols = ["host", "label", "uuid", "size", "free", "mountpoint", "removable", "source"]
     shown: Counter = Counter()
@@ -490,6 +490,5 @@ def drives_cmd(app, hostset, show_all, accept_new, connect_timeout, forks, fmt) 
             shown,
             "no drives" if show_all else "no drives (--all adds the system's own)",
         )
-    if any(getattr(r.error, "code", None) == Exit.UNREACHABLE for r in failed):
-        return Exit.UNREACHABLE
-    return Exit.PARTIAL if failed else Exit.OK
+    # only an UnreachableError carries exit 3 out of a drives listing
+    return HostResults(results).exit_code(Policy.WORST)

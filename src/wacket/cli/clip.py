@@ -10,6 +10,7 @@ import click
 from wacket.cli.context import connection_options, pass_app
 from wacket.errors import Exit, UnreachableError, WacketError
 from wacket.output import Renderer, output_options
+from wacket.transport.result import HostResults, Policy
 
 LIST_COLUMNS = ["n", "kind", "size_h", "preview", "source", "age"]
 LIST_HEADERS = ["N", "KIND", "SIZE", "PREVIEW", "SOURCE", "AGE"]
@@ -197,16 +198,16 @@ def copy(
                 ttl=ttl,
             )
             added.append((entry, item["data"]))
-        placed, failed = [], []
+        placed = []
         if targets:
             entry, data = added[-1]
-            placed, failed = _place_on(c, targets, entry, data, primary)
-            if failed:
-                code = Exit.UNREACHABLE if all(u for _, u in failed) else Exit.PARTIAL
+            results = _place_on(c, targets, entry, data, primary)
+            placed = [r.host for r in results.succeeded]
+            code = results.exit_code(Policy.ALL_DOWN)
         j.summary = "; ".join(
             f"#{e['id']} {e['kind']} {e['size']} B on {ring.hub}" for e, _ in added
         ) + (f"; placed on {','.join(placed)}" if placed else "")
-        j.outcome = "ok" if code == Exit.OK else "partial"
+        j.outcome = HostResults.outcome(code)
         j.exit_code = code
     if not app.quiet or fmt:
         cols = None if fmt in ("json", "jsonl") else LIST_COLUMNS
@@ -229,14 +230,10 @@ def _place_on(c: Ctx, targets, entry: dict, data: bytes, primary: bool):
         board = SystemClipboard(c.place(host.name), c.settings, primary)
         return board.set(data, mime, clear_after)
 
-    placed, failed = [], []
-    for res in fan_out_ordered(targets, put):
-        if res.ok:
-            placed.append(res.host)
-        else:
-            click.echo(f"wacket: {res.error}", err=True)
-            failed.append((res.host, res.unreachable))
-    return placed, failed
+    results = HostResults(fan_out_ordered(targets, put))
+    for res in results.failed:
+        click.echo(f"wacket: {res.error}", err=True)
+    return results
 
 
 def _secret_left(entry: dict) -> float | None:
@@ -487,15 +484,14 @@ def backends(app, hosts, primary, accept_new, connect_timeout, fmt) -> int:
     from wacket.transport.fanout import fan_out_ordered
 
     c = Ctx(app, accept_new, connect_timeout)
-    code = Exit.OK
     with Renderer(fmt, ["host", "backend", "problem"]) as out:
-        for res in fan_out_ordered(
-            app.fleet.select(hosts), lambda h: c.board(h.name, primary).probe()
-        ):
+        results = HostResults(
+            fan_out_ordered(app.fleet.select(hosts), lambda h: c.board(h.name, primary).probe())
+        )
+        for res in results:
             if res.ok:
                 out.emit({"host": res.host, "backend": res.value, "problem": ""})
             else:
-                code = Exit.UNREACHABLE if res.unreachable else Exit.PARTIAL
                 problem = str(res.error).removeprefix(f"{res.host}: ")
                 out.emit({"host": res.host, "backend": None, "problem": problem})
-    return code
+    return results.exit_code(Policy.LAST)

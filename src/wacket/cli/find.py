@@ -175,6 +175,7 @@ def index_cmd(app, hostset, roots, exclude, content, accept_new, connect_timeout
     from wacket import journal
     from wacket.find import index as lib
     from wacket.lock import job_lock
+    from wacket.transport.result import HostResults, Policy
 
     targets = app.fleet.select(hostset)
     settings = {
@@ -213,23 +214,17 @@ def index_cmd(app, hostset, roots, exclude, content, accept_new, connect_timeout
                     app.note(f"wacket find: {res.error}; its previous catalog is kept")
 
             results = lib.index(pool, targets, lambda h: settings[h.name], forks, on_result)
-        ok = [r for r in results if r.ok]
-        down = [r for r in results if not r.ok]
+        results = HostResults(results)
+        ok = results.succeeded
         unreadable = sum(r.value["error_count"] for r in ok)
         summary = "indexed: " + (", ".join(f"{r.host}({r.value['entries']})" for r in ok) or "-")
-        if down:
-            summary += "; not indexed: " + ", ".join(
-                f"{r.host}({getattr(r.error, 'reason', 'error')})" for r in down
-            )
+        if results.failed:
+            summary += "; not indexed: " + results.reasons(", ")
         if unreadable:
             summary += f"; {unreadable} unreadable entries"
-        code = (
-            Exit.UNREACHABLE
-            if any(r.unreachable for r in down)
-            else (Exit.PARTIAL if down or unreadable else Exit.OK)
-        )
+        code = results.exit_code(Policy.WORST, partial=bool(unreadable))
         entry.summary = summary
-        entry.outcome = "ok" if code == Exit.OK else "partial" if ok else "failed"
+        entry.outcome = HostResults.outcome(code, bool(ok))
         entry.exit_code = code
     app.note(f"wacket find index: {summary}")
     return code

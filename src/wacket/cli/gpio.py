@@ -42,7 +42,7 @@ def _each(pool, targets, work, forks: int) -> tuple[list, int, list]:
     host's HostResult, which the caller reports with its rows: `report_hosts`).
 
     With one host its error is raised as is (one line, its own exit code)."""
-    from wacket.transport.result import HostResult
+    from wacket.transport.result import HostResult, HostResults, Policy
 
     if len(targets) == 1:
         host, hg = targets[0]
@@ -51,16 +51,13 @@ def _each(pool, targets, work, forks: int) -> tuple[list, int, list]:
     from wacket.transport.fanout import fan_out_ordered
 
     by_name = {h.name: (h, hg) for h, hg in targets}
-    results = fan_out_ordered(
-        [h for h, _ in targets], lambda h: work(h, by_name[h.name][1], pool.session(h)), forks
+    results = HostResults(
+        fan_out_ordered(
+            [h for h, _ in targets], lambda h: work(h, by_name[h.name][1], pool.session(h)), forks
+        )
     )
-    done, code = [], Exit.OK
-    for res in results:
-        if res.ok:
-            done.append((by_name[res.host][0], res.value))
-        else:
-            code = max(code, int(getattr(res.error, "code", Exit.PARTIAL)))
-    return done, code, results
+    done = [(by_name[r.host][0], r.value) for r in results.succeeded]
+    return done, results.exit_code(Policy.OWN_CODES), results
 
 
 def _rows(done, rows) -> dict[str, int]:
@@ -208,6 +205,7 @@ def _changes(app, pool, command, hostset, work, forks, fmt, describe) -> int:
     """set/toggle/pulse/release: run, print, and record in the journal who changed what."""
     from wacket import journal
     from wacket.gpio.pins import value_word
+    from wacket.transport.result import HostResults
 
     targets = _hosts(app, hostset)
     with journal.entry(f"gpio {command}", [h.name for h, _ in targets]) as entry:
@@ -240,7 +238,7 @@ def _changes(app, pool, command, hostset, work, forks, fmt, describe) -> int:
         if parts:
             entry.summary += f" (by {_user()})"
         entry.exit_code = code
-        entry.outcome = "ok" if code == Exit.OK else "partial" if done else "failed"
+        entry.outcome = HostResults.outcome(code, bool(done))
     return code
 
 

@@ -79,11 +79,11 @@ def services(app, hostset, systemd, accept_new, connect_timeout, forks, fmt) -> 
       wacket hosts services nas --plain | grep 3306
     """
     from wacket import hosts as lib
+    from wacket.transport.result import HostResults, Policy
 
     targets = app.fleet.select(hostset)
     pool = app.pool(accept_new, connect_timeout)
-    results = lib.services(pool, targets, forks)
-    failed = [res for res in results if not res.ok]
+    results = HostResults(lib.services(pool, targets, forks))
     shown = {}
     columns = ["host", "kind", "proto", "address", "port", "process", "pid", "unit"]
     with Renderer(fmt, columns) as out:
@@ -110,6 +110,4 @@ def services(app, hostset, systemd, accept_new, connect_timeout, forks, fmt) -> 
         report_hosts(
             out, results, shown, "no listening ports" + (" or services" if systemd else "")
         )
-    if any(r.unreachable for r in failed):
-        return Exit.UNREACHABLE
-    return Exit.PARTIAL if failed else Exit.OK
+    return results.exit_code(Policy.WORST)

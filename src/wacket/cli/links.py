@@ -84,6 +84,7 @@ def merge(app, sources, discover, full, name, db, accept_new, connect_timeout, f
     from wacket import journal
     from wacket.links import sources as lib
     from wacket.lock import job_lock
+    from wacket.transport.result import HostResult, HostResults, Policy
 
     if not sources and discover is None:
         raise click.UsageError("give at least one SOURCE or --discover HOSTSET")
@@ -105,8 +106,7 @@ def merge(app, sources, discover, full, name, db, accept_new, connect_timeout, f
             continue
         host, path = lib.parse_spec(spec, app.fleet.get)
         located.append(lib.Located(host, path, spec))
-    failures: list = []
-    unreachable = False
+    failures = HostResults()  # a failed host of the discovery or source, with its error
     if discover is not None:
         from wacket.links.discover import discover as find
         from wacket.transport.fanout import fan_out_ordered
@@ -117,8 +117,7 @@ def merge(app, sources, discover, full, name, db, accept_new, connect_timeout, f
         for res in fan_out_ordered(app.fleet.select(discover), scan):
             if not res.ok:
                 click.echo(f"wacket: links: {res.error}", err=True)
-                failures.append((res.host, str(res.error)))
-                unreachable = unreachable or res.unreachable
+                failures.append(res)
                 continue
             host = app.fleet.get(res.host)
             if not res.value:
@@ -156,16 +155,12 @@ def merge(app, sources, discover, full, name, db, accept_new, connect_timeout, f
                 info = SourceInfo(f"{LOCAL}:-:{name}", LOCAL, "jsonl", name, "-", "jsonl")
                 on_result(master.merge_records(info, stdin_records), "-", "")
             failed = lib.merge_all(master, located, session_for, full=full, on_result=on_result)
-            failures += failed
-            unreachable = unreachable or any("unreachable" in e for _, e in failed)
+            failures += [HostResult(label, error=error) for label, error in failed]
         entry.summary = (
             f"{totals['merged']} sources merged, {totals['new_visits']} new visits, "
             f"{totals['new_links']} new links" + (f", {len(failures)} failed" if failures else "")
         )
-        code = Exit.OK
-        if failures:
-            only_unreachable = unreachable and all("unreachable" in e for _, e in failures)
-            code = Exit.UNREACHABLE if only_unreachable else Exit.PARTIAL
+        code = failures.exit_code(Policy.ALL_DOWN)
         entry.outcome = "ok" if not failures else ("partial" if totals["merged"] else "failed")
         entry.exit_code = int(code)
     return code
@@ -188,8 +183,9 @@ def sources_(app, discover, db, accept_new, connect_timeout, fmt) -> int:
       wacket links sources --discover all
     """
     from wacket import timeparse
+    from wacket.transport.result import HostResults, Policy
 
-    code = Exit.OK
+    results = HostResults()
     with _master(db) as master:
         known = master.sources()
     seen = {s["key"] for s in known}
@@ -214,11 +210,9 @@ def sources_(app, discover, db, accept_new, connect_timeout, fmt) -> int:
         from wacket.transport.fanout import fan_out_ordered
 
         pool = app.pool(accept_new, connect_timeout)
-        results = list(fan_out_ordered(app.fleet.select(discover), lambda h: find(pool.session(h))))
-        for res in results:
-            if not res.ok:
-                code = Exit.UNREACHABLE if res.unreachable else Exit.PARTIAL
-                continue
+        found = fan_out_ordered(app.fleet.select(discover), lambda h: find(pool.session(h)))
+        results = HostResults(found)
+        for res in results.succeeded:
             for p in res.value:
                 if f"{res.host}:{p}" in seen:
                     continue
@@ -253,7 +247,7 @@ def sources_(app, discover, db, accept_new, connect_timeout, fmt) -> int:
             for r in rows:
                 shown[r["host"]] = shown.get(r["host"], 0) + 1
             report_hosts(out, results, shown, none="no browser profiles found")
-    return code
+    return results.exit_code(Policy.LAST)
 
 
 @links.command()

@@ -7,7 +7,6 @@ import json
 import click
 
 from wacket.cli.context import connection_options, pass_app
-from wacket.errors import Exit
 from wacket.output import Renderer, output_options, report_hosts
 
 
@@ -30,11 +29,11 @@ def log(app, since, host, command, from_, accept_new, connect_timeout, fmt) -> i
     """
     from wacket import journal, timeparse
     from wacket.transport.fanout import fan_out_ordered
+    from wacket.transport.result import HostResults, Policy
 
     start = timeparse.since(since) if since else 0
     rows = [dict(r, machine_name="local") for r in journal.query(start, host, command)]
-    code = Exit.OK
-    results, counts = [], {}
+    results, counts = HostResults(), {}
     if from_ is not None:
         pool = app.pool(accept_new, connect_timeout)
         remote = [h for h in app.fleet.select(from_) if not h.is_local]
@@ -42,11 +41,8 @@ def log(app, since, host, command, from_, accept_new, connect_timeout, fmt) -> i
         def fetch(h):
             return list(pool.session(h).helper().stream("journal.read", since=start))
 
-        results = fan_out_ordered(remote, fetch)
-        for res in results:
-            if not res.ok:
-                code = Exit.UNREACHABLE if res.unreachable else Exit.PARTIAL
-                continue
+        results = HostResults(fan_out_ordered(remote, fetch))
+        for res in results.succeeded:
             found = [r for r in res.value if journal.matches(r, host, command)]
             rows += [dict(r, machine_name=res.host) for r in found]
             counts[res.host] = len(found)
@@ -68,4 +64,4 @@ def log(app, since, host, command, from_, accept_new, connect_timeout, fmt) -> i
                 }
             )
         report_hosts(out, results, counts, "no journal entries")
-    return code
+    return results.exit_code(Policy.LAST)

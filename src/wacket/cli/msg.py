@@ -10,6 +10,7 @@ from wacket.cli.clip import Ctx, _hub_call, hub_option
 from wacket.cli.context import connection_options, pass_app
 from wacket.errors import Exit, WacketError
 from wacket.output import Renderer, output_options
+from wacket.transport.result import HostResults, Policy
 
 COLUMNS = ["time", "from", "text"]
 
@@ -70,9 +71,11 @@ def send(app, hosts, text, no_notify, hub, accept_new, connect_timeout, fmt) -> 
         rows = []
         if not no_notify:
             title = f"wacket: {c.settings.name}"
-            for res in fan_out_ordered(
-                targets, lambda h: notify(c.place(h.name), c.settings, title, text)
-            ):
+            results = HostResults(
+                fan_out_ordered(targets, lambda h: notify(c.place(h.name), c.settings, title, text))
+            )
+            code = results.exit_code(Policy.WORST)
+            for res in results:
                 if res.ok:
                     rows.append(
                         {
@@ -82,10 +85,9 @@ def send(app, hosts, text, no_notify, hub, accept_new, connect_timeout, fmt) -> 
                         }
                     )
                 else:
-                    code = max(code, Exit.UNREACHABLE if res.unreachable else Exit.PARTIAL)
                     rows.append({"host": res.host, "notified": False, "why": str(res.error)})
         j.summary = f"message #{posted['id']} to {hosts} ({len(text)} chars)"
-        j.outcome = "ok" if code == Exit.OK else "partial"
+        j.outcome = HostResults.outcome(code)
         j.exit_code = code
     if fmt or not app.quiet:
         with Renderer(fmt, ["host", "notified", "why"]) as out:

@@ -13,7 +13,6 @@ from wacket.cli.context import (
     forks_option,
     pass_app,
 )
-from wacket.errors import Exit
 from wacket.output import dumps
 
 
@@ -44,6 +43,7 @@ def run(app, hostset, command, timeout, gather, fmt, accept_new, connect_timeout
       wacket run all --jsonl -- ls -- "-odd name.txt"
     """
     from wacket import journal, runner
+    from wacket.transport.result import HostResults, Policy
 
     targets = app.fleet.select(hostset)
     argv: list[str] | str = command[0] if len(command) == 1 else list(command)
@@ -77,22 +77,20 @@ def run(app, hostset, command, timeout, gather, fmt, accept_new, connect_timeout
             for names, text in runner.gather(results):
                 bar = "-" * 15
                 out.write(f"{bar}\n{','.join(names)} ({len(names)})\n{bar}\n".encode() + text)
-        ok = [r.host for r in results if r.ok and r.value.ok]
-        failed = [r for r in results if r.ok and not r.value.ok]
-        down = [r for r in results if not r.ok]
+        results = HostResults(results)
+        ok = [r.host for r in results.succeeded if r.value.ok]
+        failed = [r for r in results.succeeded if not r.value.ok]
         summary = f"ok: {','.join(ok) or '-'}"
         if failed:
             summary += "; failed: " + ",".join(
                 f"{r.host}({'timeout' if r.value.timed_out else r.value.rc})" for r in failed
             )
-        if down:
-            summary += "; unreachable: " + ",".join(
-                f"{r.host}({getattr(r.error, 'reason', 'error')})" for r in down
-            )
+        if results.failed:
+            summary += "; unreachable: " + results.reasons()
         text = argv if isinstance(argv, str) else " ".join(argv)
         entry.summary = f"{summary} :: {text[:200]}"
-        code = Exit.UNREACHABLE if down else Exit.PARTIAL if failed else Exit.OK
-        entry.outcome = "ok" if code == Exit.OK else "partial" if ok else "failed"
+        code = results.exit_code(Policy.NO_RESULT, partial=bool(failed))
+        entry.outcome = HostResults.outcome(code, bool(ok))
         entry.exit_code = code
     app.note(f"wacket run: {summary}")
     return code

@@ -11,14 +11,14 @@ import functools
 import types
 from importlib import resources
 
-from wacket.errors import Exit, WacketError
+from wacket.errors import Exit, WacketError, kind_exit
 
-# Helper error kinds -> exit codes of the commands.
-KIND_CODES = {
-    "usage": Exit.USAGE,
-    "range": Exit.USAGE,
-    "locked": Exit.LOCKED,
-}
+
+def kind_code(kind: str) -> Exit:
+    """A clip op's error kind as an exit code (errors.HELPER_KINDS). The clip ops' "busy" is a
+    clipboard that kept changing while read, a failure (1), not gpio's line in use (4): the op
+    should send a kind of its own for it."""
+    return Exit.PARTIAL if kind == "busy" else kind_exit(kind)
 
 
 class OpError(WacketError):
@@ -26,7 +26,7 @@ class OpError(WacketError):
 
     def __init__(self, message: str, kind: str = "error"):
         self.kind = kind
-        super().__init__(message, KIND_CODES.get(kind, Exit.PARTIAL))
+        super().__init__(message, kind_code(kind))
 
 
 @functools.cache

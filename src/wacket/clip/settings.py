@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 from dataclasses import dataclass, field
 
-from wacket.errors import Exit, WacketError
+from wacket.errors import WacketError
 
 # [clip.hosts.NAME] keys -> environment variables of the backend on that host.
 ENV_KEYS = {
@@ -127,14 +127,13 @@ class Place:
             from wacket.clip import impl
 
             return impl.call(op, **args)
-        from wacket.clip.impl import KIND_CODES
+        from wacket.clip.impl import kind_code
         from wacket.remote.client import HelperError
 
         session = self._pool_source().session(self.host)
         try:
             return session.helper().call(op, **args)
         except HelperError as exc:
-            code = KIND_CODES.get(exc.kind, Exit.PARTIAL)
-            err = WacketError(str(exc), code)
+            err = WacketError(str(exc), kind_code(exc.kind))
             err.kind = exc.kind
             raise err from None

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from wacket.errors import ConfigError, Exit, WacketError
+from wacket.errors import ConfigError, WacketError, kind_exit
 
 VALUE_WORDS = {
     "1": 1,
@@ -42,19 +42,11 @@ _NAME = re.compile(r"^[A-Za-z0-9_.+/-][A-Za-z0-9_.+/ -]*$")
 class GpioError(WacketError):
     """A GPIO failure; `kind` says which (unknown-line, input-pin, busy, no-gpio, ...)."""
 
-    KIND_CODES = {
-        "unknown-line": Exit.USAGE,
-        "usage": Exit.USAGE,
-        "input-pin": Exit.USAGE,
-        "busy": Exit.LOCKED,
-        "no-gpio": Exit.PARTIAL,
-    }
-
     def __init__(self, message: str, kind: str = "error", host: str = "", what: str = ""):
         self.kind = kind
         self.host = host  # with `what`, as a HostError has them: the message less the host's name
         self.what = what
-        super().__init__(message, self.KIND_CODES.get(kind, Exit.PARTIAL))
+        super().__init__(message, kind_exit(kind))
 
 
 @dataclass

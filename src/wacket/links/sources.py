@@ -214,19 +214,20 @@ def merge_all(
     *,
     full: bool = False,
     on_result: Callable[[MergeResult | None, str, str], None] | None = None,
-) -> list[tuple[str, str]]:
-    """Merge every located source; returns [(label, error)] for the ones that failed.
+) -> list[tuple[str, WacketError]]:
+    """Merge every located source; returns [(label, error)] for the ones that failed (the error
+    itself, so a caller tells an unreachable host by its type).
 
     `on_result(result, label, error)` is called after each source (result None on failure).
     Errors of a host (unreachable) fail that host's sources only.
     """
-    failures: list[tuple[str, str]] = []
-    dead_hosts: dict[str, str] = {}
+    failures: list[tuple[str, WacketError]] = []
+    dead_hosts: dict[str, UnreachableError] = {}
 
-    def fail(label: str, error: str):
+    def fail(label: str, error: WacketError):
         failures.append((label, error))
         if on_result:
-            on_result(None, label, error)
+            on_result(None, label, str(error))
 
     for loc in located:
         if loc.host.name in dead_hosts:
@@ -252,13 +253,13 @@ def merge_all(
                                 master, loc.host, f, local, label, snap, copied=True, full=full
                             )
                     except SourceError as exc:
-                        fail(label, str(exc))
+                        fail(label, exc)
                         continue
                     if on_result:
                         on_result(res, label, "")
         except UnreachableError as exc:
-            dead_hosts[loc.host.name] = str(exc)
-            fail(loc.label, str(exc))
+            dead_hosts[loc.host.name] = exc
+            fail(loc.label, exc)
         except SourceError as exc:
-            fail(loc.label, str(exc))
+            fail(loc.label, exc)
     return failures

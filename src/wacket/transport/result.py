@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
 from typing import Any
+
+from wacket.errors import Exit
 
 
 @dataclass
@@ -63,3 +66,61 @@ class HostResult:
         if self.unreachable:
             rec["reason"] = self.error.reason
         return rec
+
+
+class Policy(enum.Enum):
+    """How a fan-out command turns its hosts' outcomes into one exit code. Each is the rule a
+    command has always had (kept exactly; documented in its man page's exit status)."""
+
+    # 3 if a host was unreachable, else 1 if any host failed (hosts services, backup drives,
+    # msg send, find index).
+    WORST = "worst"
+    # 3 only if every failure was an unreachable host, else 1 (clip copy --to, links merge).
+    ALL_DOWN = "all-down"
+    # the last failing host in host order decides: 3 if it was unreachable, else 1 (log --from,
+    # links sources --discover, clip backends).
+    LAST = "last"
+    # the highest of the errors' own exit codes, 1 for one without (gpio: a busy line is 4).
+    OWN_CODES = "own-codes"
+    # 3 if any host gave no result at all, whatever stopped it (run: 1 is a command that failed).
+    NO_RESULT = "no-result"
+
+
+class HostResults(list):
+    """Every host's HostResult of one fan-out (as fabric's GroupResult): the exit code under a
+    command's policy, the journal outcome and the "host(reason)" part of its summary."""
+
+    @property
+    def succeeded(self) -> list[HostResult]:
+        return [r for r in self if r.ok]
+
+    @property
+    def failed(self) -> list[HostResult]:
+        return [r for r in self if not r.ok]
+
+    def exit_code(self, policy: Policy, partial: bool = False) -> int:
+        """The command's exit code; `partial` is a failure the results do not show (a command
+        that ran but failed, unreadable entries), which makes an otherwise clean run 1."""
+        failed = self.failed
+        code = Exit.PARTIAL if partial else Exit.OK
+        if not failed:
+            return code
+        if policy is Policy.WORST:
+            return Exit.UNREACHABLE if any(r.unreachable for r in failed) else Exit.PARTIAL
+        if policy is Policy.ALL_DOWN:
+            return Exit.UNREACHABLE if all(r.unreachable for r in failed) else Exit.PARTIAL
+        if policy is Policy.LAST:
+            return Exit.UNREACHABLE if failed[-1].unreachable else Exit.PARTIAL
+        if policy is Policy.OWN_CODES:
+            return max(int(getattr(r.error, "code", Exit.PARTIAL)) for r in failed)
+        return Exit.UNREACHABLE  # NO_RESULT
+
+    @staticmethod
+    def outcome(code: int, done: bool = True) -> str:
+        """The journal's word for a run that ended with `code`: "partial" if some of it was
+        `done`, else "failed"."""
+        return "ok" if code == Exit.OK else "partial" if done else "failed"
+
+    def reasons(self, sep: str = ",") -> str:
+        """The failed hosts as `host(reason)`, the way the journal's summaries list them."""
+        return sep.join(f"{r.host}({getattr(r.error, 'reason', 'error')})" for r in self.failed)
