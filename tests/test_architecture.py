@@ -31,9 +31,7 @@ ALLOWED_COMPLEX = {
     ("cli/clip.py", "copy"),  # E 32
     ("cli/entry.py", "parse_find"),  # D 25
     ("cli/find_query.py", "run"),  # F 47
-    ("cli/links.py", "merge"),  # D 23
     ("cli/map.py", "map_"),  # E 34
-    ("cli/run.py", "run"),  # D 29
     ("clip/share.py", "share"),  # D 22
     ("find/catalog.py", "Catalog.entries"),  # D 26
     ("gpio/pins.py", "_pin_from"),  # D 21
