@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import os
 
 import click
 
@@ -102,10 +101,6 @@ class Completes(click.ParamType):
 
     def convert(self, value, param, ctx):
         return value
-
-
-def debug_enabled() -> bool:
-    return bool(os.environ.get("WACKET_DEBUG"))
 
 
 __all__ = [

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 
 from wacket.clip.settings import ClipSettings, Place
@@ -53,7 +52,3 @@ def record(msg: dict, hub: str) -> dict:
         "hub": hub,
         "epoch": msg["time"],
     }
-
-
-def age_since(ts: float) -> float:
-    return max(0.0, time.time() - ts)

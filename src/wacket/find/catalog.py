@@ -545,10 +545,6 @@ class Catalog:
             }
         return self._roots
 
-    def all_paths(self):
-        for _first, _root, path, *_rest in self.entries():
-            yield path
-
     def entries(self, ids: list[int] | None = None, keep=None):
         """Entries as (id, root, path, type, size, mtime_ns, hash, link), ascending id; only
         `ids` (ascending) when given; `keep(item)` filters on the raw tree.scan item."""
