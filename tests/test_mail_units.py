@@ -9,7 +9,7 @@ import pytest
 from wacket.config import Config
 from wacket.errors import ConfigError
 from wacket.mail import accounts
-from wacket.mail.archive import NormHash
+from wacket.mail.digest import NormHash
 from wacket.mail.imap import decode_mutf7, encode_mutf7
 from wacket.mail.store import content_hash, folder_dir, imap_flags, maildir_flags, safe_component
 

@@ -8,12 +8,12 @@ Messages larger than BIG are fetched in partial chunks straight to disk, so memo
 
 from __future__ import annotations
 
-import hashlib
 import os
 import time
 from collections.abc import Callable
 
 from wacket.mail import imap
+from wacket.mail.digest import NormHash
 from wacket.mail.store import Batch, Staged, Store, maildir_flags
 
 BATCH_COUNT = 500
@@ -21,29 +21,6 @@ BATCH_BYTES = 8 * 1024 * 1024
 BIG = 16 * 1024 * 1024  # fetched alone, in CHUNK-sized partial fetches
 CHUNK = 8 * 1024 * 1024
 META_CHUNK = 5000
-
-
-class NormHash:
-    """Incremental `store.content_hash` (CRLF -> LF, trailing newlines ignored) over chunks."""
-
-    def __init__(self):
-        self.h = hashlib.sha256()
-        self.carry = b""
-
-    def update(self, chunk: bytes) -> None:
-        data = self.carry + chunk
-        cr = data.endswith(b"\r")
-        if cr:
-            data = data[:-1]
-        data = data.replace(b"\r\n", b"\n")
-        stripped = data.rstrip(b"\n")
-        self.h.update(stripped)
-        self.carry = data[len(stripped) :] + (b"\r" if cr else b"")
-
-    def hexdigest(self) -> str:
-        if self.carry.endswith(b"\r"):
-            self.h.update(self.carry)
-        return self.h.hexdigest()
 
 
 def _chunks(seq, n):
@@ -86,7 +63,7 @@ def expunge_archived(store: Store, account, client, f: imap.Folder, before: floa
     content hash. Only those UIDs are flagged and UID EXPUNGEd."""
     import datetime as dt
 
-    from wacket.mail.store import content_hash
+    from wacket.mail.digest import content_hash
 
     if not f.messages:
         return 0

@@ -13,7 +13,7 @@ import re
 import time
 from pathlib import Path
 
-from wacket.mail.store import content_hash
+from wacket.mail.digest import content_hash
 
 _ESCAPE = re.compile(r"(?:%[0-9A-F]{2})+")
 

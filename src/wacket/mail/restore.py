@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import datetime as dt
 
+from wacket.mail.digest import content_hash
 from wacket.mail.export import folder_files
-from wacket.mail.store import Store, content_hash, imap_flags
+from wacket.mail.store import Store, imap_flags
 
 BATCH = 100
 BATCH_BYTES = 8 * 1024 * 1024

@@ -14,7 +14,6 @@ them instead of storing them twice.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sqlite3
 import time
@@ -24,6 +23,7 @@ from pathlib import Path
 
 from wacket import paths
 from wacket.fsutil import fsync_dir
+from wacket.mail.digest import content_hash
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (
@@ -85,12 +85,6 @@ def maildir_flags(imap_flags) -> str:
 
 def imap_flags(letters: str) -> list[str]:
     return [MAILDIR_TO_IMAP[c] for c in letters if c in MAILDIR_TO_IMAP]
-
-
-def content_hash(data: bytes) -> str:
-    """sha256 of the message with CRLF/LF differences and trailing newlines removed, so the same
-    message fetched over IMAP (CRLF), found in a Maildir or an mbox (LF) is recognised."""
-    return hashlib.sha256(data.replace(b"\r\n", b"\n").rstrip(b"\n")).hexdigest()
 
 
 # -- names safe on every OS -----------------------------------------------------------------------
