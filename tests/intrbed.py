@@ -9,6 +9,7 @@ import fcntl
 import json
 import os
 import random
+import signal
 import subprocess
 import sys
 import time
@@ -47,9 +48,18 @@ def wait_for(cond, timeout: float = 20.0) -> bool:
     return cond()
 
 
+def _as_from_a_terminal() -> None:
+    """The signals a shell's foreground command starts with: the suite itself may run under
+    `nohup` or as a background job, which hand SIGHUP or SIGINT down ignored, and wacket rightly
+    leaves an inherited SIG_IGN alone (tests that mean to check that pass their own)."""
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_DFL)
+
+
 def start(*args: str, **kwargs) -> subprocess.Popen:
     kwargs.setdefault("stdout", subprocess.PIPE)
     kwargs.setdefault("stderr", subprocess.PIPE)
+    kwargs.setdefault("preexec_fn", _as_from_a_terminal)
     return subprocess.Popen([sys.executable, "-m", "wacket", *args], **kwargs)
 
 

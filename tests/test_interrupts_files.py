@@ -20,6 +20,7 @@ import time
 import uuid
 from pathlib import Path
 
+import intrbed
 import pytest
 from intrbed import assert_all_gone, held_locks, pids
 from test_interrupts import _interrupt as interrupt
@@ -80,9 +81,7 @@ def wait_for(cond, timeout: float = 20.0):
 
 
 def start(*args: str, **kwargs) -> subprocess.Popen:
-    kwargs = {"stdin": subprocess.DEVNULL, "stdout": subprocess.PIPE,
-              "stderr": subprocess.PIPE, **kwargs}  # fmt: skip
-    return subprocess.Popen([sys.executable, "-m", "wacket", *args], **kwargs)
+    return intrbed.start(*args, **{"stdin": subprocess.DEVNULL, **kwargs})
 
 
 def last_journal(run_wacket, command: str) -> dict:
