@@ -160,7 +160,12 @@ def _mail_files(bed: Bed) -> list[Path]:
 
 def check_mail(bed: Bed) -> None:
     files = _mail_files(bed)
-    bed.ok("mail", "import", bed.tmp / "old.mbox", "--folder", "Old")
+    # damage deep in the index shows only when a statement reads it: that run stops in one line,
+    # the index set aside, and the next rebuilds it from the Maildirs and does the work
+    r = bed.ok("mail", "import", bed.tmp / "old.mbox", "--folder", "Old", allowed=(0, 1))
+    if r.returncode:
+        assert b"set aside" in r.stderr, bed.context
+        bed.ok("mail", "import", bed.tmp / "old.mbox", "--folder", "Old")
     assert len(_mail_files(bed)) == len(files) == 12, bed.context  # no message stored twice
     r = bed.ok("mail", "search", "quokka", "--jsonl")
     assert len(r.stdout.decode().splitlines()) == 12, bed.context

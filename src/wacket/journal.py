@@ -42,17 +42,40 @@ def path() -> Path:
 
 def connect() -> sqlite3.Connection:
     """The journal, opened; a damaged one is set aside and started afresh (it only records)."""
-    import sqlite3  # here, not at the top: commands load this module before their work starts
-
-    from wacket import sqlitedb
+    from wacket import sqlitedb  # here, not at the top: it loads sqlite3, and commands load
+    # this module before their work starts
 
     try:
         return _open()
-    except sqlite3.DatabaseError as exc:
+    except sqlitedb.OPEN_ERRORS as exc:
         if not sqlitedb.is_damage(exc, schema_too=True):
             raise
         sqlitedb.set_aside(path(), "a new journal is started")
         return _open()
+
+
+def _using(work):
+    """`work(conn)` on the journal. Damage can hide in a page that opening never reads (a garbled
+    middle): found by the work itself, the journal is set aside and the work done on a new one."""
+    import sqlite3
+
+    from wacket import sqlitedb
+
+    try:
+        return _on_journal(work)
+    except sqlite3.DatabaseError as exc:
+        if not sqlitedb.is_damage(exc):
+            raise
+    sqlitedb.set_aside(path(), "a new journal is started")
+    return _on_journal(work)
+
+
+def _on_journal(work):
+    conn = connect()
+    try:
+        return work(conn)
+    finally:
+        conn.close()
 
 
 def _open() -> sqlite3.Connection:
@@ -61,6 +84,8 @@ def _open() -> sqlite3.Connection:
     p = path()
     new = not p.exists()
     conn = sqlite3.connect(p, timeout=30, isolation_level=None)
+    # text a garbled page left undecodable reads as escapes, like the names the journal keeps
+    conn.text_factory = lambda raw: raw.decode("utf-8", "surrogateescape")
     if new:
         p.chmod(0o600)
     try:
@@ -84,25 +109,24 @@ def record(
 ) -> None:
     now = time.time()
     started = started if started is not None else now
-    conn = connect()
-    try:
-        conn.execute(
+    row = (
+        started,
+        round(now - started, 3),
+        paths.hostname(),
+        _user(),
+        _stored(command),
+        json.dumps(hosts),
+        _stored(summary),
+        outcome,
+        int(exit_code),
+    )
+    _using(
+        lambda conn: conn.execute(
             "INSERT INTO entries (started, seconds, machine, user, command, hosts, summary,"
             " outcome, exit_code) VALUES (?,?,?,?,?,?,?,?,?)",
-            (
-                started,
-                round(now - started, 3),
-                paths.hostname(),
-                _user(),
-                _stored(command),
-                json.dumps(hosts),
-                _stored(summary),
-                outcome,
-                int(exit_code),
-            ),
+            row,
         )
-    finally:
-        conn.close()
+    )
 
 
 class Entry:
@@ -146,18 +170,31 @@ def query(since: float = 0, host: str | None = None, command: str | None = None)
         return []
     import sqlite3
 
-    conn = connect()
-    conn.row_factory = sqlite3.Row
+    def read(conn):
+        conn.row_factory = sqlite3.Row
+        cur = conn.execute(
+            "SELECT * FROM entries WHERE started >= ? ORDER BY started, id", (since,)
+        )
+        return [{k: _loaded(v) for k, v in dict(r).items()} for r in cur]
+
+    rows = _using(read)
+    sound = [r for r in rows if _sound(r)]
+    if len(sound) < len(rows):
+        import sys
+
+        print(f"wacket: warning: {path()}: {len(rows) - len(sound)} garbled entries skipped",
+              file=sys.stderr)  # fmt: skip
+    return [r for r in sound if matches(r, host, command)]
+
+
+def _sound(row: dict) -> bool:
+    """Whether an entry reads as one: a garbled page can leave rows SQLite still returns."""
     try:
-        rows = [
-            {k: _loaded(v) for k, v in dict(r).items()}
-            for r in conn.execute(
-                "SELECT * FROM entries WHERE started >= ? ORDER BY started, id", (since,)
-            )
-        ]
-    finally:
-        conn.close()
-    return [r for r in rows if matches(r, host, command)]
+        hosts = json.loads(row["hosts"])
+    except (TypeError, ValueError):
+        return False
+    fields = ("started", "seconds", "exit_code")
+    return isinstance(hosts, list) and all(isinstance(row[k], int | float) for k in fields)
 
 
 def matches(row: dict, host: str | None, command: str | None) -> bool:

@@ -697,16 +697,25 @@ def open_catalog(host: str) -> Catalog | None:
     try:
         cat.meta = _read_meta(cat)
         cat.conn.execute("SELECT count(*) FROM dirs").fetchone()
-    except sqlite3.DatabaseError as exc:
-        cat.close()
-        from wacket import sqlitedb
-
-        if not sqlitedb.is_damage(exc, schema_too=True):
+    except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
+        if not set_aside_if_damaged(cat, exc, schema_too=True):
+            cat.close()
             raise WacketError(f"{p}: unreadable catalog ({exc})") from None
-        # a catalog is rebuilt by the next index: set aside, it is as if never indexed
-        sqlitedb.set_aside(p, f"run `wacket find index {host}` to rebuild it")
         return None
     return cat
+
+
+def set_aside_if_damaged(cat: Catalog, exc: BaseException, schema_too: bool = False) -> bool:
+    """Whether `exc` says the catalog's file is damaged; if so it is closed and set aside, as if
+    never indexed (the next index rebuilds it). Damage may show only when a query reads the
+    page it hit, so readers call this too, and go on without that host."""
+    from wacket import sqlitedb
+
+    if not sqlitedb.is_damage(exc, schema_too=schema_too):
+        return False
+    cat.close()
+    sqlitedb.set_aside(cat.path, f"run `wacket find index {cat.host}` to rebuild it")
+    return True
 
 
 def _catalog_files() -> list[str]:

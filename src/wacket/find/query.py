@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 from wacket.errors import ConfigError
 from wacket.find import catalog
-from wacket.find.catalog import Catalog
+from wacket.find.catalog import Catalog, set_aside_if_damaged
 
 
 class Query:
@@ -341,7 +341,7 @@ def search(q: Query, catalogs: list[Catalog]) -> Iterator[Hit]:
         names = cat.names()
         cands = matcher.candidates(names)
         ids = None if cands is None else [i + 1 for i in cands]
-        for _eid, _root, path, kind, size, mtime, digest, link in cat.entries(ids, keep):
+        for _eid, _root, path, kind, size, mtime, digest, link in _readable(cat, ids, keep):
             name = path[path.rfind("/") + 1 :]
             if not matcher.verify(path, name):
                 continue
@@ -350,6 +350,18 @@ def search(q: Query, catalogs: list[Catalog]) -> Iterator[Hit]:
                 left -= 1
                 if left <= 0:
                     return
+
+
+def _readable(cat: Catalog, ids, keep=None) -> Iterator[tuple]:
+    """`cat.entries(...)` up to any damage the reads find: that catalog is set aside (a warning
+    says how to rebuild it) and the query goes on with the other hosts."""
+    import sqlite3
+
+    try:
+        yield from cat.entries(ids, keep)
+    except sqlite3.DatabaseError as exc:
+        if not set_aside_if_damaged(cat, exc):
+            raise
 
 
 def text_search(words: str, catalogs: list[Catalog], limit: int | None = None) -> Iterator[tuple]:
@@ -368,8 +380,12 @@ def text_search(words: str, catalogs: list[Catalog], limit: int | None = None) -
             rows = cat.conn.execute(sql, (_fts_query(words),)).fetchall()
         except sqlite3.OperationalError as exc:
             raise ConfigError(f"bad --text query {words!r}: {exc}") from None
+        except sqlite3.DatabaseError as exc:
+            if not set_aside_if_damaged(cat, exc):
+                raise
+            continue
         snippets = dict(rows)
-        for eid, _root, path, kind, size, mtime, digest, _link in cat.entries(sorted(snippets)):
+        for eid, _root, path, kind, size, mtime, digest, _link in _readable(cat, sorted(snippets)):
             yield Hit(cat.host, path, kind, size, mtime, digest, None), snippets[eid]
             if left is not None:
                 left -= 1

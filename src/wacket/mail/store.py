@@ -171,7 +171,7 @@ class Store:
 
         try:
             lost = self._open(db)
-        except sqlite3.DatabaseError as exc:
+        except sqlitedb.OPEN_ERRORS as exc:
             if not sqlitedb.is_damage(exc, schema_too=True):
                 raise
             sqlitedb.set_aside(db, "the index is rebuilt from the Maildirs")
@@ -185,11 +185,17 @@ class Store:
                 n = rebuild(self)
                 print(f"wacket: warning: {db}: no index of the archive's {n} messages;"
                       " rebuilt it from the Maildirs", file=sys.stderr)  # fmt: skip
+        # damage the checks above could not see ends the run in one line; the next rebuilds
+        self.db.aside = (db, "the index is rebuilt from the Maildirs")
 
     def _open(self, db: Path) -> bool:
         """Open (or create) the index; True if it is new, or empty, beside Maildirs: lost."""
         new = not db.exists()
-        self.db = sqlite3.connect(db, timeout=60, isolation_level=None)
+        from wacket import sqlitedb
+
+        self.db = sqlite3.connect(
+            db, timeout=60, isolation_level=None, factory=sqlitedb.Rebuildable
+        )
         try:
             if new:
                 db.chmod(0o600)
