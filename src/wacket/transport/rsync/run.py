@@ -39,7 +39,7 @@ class Result:
     @property
     def complete(self) -> bool:
         """Every stdout line was an itemized change (backup trusts the list only then)."""
-        return not self.other
+        return not any(line.rstrip(b"\n") for line in self.other)
 
     @property
     def stderr_text(self) -> str:
@@ -101,9 +101,16 @@ def run_remote(session, argv: list[str], on_item: Callable[[Item], None] | None 
     if res.rc == 127:
         raise WacketError(f"{session.host.name}: rsync is not installed there", Exit.USAGE)
     result = Result(res.rc if res.rc is not None else 20)
-    _feed(result, res.stdout.splitlines(keepends=True), on_item, None)
-    result.stderr = res.stderr.splitlines(keepends=True)
+    _feed(result, _lines(res.stdout), on_item, None)
+    result.stderr = list(_lines(res.stderr))
     return result
+
+
+def _lines(data: bytes):
+    """`data` line by line as a pipe gives them (split at \\n only)."""
+    for line in data.split(b"\n"):
+        if line:
+            yield line + b"\n"
 
 
 @functools.cache
