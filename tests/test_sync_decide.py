@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from wacket.sync.decide import decide
-from wacket.sync.itemize import parse_line
 from wacket.sync.oneway import default_limit
 from wacket.sync.trash import conflict_name
+from wacket.transport.rsync.itemize import parse_line
 
 F1, F2, F3 = ("f", 1, 100), ("f", 2, 200), ("f", 3, 300)
 HOSTS = {"a": "laptop", "b": "nas"}

@@ -9,11 +9,10 @@ from __future__ import annotations
 import posixpath
 from dataclasses import dataclass
 
-from wacket.backup import rsyncrun
 from wacket.backup.catalog import Target, read_manifest
 from wacket.backup.sets import Location
 from wacket.errors import Exit, WacketError
-from wacket.transport import rsync as rsync_args
+from wacket.transport import rsync
 
 
 @dataclass
@@ -94,25 +93,14 @@ def restore(
             "(or both the same host)",
             Exit.USAGE,
         )
-    argv = ["rsync", "-a", "-s", "--numeric-ids", "--modify-window=-1", "--out-format=%i %n"]
-    if not overwrite:
-        argv.append("--ignore-existing")
-    if side != "none":
-        remote = dest.host if side == "target" else thost
-        argv += [
-            "-e",
-            rsync_args.rsh(remote, accept_new=accept_new, connect_timeout=int(connect_timeout)),
-        ]
-    for src in plan.sources:
-        argv.append(rsync_args.remote_spec(thost, src) if side == "source" else src)
-    dpath = dest.path.rstrip("/") + "/"
-    argv.append(rsync_args.remote_spec(dest.host, dpath) if side == "target" else dpath)
+    argv = rsync.restore_args(plan.sources, thost, dest, overwrite=overwrite, accept_new=accept_new,
+                              connect_timeout=connect_timeout, remote_side=side)  # fmt: skip
     if side == "none" and not dest.host.is_local:
-        out = rsyncrun.run_remote(dsess, argv)
+        out = rsync.run_remote(dsess, argv)
     else:
-        out = rsyncrun.run_local(argv)
-    if out.rc != 0:
-        raise WacketError(f"restore: {rsyncrun.describe_failure(out)}")
+        out = rsync.run(argv, missing="rsync is not installed here (apt-get install rsync)")
+    if out.rc != 0:  # a restore is whole or it failed: every code but 0 (see codes.py)
+        raise WacketError(f"restore: {rsync.describe(out.rc, out.stderr_text)}")
     return {
         "snapshot": plan.snapshot,
         "to": str(dest),

@@ -11,14 +11,16 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from wacket.backup import rsyncrun
 from wacket.backup.prune import prune_locked
 from wacket.backup.retention import snapshot_name, snapshot_time
 from wacket.backup.sets import BackupSet, DriveRef, Location
 from wacket.backup.target import expand_remote, lock_set, resolve_target
 from wacket.errors import Exit, UnreachableError, WacketError
 from wacket.fleet import Fleet
+from wacket.transport import rsync
 from wacket.transport.pool import Pool
+from wacket.transport.rsync.codes import SSH_FAILED
+from wacket.transport.rsync.master import SSHMaster
 
 
 @dataclass
@@ -121,7 +123,7 @@ def run_backup(
     create_target = create_target or isinstance(bset.target, DriveRef)
     master = None
     if remote is not None:
-        master = rsyncrun.SSHMaster(remote, accept_new=accept_new, connect_timeout=connect_timeout)
+        master = SSHMaster(remote, accept_new=accept_new, connect_timeout=connect_timeout)
     try:
         return _run_locked(
             pool,
@@ -210,7 +212,7 @@ def _run_locked(
         link_dest = None
         if base and not begin.get("cloned"):
             link_dest = f"{root}/{base}"
-        argv = rsyncrun.build_argv(
+        argv = rsync.backup_args(
             sources,
             inprog,
             exclude=bset.exclude,
@@ -221,34 +223,34 @@ def _run_locked(
             remote_side=side,
             control_path=master.path if master is not None else None,
         )
+        changes: list[list[str]] = []  # [itemize code, relative name]
+        on_item = lambda item: changes.append(rsync.change(item))  # noqa: E731
         if side == "none" and not target.host.is_local:
-            out = rsyncrun.run_remote(tsess, argv)
+            out = rsync.run_remote(tsess, argv, on_item)
         else:
-            out = rsyncrun.run_local(argv, on_first_line=lambda: _crash_point("transfer"))
-        if out.rc not in (0, *rsyncrun.PARTIAL_CODES):
-            why = f"backup {bset.name}: {rsyncrun.describe_failure(out)}"
+            out = rsync.run(argv, on_item, on_first_line=lambda: _crash_point("transfer"),
+                            missing="rsync is not installed here (apt-get install rsync)")  # fmt: skip
+        said = rsync.outcome(out.rc, "backup")
+        if said not in (rsync.Outcome.OK, rsync.Outcome.PARTIAL):
+            why = f"backup {bset.name}: {rsync.describe(out.rc, out.stderr_text)}"
             # The other end was lost: ssh said so (255), or rsync's socket or stream broke (the
             # status then depends on where it broke) and the target no longer answers.
             if side != "none" and (
-                out.rc == rsyncrun.SSH_FAILED
-                or (
-                    side == "target"
-                    and out.rc in rsyncrun.LINK_FAILED
-                    and not tsess.still_connected()
-                )
+                out.rc == SSH_FAILED
+                or (side == "target" and said is rsync.Outcome.LINK and not tsess.still_connected())
             ):
                 lost = target.host if side == "target" else sources[0].host
                 raise UnreachableError(lost.name, "lost", why)
             raise WacketError(why)
         _crash_point("after-transfer")
-        delta = begin.get("cloned") and not begin.get("reuse") and out.rc == 0 and out.complete_list
+        delta = begin.get("cloned") and not begin.get("reuse") and out.rc == 0 and out.complete
         info = helper.call(
             "backup.manifest",
             root=root,
             name=name,
             base=base,
             mode="delta" if delta else "scan",
-            changes=out.changes if delta else [],
+            changes=changes if delta else [],
             header={
                 "set": bset.name,
                 "client": socket.gethostname(),
@@ -275,8 +277,8 @@ def _run_locked(
         result.added_files = info["added_files"]
         result.added_bytes = info["added_bytes"]
         problems = []
-        if out.rc in rsyncrun.PARTIAL_CODES:
-            problems.append(rsyncrun.describe_failure(out))
+        if said is rsync.Outcome.PARTIAL:
+            problems.append(rsync.describe(out.rc, out.stderr_text))
         if info.get("errors"):
             first = info["errors"][0]
             problems.append(

@@ -545,26 +545,24 @@ def import_(app, path, account, folder, accept_new, connect_timeout, fmt) -> int
 def _fetch_remote(host, path, tmp, accept_new, connect_timeout):
     """Copy HOST:PATH (a file or a tree) into tmp with rsync over SSH; returns the local copy."""
     import posixpath
-    import subprocess
     from pathlib import Path
 
     from wacket.errors import UnreachableError
-    from wacket.transport.rsync import remote_spec, rsh
+    from wacket.transport import rsync
 
     dest = Path(tmp) / "src"
     dest.mkdir(mode=0o700)
     path = path.rstrip("/") or "/"
-    argv = ["rsync", "-a", "--protect-args", "-e",
-            rsh(host, accept_new=accept_new, connect_timeout=int(connect_timeout)),
-            remote_spec(host, path), str(dest) + "/"]  # fmt: skip
-    proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True)
-    detail = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-    if proc.returncode == 255:
+    argv = rsync.copy_args(host, path, str(dest) + "/", accept_new=accept_new,
+                           connect_timeout=int(connect_timeout))  # fmt: skip
+    res = rsync.run(argv, hold_locks=False)
+    detail = res.stderr_text.strip().splitlines()
+    if res.rc == rsync.SSH_FAILED:
         raise UnreachableError(host.name, "ssh", detail[-1] if detail else "")
-    if proc.returncode != 0:
+    if res.rc != 0:
         raise WacketError(
             f"{host.name}:{path}: copy failed: "
-            + (detail[-1] if detail else f"rsync exit {proc.returncode}")
+            + (detail[-1] if detail else f"rsync exit {res.rc}")
         )
     return dest / posixpath.basename(path)
 

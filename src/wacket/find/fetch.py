@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 
-from wacket import children
 from wacket.errors import Exit, WacketError
 
 
@@ -35,28 +33,19 @@ def get(pool, host, path: str, dest: str) -> str:
     session = pool.session(host)
     session.connect()  # unreachable hosts fail here, with the transport's reason
     if shutil.which("rsync"):
-        from wacket.transport.rsync import remote_spec, rsh
+        from wacket.transport import rsync
 
         # A copy cut short waits in .wacket-partial/ for the next get, never under its real name.
-        argv = [
-            "rsync", "-a", "--protect-args", "--partial-dir=.wacket-partial",
-            "-e", rsh(host, accept_new=pool.accept_new),
-            remote_spec(host, path), target,
-        ]  # fmt: skip
-        with children.running(
-            [os.fsencode(a) for a in argv],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        ) as proc:
-            _out, err = proc.communicate()
-        if proc.returncode == 0:
+        argv = rsync.copy_args(host, path, target, accept_new=pool.accept_new,
+                               partial_dir=".wacket-partial")  # fmt: skip
+        res = rsync.run(argv, hold_locks=False)
+        if res.rc == 0:
             return target
         if not session.lexists(path):  # rsync's sender says "Broken pipe"
             raise WacketError(f"{host.name}:{path}: no such file", Exit.USAGE)
-        err = err.decode("utf-8", "replace").strip()
-        if proc.returncode not in (12, 127) or "command not found" not in err:
-            last = err.splitlines()[-1] if err else f"rsync exit status {proc.returncode}"
+        err = res.stderr_text.strip()
+        if res.rc not in (12, 127) or "command not found" not in err:
+            last = err.splitlines()[-1] if err else f"rsync exit status {res.rc}"
             raise WacketError(f"{host.name}:{path}: {last}")
     # No rsync on one side: SFTP (files only).
     try:

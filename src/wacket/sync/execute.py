@@ -13,9 +13,9 @@ from __future__ import annotations
 import os
 import time
 
-from wacket.sync.itemize import Totals
 from wacket.sync.planfile import Plan, kind_of, records, size_of
 from wacket.sync.report import Report
+from wacket.sync.totals import Totals
 from wacket.sync.trash import TRASH, TRASH_TMP, run_dir
 
 
@@ -285,14 +285,14 @@ def _forget(state, p: str) -> None:
 def _transfer(src, dst, paths, bin_dir, job, on_record, accept_new, connect_timeout):
     """One rsync copying `paths` (relative to both roots) from src to dst; what it replaces goes
     to the run's trash directory `bin_dir`."""
-    from wacket.sync import rsync
+    from wacket.transport import rsync
 
     remote = None
     if not src.ep.is_local:
         remote = src.ep.host
     elif not dst.ep.is_local:
         remote = dst.ep.host
-    args = rsync.base_args(remote, accept_new=accept_new, connect_timeout=connect_timeout,
+    args = rsync.sync_args(remote, accept_new=accept_new, connect_timeout=connect_timeout,
                            secluded=True)  # fmt: skip
     args += ["--files-from=-", "--from0", "--ignore-times", "--backup",
              f"--backup-dir={TRASH}/{bin_dir}", f"--temp-dir={TRASH_TMP}"]  # fmt: skip
@@ -302,7 +302,7 @@ def _transfer(src, dst, paths, bin_dir, job, on_record, accept_new, connect_time
         args.append(f"--bwlimit={job.bwlimit}")
     args += ["--", src.spec(), dst.spec()]
     data = b"".join(os.fsencode(p) + b"\0" for p in paths)
-    res = rsync.run(args, on_record, input=data)
-    if res.rc not in (0, 23, 24):
-        rsync.check(res, remote, connect_timeout=connect_timeout)
+    res = rsync.run(args, rsync.records(on_record), input=data)
+    if rsync.outcome(res.rc, "sync") not in (rsync.Outcome.OK, rsync.Outcome.PARTIAL):
+        rsync.check_sync(res, remote, connect_timeout=connect_timeout)
     return res

@@ -15,11 +15,11 @@ import time
 from collections.abc import Callable
 
 from wacket.errors import Exit, WacketError
-from wacket.sync import rsync
 from wacket.sync.endpoints import Endpoint, check_pair
-from wacket.sync.itemize import Totals
 from wacket.sync.job import Job
 from wacket.sync.report import Report
+from wacket.sync.totals import Totals
+from wacket.transport import rsync
 
 DEFAULT_MAX_DELETE = 50
 # rsync's incremental recursion keeps memory low on huge trees but makes a run that finds little
@@ -54,7 +54,7 @@ PARTIAL_DIR = ".wacket-partial"  # relative: rsync keeps it out of transfers and
 def build_args(src: Endpoint, dest: Endpoint, job: Job, *, accept_new: bool = False,
                connect_timeout: float | None = None) -> list[str]:  # fmt: skip
     remote = None if src.is_local and dest.is_local else (dest.host if src.is_local else src.host)
-    args = rsync.base_args(remote, accept_new=accept_new, connect_timeout=connect_timeout)
+    args = rsync.sync_args(remote, accept_new=accept_new, connect_timeout=connect_timeout)
     if job.dry_run:
         args.append("--dry-run")
     if job.checksum:
@@ -70,6 +70,11 @@ def build_args(src: Endpoint, dest: Endpoint, job: Job, *, accept_new: bool = Fa
     if job.exclude_from:
         args.append(f"--exclude-from={job.exclude_from}")
     return args
+
+
+def _run(args: list[str], on_record: Callable[[dict], None]) -> rsync.Result:
+    """rsync, each change going to `on_record` as sync's record."""
+    return rsync.run(args, rsync.records(on_record))
 
 
 def _ends(src: Endpoint, dest: Endpoint) -> list[str]:
@@ -105,12 +110,12 @@ def sync_oneway(
         args.append("--no-inc-recursive")
     report = Report(totals, 0.0, errors)
     if not job.delete:
-        res = rsync.run(args + _ends(src, dest), record)
+        res = _run(args + _ends(src, dest), record)
         _finish(res, src, dest, remote, report, connect_timeout=connect_timeout)
     elif job.dry_run or job.force:
         # --delete-delay: deletions happen only once every transfer is done, so a run that
         # fails half way (host unreachable) has deleted nothing.
-        res = rsync.run(args + ["--delete-delay"] + _ends(src, dest), record)
+        res = _run(args + ["--delete-delay"] + _ends(src, dest), record)
         _finish(res, src, dest, remote, report, connect_timeout=connect_timeout)
         report.would_delete = totals.files["delete"]
         if job.dry_run and report.would_delete and not job.force:
@@ -137,13 +142,13 @@ def sync_oneway(
 
 
 def _guarded_delete(args, src, dest, remote, job: Job, report: Report, record,
-                    connect_timeout) -> rsync.RsyncRun:  # fmt: skip
+                    connect_timeout) -> rsync.Result:  # fmt: skip
     """--delete under the guard: pass 1 transfers everything and deletes nothing, counting what
     would go; over the limit the run stops (GuardError), else pass 2 does only the deletions.
     Returns pass 1's run (its --stats count the pair's entries)."""
     # Pass 1: transfer everything, delete nothing, count what would go.
-    res = rsync.run(args + ["--delete", "--max-delete=0"] + _ends(src, dest), record)
-    _finish(res, src, dest, remote, report, (25,), connect_timeout)
+    res = _run(args + ["--delete", "--max-delete=0"] + _ends(src, dest), record)
+    _finish(res, src, dest, remote, report, connect_timeout)
     pending = res.stats.get("skipped_deletes", 0)
     if pending:
         pending = _count_deletions(args, src, dest, remote)
@@ -154,12 +159,12 @@ def _guarded_delete(args, src, dest, remote, job: Job, report: Report, record,
         if pending > limit:
             raise GuardError(pending, limit, dest.label)
         # Pass 2: deletions only, capped at what pass 1 counted.
-        res2 = rsync.run(
+        res2 = _run(
             args + ["--existing", "--ignore-existing", "--delete", f"--max-delete={pending}"]
             + _ends(src, dest),
             record,
         )  # fmt: skip
-        _finish(res2, src, dest, remote, report, (25,), connect_timeout)
+        _finish(res2, src, dest, remote, report, connect_timeout)
     return res
 
 
@@ -175,8 +180,8 @@ def _count_deletions(args: list[str], src: Endpoint, dest: Endpoint, remote) -> 
         deletions += rec["action"] == "delete"
 
     dry = ["--dry-run", "--existing", "--ignore-existing", "--delete"]
-    res = rsync.run(args + dry + _ends(src, dest), count)
-    rsync.check(res, remote)
+    res = _run(args + dry + _ends(src, dest), count)
+    rsync.check_sync(res, remote)
     return deletions
 
 
@@ -207,7 +212,7 @@ def _write_size(path, entries: int) -> None:
         pass  # only a speed hint
 
 
-def _finish(res, src, dest, remote, report: Report, allow=(), connect_timeout=None) -> None:
+def _finish(res, src, dest, remote, report: Report, connect_timeout=None) -> None:
     if res.rc == 23 and _missing_source(res, src):
         raise WacketError(f"{src.label}: source does not exist", Exit.USAGE)
     if res.rc == 3 and any(
@@ -225,7 +230,7 @@ def _finish(res, src, dest, remote, report: Report, allow=(), connect_timeout=No
     if res.rc == 24:
         report.notes.append("some source files vanished while rsync ran")
         return
-    rsync.check(res, remote, allow=allow, connect_timeout=connect_timeout)
+    rsync.check_sync(res, remote, connect_timeout=connect_timeout)
 
 
 def _mentions(res, ep: Endpoint) -> bool:

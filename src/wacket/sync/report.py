@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from wacket.errors import Exit
-from wacket.sync.itemize import Totals
+from wacket.sync.totals import Totals
 
 
 @dataclass

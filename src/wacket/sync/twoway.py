@@ -10,7 +10,6 @@ from wacket.errors import Exit, WacketError
 from wacket.sync import execute, planfile
 from wacket.sync.decide import changed_paths, decide, known_hashes, resolve_checks, verify
 from wacket.sync.endpoints import Endpoint, check_pair
-from wacket.sync.itemize import Totals
 from wacket.sync.report import Report
 from wacket.sync.sides import (
     Side,
@@ -24,6 +23,7 @@ from wacket.sync.sides import (
     scan_sides,
 )
 from wacket.sync.state import Sig, State, same
+from wacket.sync.totals import Totals
 from wacket.sync.trash import stamp
 
 
