@@ -129,7 +129,7 @@ def run_cmd(
       wacket backup run --source ~/Documents --target nas:/backups --name docs
       wacket backup run --source ~/Photos --target drive:USBDISK:/backups --name photos
     """
-    from wacket import journal
+    from wacket import jobrun
     from wacket.backup import sets
     from wacket.backup.snapshots import run_backup
 
@@ -151,7 +151,7 @@ def run_cmd(
         for bset in todo:
             hosts = sorted({s.host.name for s in bset.sources} | {str(bset.target).split(":")[0]})
             try:
-                with journal.entry(f"backup run {bset.name}", hosts) as entry:
+                with jobrun.run(f"backup run {bset.name}", hosts) as entry:
                     res = run_backup(
                         pool,
                         app.fleet,
@@ -169,8 +169,7 @@ def run_cmd(
                         + (f"; pruned {len(res.pruned)}" if res.pruned else "")
                         + (f"; {res.message}" if res.message else "")
                     )
-                    entry.outcome = "ok" if res.outcome == "ok" else "partial"
-                    entry.exit_code = Exit.OK if res.outcome == "ok" else Exit.PARTIAL
+                    entry.finish(Exit.OK if res.outcome == "ok" else Exit.PARTIAL)
             except WacketError as exc:
                 _fail(str(exc))
                 code = max(code, exc.code)
@@ -252,7 +251,7 @@ def verify_cmd(
       wacket backup verify home --all
       wacket backup verify home --all --sample 5    # a weekly spot check
     """
-    from wacket import journal
+    from wacket import jobrun
     from wacket.backup import catalog
     from wacket.backup.verify import LOSS, verify
 
@@ -260,7 +259,7 @@ def verify_cmd(
     t = catalog.open_target(app.pool(accept_new, connect_timeout), app.fleet, bset)
     lost = 0
     with (
-        journal.entry(f"backup verify {name}", [t.location.host.name]) as entry,
+        jobrun.run(f"backup verify {name}", [t.location.host.name]) as entry,
         Renderer(fmt, ["snapshot", "path", "problem", "detail"]) as out,
     ):
 
@@ -272,8 +271,7 @@ def verify_cmd(
 
         totals = verify(t, snapshot, every=every, sample=sample, extra=extra, on_problem=on_problem)
         entry.summary = f"{name}: {len(totals['verified'])} snapshot(s), {lost} problem(s)"
-        if lost:
-            entry.outcome, entry.exit_code = "partial", Exit.PARTIAL
+        entry.finish(Exit.PARTIAL if lost else Exit.OK)
     app.note(
         f"verified {len(totals['verified'])} snapshot(s): {totals.get('checked', 0)} of "
         f"{totals.get('files', 0)} files checked, {human_bytes(totals.get('bytes', 0))} hashed, "
@@ -382,11 +380,9 @@ def restore_cmd(app, name, items, dest, overwrite, target, accept_new, connect_t
     snap = catalog.resolve_snapshot(names, ref)
     plan = restore.plan_restore(t, snap, items)
     where = sets.parse_location(app.fleet, dest, "destination")
-    from wacket import journal
+    from wacket import jobrun
 
-    with journal.entry(
-        f"backup restore {name}", sorted({t.location.host.name, where.host.name})
-    ) as e:
+    with jobrun.run(f"backup restore {name}", sorted({t.location.host.name, where.host.name})) as e:
         res = restore.restore(
             pool,
             t,
@@ -421,7 +417,7 @@ def prune_cmd(app, name, dry_run, force, accept_new, connect_timeout, fmt) -> in
       wacket backup prune home --dry-run
       wacket backup prune home
     """
-    from wacket import journal
+    from wacket import jobrun
     from wacket.backup.prune import prune
 
     bset = _set(app, name)
@@ -430,7 +426,7 @@ def prune_cmd(app, name, dry_run, force, accept_new, connect_timeout, fmt) -> in
         decisions, _ = prune(pool, app.fleet, bset, dry_run=True)
     else:
         target = str(bset.target).split(":")[0]
-        with journal.entry(f"backup prune {name}", [target]) as e:
+        with jobrun.run(f"backup prune {name}", [target]) as e:
             decisions, _ = prune(pool, app.fleet, bset, force=force)
             gone = [d.snapshot for d in decisions if not d.keep]
             e.summary = f"{name}: removed {len(gone)}, kept {len(decisions) - len(gone)}"

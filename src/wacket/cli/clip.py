@@ -140,7 +140,7 @@ def copy(
       wacket clip copy --from-system
       pass show mail | head -1 | wacket clip copy --secret --ttl 30
     """
-    from wacket import journal
+    from wacket import jobrun
     from wacket.clip import kinds
 
     c = Ctx(app, accept_new, connect_timeout)
@@ -184,7 +184,7 @@ def copy(
             items.append({"data": data, "name": os.path.basename(path), "mode": mode})
     targets = app.fleet.select(to) if to is not None else []
     code = Exit.OK
-    with journal.entry("clip copy", [ring.hub, *[h.name for h in targets]]) as j:
+    with jobrun.run("clip copy", [ring.hub, *[h.name for h in targets]]) as j:
         added = []
         for item in items:
             entry = _hub_call(
@@ -207,8 +207,7 @@ def copy(
         j.summary = "; ".join(
             f"#{e['id']} {e['kind']} {e['size']} B on {ring.hub}" for e, _ in added
         ) + (f"; placed on {','.join(placed)}" if placed else "")
-        j.outcome = HostResults.outcome(code)
-        j.exit_code = code
+        j.finish(code)
     if not app.quiet or fmt:
         cols = None if fmt in ("json", "jsonl") else LIST_COLUMNS
         with Renderer(fmt, cols, headers=LIST_HEADERS if cols else None) as out:
@@ -277,7 +276,7 @@ def paste(
       wacket clip paste --out ~/Downloads
       wacket clip paste --system-of laptop | less
     """
-    from wacket import journal
+    from wacket import jobrun
     from wacket.clip.backends import mime_for
     from wacket.clip.ring import safe_name
 
@@ -294,7 +293,7 @@ def paste(
         ring = c.ring(from_)
         entry, data = _hub_call(ring, ring.get, n)
     if system:
-        with journal.entry("clip paste", ["local"]) as j:
+        with jobrun.run("clip paste", ["local"]) as j:
             board = c.board("local", primary)
             backend = board.set(data, mime_for(entry, data), _secret_left(entry))["backend"]
             j.summary = f"#{entry['id']} {entry['kind']} {len(data)} B onto the clipboard"
@@ -365,11 +364,11 @@ def rm(app, n, hub, accept_new, connect_timeout) -> int:
     Example:
       wacket clip rm 2
     """
-    from wacket import journal
+    from wacket import jobrun
 
     c = Ctx(app, accept_new, connect_timeout)
     ring = c.ring(hub)
-    with journal.entry("clip rm", [ring.hub]) as j:
+    with jobrun.run("clip rm", [ring.hub]) as j:
         entry = _hub_call(ring, ring.remove, n)
         j.summary = f"#{entry['id']} {entry['kind']} {entry['size']} B"
     app.note(f"removed entry {n} ({entry['kind']}, {entry['size']} B)")
@@ -387,11 +386,11 @@ def clear(app, hub, accept_new, connect_timeout) -> int:
     Example:
       wacket clip clear
     """
-    from wacket import journal
+    from wacket import jobrun
 
     c = Ctx(app, accept_new, connect_timeout)
     ring = c.ring(hub)
-    with journal.entry("clip clear", [ring.hub]) as j:
+    with jobrun.run("clip clear", [ring.hub]) as j:
         count = _hub_call(ring, ring.clear)
         j.summary = f"{count} entries removed"
     app.note(f"removed {count} entries")
@@ -423,7 +422,7 @@ def share(app, hosts, primary, interval, count, duration, accept_new, connect_ti
       wacket clip share local,laptop
       wacket clip share desk,laptop --jsonl
     """
-    from wacket import journal
+    from wacket import jobrun
     from wacket.clip.share import share as run_share
 
     c = Ctx(app, accept_new, connect_timeout)
@@ -444,7 +443,7 @@ def share(app, hosts, primary, interval, count, duration, accept_new, connect_ti
     columns = None if fmt in ("json", "jsonl") else ["from", "to", "kind", "size"]
     transfers = 0
     with (
-        journal.entry("clip share", [h.name for h in chosen]) as j,
+        jobrun.run("clip share", [h.name for h in chosen]) as j,
         Renderer(fmt, columns) as out,
     ):
         try:
@@ -463,8 +462,7 @@ def share(app, hosts, primary, interval, count, duration, accept_new, connect_ti
             j.summary = f"{out.count} transfers"
             raise
         j.summary = f"{transfers} transfers"
-        j.outcome = "ok" if not errors else "partial"
-        j.exit_code = Exit.OK if not errors else Exit.PARTIAL
+        j.finish(Exit.OK if not errors else Exit.PARTIAL)
     return Exit.OK if not errors else Exit.PARTIAL
 
 

@@ -172,9 +172,8 @@ def index_cmd(app, hostset, roots, exclude, content, accept_new, connect_timeout
       wacket find index laptop --content
       15 3 * * * wacket -q find index     # crontab: every night at 03:15
     """
-    from wacket import journal
+    from wacket import jobrun
     from wacket.find import index as lib
-    from wacket.lock import job_lock
     from wacket.transport.result import HostResults, Policy
 
     targets = app.fleet.select(hostset)
@@ -183,7 +182,7 @@ def index_cmd(app, hostset, roots, exclude, content, accept_new, connect_timeout
     }
     pool = app.pool(accept_new, connect_timeout)
     columns = ["host", "state", "entries", "files", "dirs", "hashed", "errors", "seconds"]
-    with job_lock("find-index"), journal.entry("find index", [h.name for h in targets]) as entry:
+    with jobrun.run("find index", [h.name for h in targets], locks=["find-index"]) as entry:
         with Renderer(fmt, columns) as out:
 
             def on_result(res) -> None:
@@ -224,8 +223,7 @@ def index_cmd(app, hostset, roots, exclude, content, accept_new, connect_timeout
             summary += f"; {unreadable} unreadable entries"
         code = results.exit_code(Policy.WORST, partial=bool(unreadable))
         entry.summary = summary
-        entry.outcome = HostResults.outcome(code, bool(ok))
-        entry.exit_code = code
+        entry.finish(code, bool(ok))
     app.note(f"wacket find index: {summary}")
     return code
 
@@ -413,10 +411,10 @@ def get_cmd(app, source, dest, accept_new, connect_timeout) -> int:
     if not sep or not path:
         raise click.UsageError("SOURCE must be HOST:PATH (as wacket find prints it)")
     host = app.fleet.get(host_name)
-    from wacket import journal
+    from wacket import jobrun
 
     pool = app.pool(accept_new, connect_timeout)
-    with journal.entry("find get", [host.name]) as entry:
+    with jobrun.run("find get", [host.name]) as entry:
         local = fetch.get(pool, host, path, dest)
         entry.summary = f"{source} -> {local}"
     app.note(f"wacket find get: {_show(local)}")

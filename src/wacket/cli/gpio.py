@@ -203,12 +203,11 @@ def _user() -> str:
 
 def _changes(app, pool, command, hostset, work, forks, fmt, describe) -> int:
     """set/toggle/pulse/release: run, print, and record in the journal who changed what."""
-    from wacket import journal
+    from wacket import jobrun
     from wacket.gpio.pins import value_word
-    from wacket.transport.result import HostResults
 
     targets = _hosts(app, hostset)
-    with journal.entry(f"gpio {command}", [h.name for h, _ in targets]) as entry:
+    with jobrun.run(f"gpio {command}", [h.name for h, _ in targets]) as entry:
         entry.summary = describe
         done, code, results = _each(pool, targets, work, forks)
         parts = []
@@ -237,8 +236,7 @@ def _changes(app, pool, command, hostset, work, forks, fmt, describe) -> int:
         entry.summary = "; ".join(parts) or describe
         if parts:
             entry.summary += f" (by {_user()})"
-        entry.exit_code = code
-        entry.outcome = HostResults.outcome(code, bool(done))
+        entry.finish(code, bool(done))
     return code
 
 

@@ -81,9 +81,8 @@ def merge(app, sources, discover, full, name, db, accept_new, connect_timeout, f
       wacket links merge nas:backups/bookmarks.html ~/.config/chromium/Default
       wacket links search rust --jsonl | wacket links merge --name copy -
     """
-    from wacket import journal
+    from wacket import jobrun
     from wacket.links import sources as lib
-    from wacket.lock import job_lock
     from wacket.transport.result import HostResult, HostResults, Policy
 
     if not sources and discover is None:
@@ -136,7 +135,7 @@ def merge(app, sources, discover, full, name, db, accept_new, connect_timeout, f
         "seconds",
     ]
     totals = {"new_visits": 0, "new_links": 0, "merged": 0}
-    with job_lock("links-merge"), journal.entry("links merge", hosts) as entry:
+    with jobrun.run("links merge", hosts, locks=["links-merge"]) as entry:
         with _master(db) as master, Renderer(fmt, columns) as out:
 
             def on_result(res, label, error):
@@ -161,8 +160,7 @@ def merge(app, sources, discover, full, name, db, accept_new, connect_timeout, f
             f"{totals['new_links']} new links" + (f", {len(failures)} failed" if failures else "")
         )
         code = failures.exit_code(Policy.ALL_DOWN)
-        entry.outcome = "ok" if not failures else ("partial" if totals["merged"] else "failed")
-        entry.exit_code = int(code)
+        entry.finish(code, bool(totals["merged"]))
     return code
 
 

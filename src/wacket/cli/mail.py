@@ -84,7 +84,7 @@ def login(app, account, password_stdin, no_check) -> int:
       wacket mail login work
       pass show mail/work | wacket mail login work --password-stdin
     """
-    from wacket import journal
+    from wacket import jobrun
     from wacket.mail import accounts, imap
 
     acct = _account(app, account)
@@ -96,7 +96,7 @@ def login(app, account, password_stdin, no_check) -> int:
         secret = click.prompt(f"Password for {acct.user} on {acct.host}", hide_input=True)
     if not secret:
         raise ConfigError("empty password")
-    with journal.entry("mail login", [acct.name]) as e:
+    with jobrun.run("mail login", [acct.name]) as e:
         if not no_check:
             imap.logout(imap.connect(acct, secret, warn=app.note))
         accounts.store_password(acct, secret)
@@ -192,7 +192,7 @@ def archive(app, account, all_, batch, expunge, fmt) -> int:
       wacket -q mail archive --all     # for cron
       wacket mail archive work --expunge-archived-older-than 365d
     """
-    from wacket import journal
+    from wacket import jobrun
     from wacket.lock import job_lock
     from wacket.mail import archive as arch
     from wacket.mail import imap
@@ -207,7 +207,7 @@ def archive(app, account, all_, batch, expunge, fmt) -> int:
     code = Exit.OK
     totals = {"new": 0, "linked": 0, "bytes": 0, "folders": 0, "expunged": 0}
     failed = []
-    with journal.entry("mail archive", [a.name for a in accts]) as entry:
+    with jobrun.run("mail archive", [a.name for a in accts]) as entry:
         store = Store()
         with Renderer(fmt, EXPUNGE_COLUMNS if expunge else ARCHIVE_COLUMNS) as out:
             for acct in accts:
@@ -240,8 +240,7 @@ def archive(app, account, all_, batch, expunge, fmt) -> int:
             + (f"; {totals['expunged']} expunged from the server" if expunge else "")
             + (f"; failed: {', '.join(failed)}" if failed else "")
         )
-        if failed:
-            entry.outcome, entry.exit_code = "partial", int(code)
+        entry.finish(code)
     return code
 
 
@@ -265,7 +264,6 @@ def verify(app, account, all_, missing_only, repair, fmt) -> int:
       wacket mail verify --all --missing-only --jsonl
       wacket mail verify work --repair
     """
-    from wacket.lock import job_lock
     from wacket.mail import imap
     from wacket.mail.store import Store
     from wacket.mail.verify import verify_account
@@ -279,7 +277,7 @@ def verify(app, account, all_, missing_only, repair, fmt) -> int:
             client = _connect(app, acct)
             try:
                 if repair:
-                    _repair(app, store, acct, client, job_lock)
+                    _repair(app, store, acct, client)
                 for kind, rec in verify_account(store, acct, client):
                     if kind == "missing":
                         missing += 1
@@ -296,8 +294,8 @@ def verify(app, account, all_, missing_only, repair, fmt) -> int:
     return Exit.OK
 
 
-def _repair(app, store, acct, client, job_lock) -> None:
-    from wacket import journal
+def _repair(app, store, acct, client) -> None:
+    from wacket import jobrun
     from wacket.mail import archive as arch
     from wacket.mail import imap
     from wacket.mail.verify import verify_account
@@ -309,7 +307,8 @@ def _repair(app, store, acct, client, job_lock) -> None:
     if not by_folder:
         return
     folders = {f.name: f for f in imap.list_folders(client)}
-    with journal.entry("mail verify --repair", [acct.name]) as entry, job_lock(f"mail-{acct.name}"):
+    lock = f"mail-{acct.name}"
+    with jobrun.run("mail verify --repair", [acct.name], recorded_locks=[lock]) as entry:
         fetched = 0
         for name, uids in by_folder.items():
             fetched += arch.repair_folder(store, acct, client, folders[name], uids)
@@ -501,7 +500,7 @@ def import_(app, path, account, folder, accept_new, connect_timeout, fmt) -> int
     import tempfile
     from pathlib import Path
 
-    from wacket import journal
+    from wacket import jobrun
     from wacket.lock import job_lock
     from wacket.mail.importer import import_path
     from wacket.mail.store import Store
@@ -512,7 +511,7 @@ def import_(app, path, account, folder, accept_new, connect_timeout, fmt) -> int
     m = _REMOTE.match(path)
     src = Path(os.path.expanduser(path))
     host_name = None
-    with journal.entry("mail import", [account]) as entry:
+    with jobrun.run("mail import", [account]) as entry:
         store = Store()
         if m and not src.exists():
             host = app.fleet.get(m.group(1))
@@ -584,7 +583,7 @@ def restore(app, source, to, fmt) -> int:
       wacket mail restore work/INBOX --to work
       wacket mail restore work/Projects --to newhost/Archive/Projects
     """
-    from wacket import journal
+    from wacket import jobrun
     from wacket.mail import imap
     from wacket.mail import restore as r
     from wacket.mail.store import Store
@@ -592,7 +591,7 @@ def restore(app, source, to, fmt) -> int:
     account, folder = _split(source)
     target_account, _, target_folder = to.partition("/")
     acct = _account(app, target_account)
-    with journal.entry("mail restore", [acct.name]) as entry:
+    with jobrun.run("mail restore", [acct.name]) as entry:
         store = Store()
         if not store.db.execute(
             "SELECT 1 FROM files WHERE account=? AND folder=? LIMIT 1", (account, folder)

@@ -54,7 +54,7 @@ def map_(app, hostset, command, items_file, jsonl_in, jobs_per_host, timeout, re
       seq 1000 | wacket map all --joblog jobs.tsv --resume -- ./step.sh {}
       ls *.wav | wacket map nas,pi[1-4] -k -- 'flac -c {} | wc -c'
     """
-    from wacket import journal
+    from wacket import jobrun
     from wacket.batch import joblog as joblog_mod
     from wacket.batch.items import read_items
     from wacket.batch.scheduler import Options, Scheduler, probe
@@ -111,7 +111,7 @@ def map_(app, hostset, command, items_file, jsonl_in, jobs_per_host, timeout, re
                 n = position[next_seq[0]] + 1
                 next_seq[0] = order[n] if n < len(order) else -1
 
-        with journal.entry("map", [i.host.name for i in usable]) as entry:
+        with jobrun.run("map", [i.host.name for i in usable]) as entry:
             scheduler = Scheduler(pool, infos, items, list(command), opts, on_result)
             results = scheduler.run()
             failed = [r for r in results if not r.ok]
@@ -123,8 +123,7 @@ def map_(app, hostset, command, items_file, jsonl_in, jobs_per_host, timeout, re
             if lost:
                 summary += f"; hosts lost mid-batch: {','.join(lost)}"
             entry.summary = summary
-            entry.outcome = "ok" if not failed else "partial" if done else "failed"
-            entry.exit_code = Exit.PARTIAL if failed else Exit.OK
+            entry.finish(Exit.PARTIAL if failed else Exit.OK, bool(done))
     for r in failed[:20]:
         reason = r.error or f"exit {r.rc}"
         click.echo(f"wacket map: failed: {r.item.value!r} on {r.host or '-'}: {reason}", err=True)

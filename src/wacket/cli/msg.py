@@ -49,7 +49,7 @@ def send(app, hosts, text, no_notify, hub, accept_new, connect_timeout, fmt) -> 
       wacket msg send all "backup home: ok, 132 MB"
       df -h / | wacket msg send nas
     """
-    from wacket import journal
+    from wacket import jobrun
     from wacket.clip.msg import Feed, notify
     from wacket.transport.fanout import fan_out_ordered
 
@@ -66,7 +66,7 @@ def send(app, hosts, text, no_notify, hub, accept_new, connect_timeout, fmt) -> 
     feed = Feed(c.place(hub or c.settings.hub), c.settings)
     code = Exit.OK
     touched = list(dict.fromkeys([feed.place.name, *[h.name for h in targets]]))
-    with journal.entry("msg send", touched) as j:
+    with jobrun.run("msg send", touched) as j:
         posted = _hub_call(feed, feed.post, text, [h.name for h in targets])
         rows = []
         if not no_notify:
@@ -87,8 +87,7 @@ def send(app, hosts, text, no_notify, hub, accept_new, connect_timeout, fmt) -> 
                 else:
                     rows.append({"host": res.host, "notified": False, "why": str(res.error)})
         j.summary = f"message #{posted['id']} to {hosts} ({len(text)} chars)"
-        j.outcome = HostResults.outcome(code)
-        j.exit_code = code
+        j.finish(code)
     if fmt or not app.quiet:
         with Renderer(fmt, ["host", "notified", "why"]) as out:
             for row in rows:
