@@ -55,9 +55,9 @@ def map_(app, hostset, command, items_file, jsonl_in, jobs_per_host, timeout, re
       ls *.wav | wacket map nas,pi[1-4] -k -- 'flac -c {} | wc -c'
     """
     from wacket import jobrun
-    from wacket.batch import joblog as joblog_mod
-    from wacket.batch.items import read_items
-    from wacket.batch.scheduler import Options, Scheduler, probe
+    from wacket.map import joblog as joblog_mod
+    from wacket.map.items import read_items
+    from wacket.map.scheduler import Options, Scheduler, probe
     from wacket.output import progress
 
     if resume and not joblog:
