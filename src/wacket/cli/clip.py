@@ -8,55 +8,13 @@ import sys
 import click
 
 from wacket.cli.context import connection_options, pass_app
-from wacket.errors import Exit, UnreachableError, WacketError
+from wacket.clip.context import Ctx, hub_call
+from wacket.errors import Exit, WacketError
 from wacket.output import Renderer, output_options
 from wacket.transport.result import HostResults, Policy
 
 LIST_COLUMNS = ["n", "kind", "size_h", "preview", "source", "age"]
 LIST_HEADERS = ["N", "KIND", "SIZE", "PREVIEW", "SOURCE", "AGE"]
-
-
-class Ctx:
-    """What every clip command needs: settings, a lazily opened pool, places by host name."""
-
-    def __init__(self, app, accept_new: bool, connect_timeout: float):
-        from wacket.clip.settings import ClipSettings
-
-        self.app = app
-        self.settings = ClipSettings.load(app.config)
-        self._pool = None
-        self._accept_new = accept_new
-        self._connect_timeout = connect_timeout
-
-    def pool(self):
-        if self._pool is None:
-            self._pool = self.app.pool(self._accept_new, self._connect_timeout)
-        return self._pool
-
-    def place(self, name: str):
-        from wacket.clip.settings import Place
-
-        return Place(self.app.fleet.get(name), self.pool)
-
-    def ring(self, hub: str | None = None):
-        from wacket.clip.ring import Ring
-
-        return Ring(self.place(hub or self.settings.hub), self.settings)
-
-    def board(self, name: str = "local", primary: bool = False):
-        from wacket.clip.backends import SystemClipboard
-
-        return SystemClipboard(self.place(name), self.settings, primary)
-
-
-def _hub_call(ring, fn, *args, **kwargs):
-    """Call the ring; an unreachable hub says it is the clipboard hub."""
-    try:
-        return fn(*args, **kwargs)
-    except UnreachableError as exc:
-        raise UnreachableError(
-            f"clipboard hub {exc.host}", exc.reason, exc.detail + " ([clip] hub in the config)"
-        ) from None
 
 
 def hub_option(fn):
@@ -187,8 +145,7 @@ def copy(
     with jobrun.run("clip copy", [ring.hub, *[h.name for h in targets]]) as j:
         added = []
         for item in items:
-            entry = _hub_call(
-                ring,
+            entry = hub_call(
                 ring.add,
                 item["data"],
                 mime=item.get("mime"),
@@ -291,7 +248,7 @@ def paste(
         entry, data = {"kind": got["kind"], "mime": got.get("mime"), "id": 0}, got["data"]
     else:
         ring = c.ring(from_)
-        entry, data = _hub_call(ring, ring.get, n)
+        entry, data = hub_call(ring.get, n)
     if system:
         with jobrun.run("clip paste", ["local"]) as j:
             board = c.board("local", primary)
@@ -344,7 +301,7 @@ def list_(app, hub, accept_new, connect_timeout, fmt) -> int:
 
     c = Ctx(app, accept_new, connect_timeout)
     ring = c.ring(hub)
-    entries = _hub_call(ring, ring.entries)
+    entries = hub_call(ring.entries)
     cols = None if fmt in ("json", "jsonl") else LIST_COLUMNS
     with Renderer(fmt, cols, headers=LIST_HEADERS if cols else None) as out:
         for entry in entries:
@@ -369,7 +326,7 @@ def rm(app, n, hub, accept_new, connect_timeout) -> int:
     c = Ctx(app, accept_new, connect_timeout)
     ring = c.ring(hub)
     with jobrun.run("clip rm", [ring.hub]) as j:
-        entry = _hub_call(ring, ring.remove, n)
+        entry = hub_call(ring.remove, n)
         j.summary = f"#{entry['id']} {entry['kind']} {entry['size']} B"
     app.note(f"removed entry {n} ({entry['kind']}, {entry['size']} B)")
     return Exit.OK
@@ -391,7 +348,7 @@ def clear(app, hub, accept_new, connect_timeout) -> int:
     c = Ctx(app, accept_new, connect_timeout)
     ring = c.ring(hub)
     with jobrun.run("clip clear", [ring.hub]) as j:
-        count = _hub_call(ring, ring.clear)
+        count = hub_call(ring.clear)
         j.summary = f"{count} entries removed"
     app.note(f"removed {count} entries")
     return Exit.OK

@@ -6,10 +6,10 @@ from collections import Counter
 
 import click
 
-from wacket.cli import find_query
 from wacket.cli.context import Completes, connection_options, forks_option, pass_app
 from wacket.cli.entry import FIND_FILTERS
 from wacket.errors import Exit, WacketError
+from wacket.find.search import hosts_for
 from wacket.output import Renderer, output_options, report_hosts
 
 
@@ -99,7 +99,9 @@ def query_cmd(app, **opts) -> int:
         if opts["stale"]:
             return _stale(app, opts["hostset"], opts["fmt"])
         raise click.UsageError("give a PATTERN, a filter (--ext, --larger, ...) or --text")
-    return find_query.run(app, **opts)
+    from wacket.find import search
+
+    return search.run(app, search.QueryOptions(**opts))
 
 
 def _stale(app, hostset, fmt) -> int:
@@ -109,7 +111,7 @@ def _stale(app, hostset, fmt) -> int:
     from wacket.find import catalog
 
     status = catalog.load_status()
-    names = find_query.hosts_for(app, hostset)
+    names = hosts_for(app, hostset)
     catalogs = {c.host: c for c in catalog.open_catalogs(names)}
     wanted = names if names is not None else sorted(set(catalogs) | set(status))
     now = time.time()
@@ -254,7 +256,7 @@ def dupes_cmd(app, hostset, min_size, fmt) -> int:
     from wacket.output import human_bytes, resolve
 
     fmt = resolve(fmt)
-    names = find_query.hosts_for(app, hostset)
+    names = hosts_for(app, hostset)
     catalogs = catalog.open_catalogs(names)
     columns = ["group", "hash", "size", "copies", "wasted", "host", "path"]
     n = 0
