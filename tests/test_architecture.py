@@ -28,7 +28,6 @@ ALLOWED_CYCLES = [
 ALLOWED_COMPLEX = {
     ("backup/sets.py", "load_set"),  # D 27
     ("backup/snapshots.py", "_run_locked"),  # E 38
-    ("cli/clip.py", "copy"),  # E 32
     ("cli/entry.py", "parse_find"),  # D 25
     ("clip/share.py", "share"),  # D 22
     ("find/catalog.py", "Catalog.entries"),  # D 26

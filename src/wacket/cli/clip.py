@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import sys
 
 import click
 
 from wacket.cli.context import connection_options, pass_app
 from wacket.clip.context import Ctx, hub_call
-from wacket.errors import Exit, WacketError
+from wacket.errors import Exit
 from wacket.output import Renderer, output_options
 from wacket.transport.result import HostResults, Policy
 
@@ -98,8 +97,7 @@ def copy(
       wacket clip copy --from-system
       pass show mail | head -1 | wacket clip copy --secret --ttl 30
     """
-    from wacket import jobrun
-    from wacket.clip import kinds
+    from wacket.clip import copying
 
     c = Ctx(app, accept_new, connect_timeout)
     ring = c.ring(hub)
@@ -107,16 +105,7 @@ def copy(
         raise click.UsageError("give FILEs or --from-system, not both")
     items: list[dict] = []
     if from_system or system_of:
-        board = c.board(system_of or "local", primary)
-        got = board.get()
-        if got.get("sensitive"):
-            raise WacketError(
-                f"{board.host}: the clipboard holds something a password manager marked as "
-                "sensitive: it is never stored in the ring (pipe it in with --secret if you must)"
-            )
-        if not got["size"]:
-            raise WacketError(f"{board.host}: the system clipboard is empty: nothing copied")
-        items.append({"data": got["data"], "mime": got.get("mime"), "source": None})
+        items.append(copying.system_item(c.board(system_of or "local", primary)))
     elif not files:
         files = ("-",)
         if sys.stdin is not None and sys.stdin.isatty():
@@ -124,48 +113,12 @@ def copy(
                 "nothing to copy: pipe data in (cmd | wacket clip copy), name a FILE, "
                 "or use --from-system"
             )
-    for path in files:
-        if path == "-":
-            data = sys.stdin.buffer.read() if sys.stdin is not None else b""
-            if not data:
-                raise WacketError("stdin was empty: nothing copied")
-            items.append({"data": data})
-        else:
-            from wacket.fsutil import user_path_error
-
-            try:
-                with open(path, "rb") as fh:
-                    data = fh.read()
-                    mode = os.fstat(fh.fileno()).st_mode & 0o7777
-            except OSError as exc:
-                raise user_path_error(path, exc, "read") from None
-            items.append({"data": data, "name": os.path.basename(path), "mode": mode})
+    items += copying.file_items(files)
     targets = app.fleet.select(to) if to is not None else []
-    code = Exit.OK
-    with jobrun.run("clip copy", [ring.hub, *[h.name for h in targets]]) as j:
-        added = []
-        for item in items:
-            entry = hub_call(
-                ring.add,
-                item["data"],
-                mime=item.get("mime"),
-                name=item.get("name"),
-                mode=item.get("mode"),
-                secret=secret,
-                ttl=ttl,
-            )
-            added.append((entry, item["data"]))
-        placed = []
-        if targets:
-            entry, data = added[-1]
-            results = _place_on(c, targets, entry, data, primary)
-            placed = [r.host for r in results.succeeded]
-            code = results.exit_code(Policy.ALL_DOWN)
-        j.summary = "; ".join(
-            f"#{e['id']} {e['kind']} {e['size']} B on {ring.hub}" for e, _ in added
-        ) + (f"; placed on {','.join(placed)}" if placed else "")
-        j.finish(code)
+    added, placed, code = _copy(c, ring, items, targets, secret, ttl, primary)
     if not app.quiet or fmt:
+        from wacket.clip import kinds
+
         cols = None if fmt in ("json", "jsonl") else LIST_COLUMNS
         with Renderer(fmt, cols, headers=LIST_HEADERS if cols else None) as out:
             for entry, _ in added:
@@ -175,30 +128,24 @@ def copy(
     return code
 
 
-def _place_on(c: Ctx, targets, entry: dict, data: bytes, primary: bool):
-    from wacket.clip.backends import SystemClipboard, mime_for
-    from wacket.transport.fanout import fan_out_ordered
+def _copy(c: Ctx, ring, items, targets, secret, ttl, primary):
+    """The items added to the ring, the last placed on `targets`, under the journal entry."""
+    from wacket import jobrun
+    from wacket.clip import copying
 
-    mime = mime_for(entry, data)
-    clear_after = _secret_left(entry)
-
-    def put(host):
-        board = SystemClipboard(c.place(host.name), c.settings, primary)
-        return board.set(data, mime, clear_after)
-
-    results = HostResults(fan_out_ordered(targets, put))
-    for res in results.failed:
-        click.echo(f"wacket: {res.error}", err=True)
-    return results
-
-
-def _secret_left(entry: dict) -> float | None:
-    """Seconds a secret entry has left (a system clipboard holding it is emptied then)."""
-    import time
-
-    if not entry.get("secret"):
-        return None
-    return max(0.5, entry["expires"] - time.time())
+    code = Exit.OK
+    with jobrun.run("clip copy", [ring.hub, *[h.name for h in targets]]) as j:
+        added = copying.add_all(ring, items, secret, ttl)
+        placed = []
+        if targets:
+            results = copying.place_on(c, targets, *added[-1], primary)
+            for res in results.failed:
+                click.echo(f"wacket: {res.error}", err=True)
+            placed = [r.host for r in results.succeeded]
+            code = results.exit_code(Policy.ALL_DOWN)
+        j.summary = copying.summary(added, ring.hub, placed)
+        j.finish(code)
+    return added, placed, code
 
 
 @clip.command()
@@ -234,41 +181,25 @@ def paste(
       wacket clip paste --system-of laptop | less
     """
     from wacket import jobrun
+    from wacket.clip import copying
     from wacket.clip.backends import mime_for
-    from wacket.clip.ring import safe_name
 
     c = Ctx(app, accept_new, connect_timeout)
     if system_of:
-        got = c.board(system_of, primary).get()
-        if got.get("sensitive"):
-            raise WacketError(
-                f"{system_of}: the clipboard holds something a password manager marked as "
-                "sensitive: not shown"
-            )
-        entry, data = {"kind": got["kind"], "mime": got.get("mime"), "id": 0}, got["data"]
+        entry, data = copying.system_entry(c.board(system_of, primary), system_of)
     else:
         ring = c.ring(from_)
         entry, data = hub_call(ring.get, n)
     if system:
         with jobrun.run("clip paste", ["local"]) as j:
             board = c.board("local", primary)
-            backend = board.set(data, mime_for(entry, data), _secret_left(entry))["backend"]
+            secs = copying.secret_left(entry)
+            backend = board.set(data, mime_for(entry, data), secs)["backend"]
             j.summary = f"#{entry['id']} {entry['kind']} {len(data)} B onto the clipboard"
         app.note(f"entry {n} ({entry['kind']}, {len(data)} B) is on the clipboard ({backend})")
         return Exit.OK
     if out_dir:
-        from wacket.fsutil import user_path_error, write_output
-
-        try:
-            os.makedirs(out_dir, exist_ok=True)
-        except OSError as exc:
-            raise user_path_error(out_dir, exc, "create") from None
-        target = os.path.join(out_dir, safe_name(entry.get("name"), entry))
-        if os.path.exists(target) and not force:
-            raise WacketError(f"{target} exists (use --force to replace it)")
-        mode = entry.get("mode") if entry.get("kind") == "file" and entry.get("mode") else 0o644
-        write_output(target, data, mode & 0o777)
-        click.echo(target)
+        click.echo(copying.write_into(out_dir, entry, data, force))
         return Exit.OK
     if sys.stdout.isatty() and entry["kind"] in ("binary", "image", "file"):
         from wacket.clip.kinds import is_text

@@ -193,9 +193,7 @@ def archive(app, account, all_, batch, expunge, fmt) -> int:
       wacket mail archive work --expunge-archived-older-than 365d
     """
     from wacket import jobrun
-    from wacket.lock import job_lock
     from wacket.mail import archive as arch
-    from wacket.mail import imap
     from wacket.mail.store import Store
 
     accts = _accounts(app, account, all_)
@@ -204,44 +202,17 @@ def archive(app, account, all_, batch, expunge, fmt) -> int:
         from wacket import timeparse
 
         expunge_before = time.time() - timeparse.duration(expunge)
-    code = Exit.OK
-    totals = {"new": 0, "linked": 0, "bytes": 0, "folders": 0, "expunged": 0}
-    failed = []
     with jobrun.run("mail archive", [a.name for a in accts]) as entry:
         store = Store()
         with Renderer(fmt, EXPUNGE_COLUMNS if expunge else ARCHIVE_COLUMNS) as out:
-            for acct in accts:
-                try:
-                    with job_lock(f"mail-{acct.name}"):
-                        client = _connect(app, acct)
-                        try:
-                            with imap.session(acct):
-                                recs = arch.archive_account(
-                                    store, acct, client, _progress(app), batch, expunge_before
-                                )
-                        finally:
-                            imap.logout(client)
-                except WacketError as exc:
-                    if len(accts) == 1:
-                        raise
-                    click.echo(f"wacket: error: {exc}", err=True)
-                    failed.append(acct.name)
-                    code = max(code, exc.code) if code != Exit.OK else exc.code
-                    continue
-                for r in recs:
-                    totals["folders"] += 1
-                    for k in ("new", "linked", "bytes", "expunged"):
-                        totals[k] += r.get(k, 0)
-                    out.emit(r)
+            run = arch.archive_all(
+                store, accts, lambda acct: _connect(app, acct), _progress(app), batch,
+                expunge_before, out.emit, lambda exc: click.echo(f"wacket: error: {exc}", err=True),
+            )  # fmt: skip
         store.close()
-        entry.summary = (
-            f"{totals['new']} new, {totals['linked']} linked, {totals['bytes']} bytes in "
-            f"{totals['folders']} folders"
-            + (f"; {totals['expunged']} expunged from the server" if expunge else "")
-            + (f"; failed: {', '.join(failed)}" if failed else "")
-        )
-        entry.finish(code)
-    return code
+        entry.summary = run.summary(bool(expunge))
+        entry.finish(run.code)
+    return run.code
 
 
 @mail.command()
@@ -373,38 +344,17 @@ def show(app, message, raw) -> int:
       wacket mail show 42
       wacket mail show 42 --raw | ripmime -i - -d /tmp/parts
     """
-    from pathlib import Path
-
+    from wacket.mail import report
     from wacket.mail.store import Store
 
     store = Store()
-    path = None
-    if message.isdigit():
-        path = store.file_of(int(message))
-    else:
-        p = Path(message)
-        if p.exists():
-            path = p
+    path = report.message_file(store, message)
     store.close()
     if path is None:
         raise WacketError(f"no archived message {message!r}")
     data = path.read_bytes()
     out = sys.stdout.buffer
-    if raw:
-        out.write(data)
-        out.flush()
-        return Exit.OK
-    from wacket.mail.search import extract
-
-    meta = extract(data)
-    from wacket import timeparse
-
-    for label, key in (("From", "sender"), ("To", "recipients"), ("Subject", "subject")):
-        out.write(f"{label}: {meta.get(key) or ''}\n".encode("utf-8", "replace"))
-    out.write(f"Date: {timeparse.iso(meta.get('date'))}\n".encode())
-    out.write(f"Path: {path}\n\n".encode("utf-8", "surrogateescape"))
-    out.write((meta.get("body") or "").encode("utf-8", "replace"))
-    out.write(b"\n")
+    out.write(data if raw else report.message_text(data, path))
     out.flush()
     return Exit.OK
 
@@ -421,27 +371,14 @@ def stats(app, account, fmt) -> int:
       wacket mail stats
       wacket mail stats work --json
     """
-    from wacket import output, timeparse
+    from wacket.mail import report
     from wacket.mail.store import Store
 
     store = Store()
-    sql = (
-        "SELECT f.account, f.folder, COUNT(m.id), COALESCE(SUM(m.size),0), MIN(m.date),"
-        " MAX(m.date), fo.last_archived FROM folders fo LEFT JOIN files f"
-        " ON f.account=fo.account AND f.folder=fo.folder LEFT JOIN messages m ON m.id=f.msg"
-        + (" WHERE fo.account=?" if account else "")
-        + " GROUP BY fo.account, fo.folder ORDER BY fo.account, fo.folder"
-    )
     cols = ["account", "folder", "messages", "size", "oldest", "newest", "last_archived"]
     with Renderer(fmt, cols) as out:
-        for acct, folder, n, size, oldest, newest, last in store.db.execute(
-            sql.replace("f.account, f.folder", "fo.account, fo.folder", 1),
-            (account,) if account else (),
-        ):
-            out.emit({"account": acct, "folder": folder, "messages": n,
-                      "bytes": size, "size": output.human_bytes(size),
-                      "oldest": timeparse.iso(oldest), "newest": timeparse.iso(newest),
-                      "last_archived": timeparse.iso(last)})  # fmt: skip
+        for rec in report.folder_stats(store, account):
+            out.emit(rec)
     store.close()
     return Exit.OK
 
