@@ -129,9 +129,7 @@ def run_cmd(
       wacket backup run --source ~/Documents --target nas:/backups --name docs
       wacket backup run --source ~/Photos --target drive:USBDISK:/backups --name photos
     """
-    from wacket import jobrun
-    from wacket.backup import sets
-    from wacket.backup.snapshots import run_backup
+    from wacket.backup import runs, sets
 
     if sources:
         if not target or not adhoc_name or names or all_sets:
@@ -149,39 +147,17 @@ def run_cmd(
     columns = ["set", "snapshot", "files", "added_files", "added", "total", "seconds", "outcome"]
     with Renderer(fmt, columns) as out:
         for bset in todo:
-            hosts = sorted({s.host.name for s in bset.sources} | {str(bset.target).split(":")[0]})
             try:
-                with jobrun.run(f"backup run {bset.name}", hosts) as entry:
-                    res = run_backup(
-                        pool,
-                        app.fleet,
-                        bset,
-                        prune_after=prune_after,
-                        accept_new=accept_new,
-                        connect_timeout=connect_timeout,
-                        note=app.note,
-                        allow_empty=allow_empty,
-                        create_target=create_target,
-                    )
-                    entry.summary = (
-                        f"{bset.name}: {res.snapshot} on {res.target}: {res.files} files, "
-                        f"{human_bytes(res.added_bytes)} added"
-                        + (f"; pruned {len(res.pruned)}" if res.pruned else "")
-                        + (f"; {res.message}" if res.message else "")
-                    )
-                    entry.finish(Exit.OK if res.outcome == "ok" else Exit.PARTIAL)
+                res = runs.run_set(pool, app.fleet, bset, prune_after=prune_after,
+                                   accept_new=accept_new, connect_timeout=connect_timeout,
+                                   note=app.note, allow_empty=allow_empty,
+                                   create_target=create_target)  # fmt: skip
             except WacketError as exc:
                 _fail(str(exc))
                 code = max(code, exc.code)
                 out.emit({"set": bset.name, "outcome": "failed", "message": str(exc)})
                 continue
-            rec = res.record()
-            rec["added"] = (
-                human_bytes(res.added_bytes) if out.fmt in ("table", "plain") else res.added_bytes
-            )
-            rec["total"] = human_bytes(res.bytes) if out.fmt in ("table", "plain") else res.bytes
-            rec["pruned"] = res.pruned
-            out.emit(rec)
+            out.emit(runs.record(res, out.fmt in ("table", "plain")))
             if res.outcome != "ok":
                 _fail(f"backup {bset.name}: snapshot {res.snapshot} made, but {res.message}")
                 code = max(code, Exit.PARTIAL)
@@ -437,9 +413,6 @@ def prune_cmd(app, name, dry_run, force, accept_new, connect_timeout, fmt) -> in
     return Exit.OK
 
 
-SYSTEM_MOUNTS = ("/", "/boot", "/boot/efi", "/usr", "/var", "/opt", "/srv", "/home", "/tmp")
-
-
 @backup.command("drives")
 @click.argument("hostset", required=False, default="all")
 @click.option(
@@ -464,21 +437,16 @@ def drives_cmd(app, hostset, show_all, accept_new, connect_timeout, forks, fmt) 
     """
     from collections import Counter
 
-    from wacket.backup.drives import list_drives
+    from wacket.backup import drives
     from wacket.transport.result import HostResults, Policy
 
     hosts = app.fleet.select(hostset)
-    records, results = list_drives(app.pool(accept_new, connect_timeout), hosts, forks)
-    human = fmt in (None, "table", "plain")
+    records, results = drives.list_drives(app.pool(accept_new, connect_timeout), hosts, forks)
     cols = ["host", "label", "uuid", "size", "free", "mountpoint", "removable", "source"]
-    shown: Counter = Counter()
+    rows = drives.shown(records, show_all, fmt in (None, "table", "plain"))
+    shown = Counter(r["host"] for r in rows)
     with Renderer(fmt, cols) as out:
-        for r in records:
-            if not show_all and r["mountpoint"] in SYSTEM_MOUNTS and not r["removable"]:
-                continue
-            shown[r["host"]] += 1
-            if human:
-                r = {**r, "size": human_bytes(r["size"]), "free": human_bytes(r["free"])}
+        for r in rows:
             out.emit(r)
         report_hosts(
             out,

@@ -188,44 +188,22 @@ def index_cmd(app, hostset, roots, exclude, content, accept_new, connect_timeout
         with Renderer(fmt, columns) as out:
 
             def on_result(res) -> None:
-                if res.ok:
-                    v = res.value
-                    out.emit(
-                        {
-                            "host": res.host,
-                            "state": "indexed",
-                            "entries": v["entries"],
-                            "files": v["files"],
-                            "dirs": v["dirs"],
-                            "hashed": v["hashed_now"],
-                            "errors": v["error_count"],
-                            "seconds": round(res.seconds, 2),
-                            "roots": v["roots"],
-                            "docs": v.get("docs"),
-                            "problems": v["errors"][:20],
-                        }
-                    )
-                    for path, message in v["errors"][:5]:
-                        app.note(f"wacket find: {res.host}: {_show(path)}: {message}")
-                    if v["error_count"] > 5:
-                        app.note(f"wacket find: {res.host}: {v['error_count'] - 5} more unreadable")
-                else:
-                    state = "down" if res.unreachable else "failed"
-                    out.emit({"host": res.host, "state": state, "error": str(res.error)})
+                out.emit(lib.host_record(res))
+                if not res.ok:
                     app.note(f"wacket find: {res.error}; its previous catalog is kept")
+                    return
+                v = res.value
+                for path, message in v["errors"][:5]:
+                    app.note(f"wacket find: {res.host}: {_show(path)}: {message}")
+                if v["error_count"] > 5:
+                    app.note(f"wacket find: {res.host}: {v['error_count'] - 5} more unreadable")
 
-            results = lib.index(pool, targets, lambda h: settings[h.name], forks, on_result)
-        results = HostResults(results)
-        ok = results.succeeded
-        unreadable = sum(r.value["error_count"] for r in ok)
-        summary = "indexed: " + (", ".join(f"{r.host}({r.value['entries']})" for r in ok) or "-")
-        if results.failed:
-            summary += "; not indexed: " + results.reasons(", ")
-        if unreadable:
-            summary += f"; {unreadable} unreadable entries"
+            results = HostResults(lib.index(pool, targets, lambda h: settings[h.name], forks,
+                                            on_result))  # fmt: skip
+        summary, unreadable = lib.summary(results)
         code = results.exit_code(Policy.WORST, partial=bool(unreadable))
         entry.summary = summary
-        entry.finish(code, bool(ok))
+        entry.finish(code, bool(results.succeeded))
     app.note(f"wacket find index: {summary}")
     return code
 
