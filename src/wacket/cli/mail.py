@@ -237,6 +237,7 @@ def verify(app, account, all_, missing_only, repair, fmt) -> int:
     """
     from wacket.mail import imap
     from wacket.mail.store import Store
+    from wacket.mail.verify import repair as repair_account
     from wacket.mail.verify import verify_account
 
     accts = _accounts(app, account, all_)
@@ -248,7 +249,7 @@ def verify(app, account, all_, missing_only, repair, fmt) -> int:
             client = _connect(app, acct)
             try:
                 if repair:
-                    _repair(app, store, acct, client)
+                    repair_account(store, acct, client, app.note)
                 for kind, rec in verify_account(store, acct, client):
                     if kind == "missing":
                         missing += 1
@@ -263,28 +264,6 @@ def verify(app, account, all_, missing_only, repair, fmt) -> int:
         return Exit.PARTIAL
     app.note("wacket mail verify: every message on the server is in the archive")
     return Exit.OK
-
-
-def _repair(app, store, acct, client) -> None:
-    from wacket import jobrun
-    from wacket.mail import archive as arch
-    from wacket.mail import imap
-    from wacket.mail.verify import verify_account
-
-    by_folder: dict[str, list[int]] = {}
-    for kind, rec in verify_account(store, acct, client):
-        if kind == "missing":
-            by_folder.setdefault(rec["folder"], []).append(rec["uid"])
-    if not by_folder:
-        return
-    folders = {f.name: f for f in imap.list_folders(client)}
-    lock = f"mail-{acct.name}"
-    with jobrun.run("mail verify --repair", [acct.name], recorded_locks=[lock]) as entry:
-        fetched = 0
-        for name, uids in by_folder.items():
-            fetched += arch.repair_folder(store, acct, client, folders[name], uids)
-        entry.summary = f"fetched {fetched} missing messages again in {len(by_folder)} folders"
-        app.note(f"wacket mail verify: {entry.summary}")
 
 
 @mail.command()
