@@ -24,10 +24,7 @@ ALLOWED_CYCLES: list[set[str]] = []
 ALLOWED_COMPLEX = {
     ("backup/sets.py", "load_set"),  # D 27
     ("backup/snapshots.py", "_run_locked"),  # E 38
-    ("cli/clip.py", "copy"),  # E 32
     ("cli/entry.py", "parse_find"),  # D 25
-    ("cli/find_query.py", "run"),  # F 47
-    ("cli/map.py", "map_"),  # E 34
     ("clip/share.py", "share"),  # D 22
     ("find/catalog.py", "Catalog.entries"),  # D 26
     ("gpio/pins.py", "_pin_from"),  # D 21

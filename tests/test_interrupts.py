@@ -25,7 +25,7 @@ from intrbed import report as _report
 from intrbed import start as _start
 from intrbed import wait_for as _wait_for
 
-from wacket.batch import joblog
+from wacket.map import joblog
 
 
 @pytest.mark.parametrize(

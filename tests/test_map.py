@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import sshbed
 
-from wacket.batch import joblog
-from wacket.batch.items import Item, build_command, read_items
+from wacket.map import joblog
+from wacket.map.items import Item, build_command, read_items
 
 
 def items(n: int) -> bytes:

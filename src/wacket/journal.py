@@ -139,6 +139,18 @@ class Entry:
         self.outcome = "ok"
         self.exit_code = 0
 
+    def finish(self, code: int, done: bool = True) -> None:
+        """The run ended with exit `code`: its outcome is "ok" for 0, else "partial" if some of
+        it was `done`, else "failed"."""
+        self.exit_code = int(code)
+        self.outcome = outcome(code, done)
+
+
+def outcome(code: int, done: bool = True) -> str:
+    """The journal's word for a run that ended with `code`: "partial" if some of it was
+    `done`, else "failed"."""
+    return "ok" if code == 0 else "partial" if done else "failed"
+
 
 @contextmanager
 def entry(command: str, hosts: list[str]):

@@ -46,3 +46,21 @@ def resolve(pool: Pool, fleet: Fleet, ref: DriveRef, forks: int = 32) -> Locatio
     host_name, mountpoint = sorted(where)[0]
     path = posixpath.join(mountpoint, ref.path.lstrip("/")) if ref.path.strip("/") else mountpoint
     return Location(fleet.get(host_name), path)
+
+
+# The system's own filesystems: `backup drives` leaves them out unless --all (or removable).
+SYSTEM_MOUNTS = ("/", "/boot", "/boot/efi", "/usr", "/var", "/opt", "/srv", "/home", "/tmp")
+
+
+def shown(records: list[dict], show_all: bool, human: bool) -> list[dict]:
+    """The drives `backup drives` lists; `human` (table, plain) shows sizes as 1.2 GiB."""
+    from wacket.output import human_bytes
+
+    rows = []
+    for r in records:
+        if not show_all and r["mountpoint"] in SYSTEM_MOUNTS and not r["removable"]:
+            continue
+        if human:
+            r = {**r, "size": human_bytes(r["size"]), "free": human_bytes(r["free"])}
+        rows.append(r)
+    return rows

@@ -129,9 +129,7 @@ def run_cmd(
       wacket backup run --source ~/Documents --target nas:/backups --name docs
       wacket backup run --source ~/Photos --target drive:USBDISK:/backups --name photos
     """
-    from wacket import journal
-    from wacket.backup import sets
-    from wacket.backup.snapshots import run_backup
+    from wacket.backup import runs, sets
 
     if sources:
         if not target or not adhoc_name or names or all_sets:
@@ -149,40 +147,17 @@ def run_cmd(
     columns = ["set", "snapshot", "files", "added_files", "added", "total", "seconds", "outcome"]
     with Renderer(fmt, columns) as out:
         for bset in todo:
-            hosts = sorted({s.host.name for s in bset.sources} | {str(bset.target).split(":")[0]})
             try:
-                with journal.entry(f"backup run {bset.name}", hosts) as entry:
-                    res = run_backup(
-                        pool,
-                        app.fleet,
-                        bset,
-                        prune_after=prune_after,
-                        accept_new=accept_new,
-                        connect_timeout=connect_timeout,
-                        note=app.note,
-                        allow_empty=allow_empty,
-                        create_target=create_target,
-                    )
-                    entry.summary = (
-                        f"{bset.name}: {res.snapshot} on {res.target}: {res.files} files, "
-                        f"{human_bytes(res.added_bytes)} added"
-                        + (f"; pruned {len(res.pruned)}" if res.pruned else "")
-                        + (f"; {res.message}" if res.message else "")
-                    )
-                    entry.outcome = "ok" if res.outcome == "ok" else "partial"
-                    entry.exit_code = Exit.OK if res.outcome == "ok" else Exit.PARTIAL
+                res = runs.run_set(pool, app.fleet, bset, prune_after=prune_after,
+                                   accept_new=accept_new, connect_timeout=connect_timeout,
+                                   note=app.note, allow_empty=allow_empty,
+                                   create_target=create_target)  # fmt: skip
             except WacketError as exc:
                 _fail(str(exc))
                 code = max(code, exc.code)
                 out.emit({"set": bset.name, "outcome": "failed", "message": str(exc)})
                 continue
-            rec = res.record()
-            rec["added"] = (
-                human_bytes(res.added_bytes) if out.fmt in ("table", "plain") else res.added_bytes
-            )
-            rec["total"] = human_bytes(res.bytes) if out.fmt in ("table", "plain") else res.bytes
-            rec["pruned"] = res.pruned
-            out.emit(rec)
+            out.emit(runs.record(res, out.fmt in ("table", "plain")))
             if res.outcome != "ok":
                 _fail(f"backup {bset.name}: snapshot {res.snapshot} made, but {res.message}")
                 code = max(code, Exit.PARTIAL)
@@ -252,7 +227,7 @@ def verify_cmd(
       wacket backup verify home --all
       wacket backup verify home --all --sample 5    # a weekly spot check
     """
-    from wacket import journal
+    from wacket import jobrun
     from wacket.backup import catalog
     from wacket.backup.verify import LOSS, verify
 
@@ -260,7 +235,7 @@ def verify_cmd(
     t = catalog.open_target(app.pool(accept_new, connect_timeout), app.fleet, bset)
     lost = 0
     with (
-        journal.entry(f"backup verify {name}", [t.location.host.name]) as entry,
+        jobrun.run(f"backup verify {name}", [t.location.host.name]) as entry,
         Renderer(fmt, ["snapshot", "path", "problem", "detail"]) as out,
     ):
 
@@ -272,8 +247,7 @@ def verify_cmd(
 
         totals = verify(t, snapshot, every=every, sample=sample, extra=extra, on_problem=on_problem)
         entry.summary = f"{name}: {len(totals['verified'])} snapshot(s), {lost} problem(s)"
-        if lost:
-            entry.outcome, entry.exit_code = "partial", Exit.PARTIAL
+        entry.finish(Exit.PARTIAL if lost else Exit.OK)
     app.note(
         f"verified {len(totals['verified'])} snapshot(s): {totals.get('checked', 0)} of "
         f"{totals.get('files', 0)} files checked, {human_bytes(totals.get('bytes', 0))} hashed, "
@@ -382,11 +356,9 @@ def restore_cmd(app, name, items, dest, overwrite, target, accept_new, connect_t
     snap = catalog.resolve_snapshot(names, ref)
     plan = restore.plan_restore(t, snap, items)
     where = sets.parse_location(app.fleet, dest, "destination")
-    from wacket import journal
+    from wacket import jobrun
 
-    with journal.entry(
-        f"backup restore {name}", sorted({t.location.host.name, where.host.name})
-    ) as e:
+    with jobrun.run(f"backup restore {name}", sorted({t.location.host.name, where.host.name})) as e:
         res = restore.restore(
             pool,
             t,
@@ -421,7 +393,7 @@ def prune_cmd(app, name, dry_run, force, accept_new, connect_timeout, fmt) -> in
       wacket backup prune home --dry-run
       wacket backup prune home
     """
-    from wacket import journal
+    from wacket import jobrun
     from wacket.backup.prune import prune
 
     bset = _set(app, name)
@@ -430,7 +402,7 @@ def prune_cmd(app, name, dry_run, force, accept_new, connect_timeout, fmt) -> in
         decisions, _ = prune(pool, app.fleet, bset, dry_run=True)
     else:
         target = str(bset.target).split(":")[0]
-        with journal.entry(f"backup prune {name}", [target]) as e:
+        with jobrun.run(f"backup prune {name}", [target]) as e:
             decisions, _ = prune(pool, app.fleet, bset, force=force)
             gone = [d.snapshot for d in decisions if not d.keep]
             e.summary = f"{name}: removed {len(gone)}, kept {len(decisions) - len(gone)}"
@@ -439,9 +411,6 @@ def prune_cmd(app, name, dry_run, force, accept_new, connect_timeout, fmt) -> in
             action = "keep" if d.keep else ("would remove" if dry_run else "removed")
             out.emit({"snapshot": d.snapshot, "action": action, "reasons": d.reasons})
     return Exit.OK
-
-
-SYSTEM_MOUNTS = ("/", "/boot", "/boot/efi", "/usr", "/var", "/opt", "/srv", "/home", "/tmp")
 
 
 @backup.command("drives")
@@ -468,21 +437,16 @@ def drives_cmd(app, hostset, show_all, accept_new, connect_timeout, forks, fmt) 
     """
     from collections import Counter
 
-    from wacket.backup.drives import list_drives
+    from wacket.backup import drives
     from wacket.transport.result import HostResults, Policy
 
     hosts = app.fleet.select(hostset)
-    records, results = list_drives(app.pool(accept_new, connect_timeout), hosts, forks)
-    human = fmt in (None, "table", "plain")
+    records, results = drives.list_drives(app.pool(accept_new, connect_timeout), hosts, forks)
     cols = ["host", "label", "uuid", "size", "free", "mountpoint", "removable", "source"]
-    shown: Counter = Counter()
+    rows = drives.shown(records, show_all, fmt in (None, "table", "plain"))
+    shown = Counter(r["host"] for r in rows)
     with Renderer(fmt, cols) as out:
-        for r in records:
-            if not show_all and r["mountpoint"] in SYSTEM_MOUNTS and not r["removable"]:
-                continue
-            shown[r["host"]] += 1
-            if human:
-                r = {**r, "size": human_bytes(r["size"]), "free": human_bytes(r["free"])}
+        for r in rows:
             out.emit(r)
         report_hosts(
             out,

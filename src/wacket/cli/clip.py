@@ -2,61 +2,18 @@
 
 from __future__ import annotations
 
-import os
 import sys
 
 import click
 
 from wacket.cli.context import connection_options, pass_app
-from wacket.errors import Exit, UnreachableError, WacketError
+from wacket.clip.context import Ctx, hub_call
+from wacket.errors import Exit
 from wacket.output import Renderer, output_options
 from wacket.transport.result import HostResults, Policy
 
 LIST_COLUMNS = ["n", "kind", "size_h", "preview", "source", "age"]
 LIST_HEADERS = ["N", "KIND", "SIZE", "PREVIEW", "SOURCE", "AGE"]
-
-
-class Ctx:
-    """What every clip command needs: settings, a lazily opened pool, places by host name."""
-
-    def __init__(self, app, accept_new: bool, connect_timeout: float):
-        from wacket.clip.settings import ClipSettings
-
-        self.app = app
-        self.settings = ClipSettings.load(app.config)
-        self._pool = None
-        self._accept_new = accept_new
-        self._connect_timeout = connect_timeout
-
-    def pool(self):
-        if self._pool is None:
-            self._pool = self.app.pool(self._accept_new, self._connect_timeout)
-        return self._pool
-
-    def place(self, name: str):
-        from wacket.clip.settings import Place
-
-        return Place(self.app.fleet.get(name), self.pool)
-
-    def ring(self, hub: str | None = None):
-        from wacket.clip.ring import Ring
-
-        return Ring(self.place(hub or self.settings.hub), self.settings)
-
-    def board(self, name: str = "local", primary: bool = False):
-        from wacket.clip.backends import SystemClipboard
-
-        return SystemClipboard(self.place(name), self.settings, primary)
-
-
-def _hub_call(ring, fn, *args, **kwargs):
-    """Call the ring; an unreachable hub says it is the clipboard hub."""
-    try:
-        return fn(*args, **kwargs)
-    except UnreachableError as exc:
-        raise UnreachableError(
-            f"clipboard hub {exc.host}", exc.reason, exc.detail + " ([clip] hub in the config)"
-        ) from None
 
 
 def hub_option(fn):
@@ -140,8 +97,7 @@ def copy(
       wacket clip copy --from-system
       pass show mail | head -1 | wacket clip copy --secret --ttl 30
     """
-    from wacket import journal
-    from wacket.clip import kinds
+    from wacket.clip import copying
 
     c = Ctx(app, accept_new, connect_timeout)
     ring = c.ring(hub)
@@ -149,16 +105,7 @@ def copy(
         raise click.UsageError("give FILEs or --from-system, not both")
     items: list[dict] = []
     if from_system or system_of:
-        board = c.board(system_of or "local", primary)
-        got = board.get()
-        if got.get("sensitive"):
-            raise WacketError(
-                f"{board.host}: the clipboard holds something a password manager marked as "
-                "sensitive: it is never stored in the ring (pipe it in with --secret if you must)"
-            )
-        if not got["size"]:
-            raise WacketError(f"{board.host}: the system clipboard is empty: nothing copied")
-        items.append({"data": got["data"], "mime": got.get("mime"), "source": None})
+        items.append(copying.system_item(c.board(system_of or "local", primary)))
     elif not files:
         files = ("-",)
         if sys.stdin is not None and sys.stdin.isatty():
@@ -166,50 +113,12 @@ def copy(
                 "nothing to copy: pipe data in (cmd | wacket clip copy), name a FILE, "
                 "or use --from-system"
             )
-    for path in files:
-        if path == "-":
-            data = sys.stdin.buffer.read() if sys.stdin is not None else b""
-            if not data:
-                raise WacketError("stdin was empty: nothing copied")
-            items.append({"data": data})
-        else:
-            from wacket.fsutil import user_path_error
-
-            try:
-                with open(path, "rb") as fh:
-                    data = fh.read()
-                    mode = os.fstat(fh.fileno()).st_mode & 0o7777
-            except OSError as exc:
-                raise user_path_error(path, exc, "read") from None
-            items.append({"data": data, "name": os.path.basename(path), "mode": mode})
+    items += copying.file_items(files)
     targets = app.fleet.select(to) if to is not None else []
-    code = Exit.OK
-    with journal.entry("clip copy", [ring.hub, *[h.name for h in targets]]) as j:
-        added = []
-        for item in items:
-            entry = _hub_call(
-                ring,
-                ring.add,
-                item["data"],
-                mime=item.get("mime"),
-                name=item.get("name"),
-                mode=item.get("mode"),
-                secret=secret,
-                ttl=ttl,
-            )
-            added.append((entry, item["data"]))
-        placed = []
-        if targets:
-            entry, data = added[-1]
-            results = _place_on(c, targets, entry, data, primary)
-            placed = [r.host for r in results.succeeded]
-            code = results.exit_code(Policy.ALL_DOWN)
-        j.summary = "; ".join(
-            f"#{e['id']} {e['kind']} {e['size']} B on {ring.hub}" for e, _ in added
-        ) + (f"; placed on {','.join(placed)}" if placed else "")
-        j.outcome = HostResults.outcome(code)
-        j.exit_code = code
+    added, placed, code = _copy(c, ring, items, targets, secret, ttl, primary)
     if not app.quiet or fmt:
+        from wacket.clip import kinds
+
         cols = None if fmt in ("json", "jsonl") else LIST_COLUMNS
         with Renderer(fmt, cols, headers=LIST_HEADERS if cols else None) as out:
             for entry, _ in added:
@@ -219,30 +128,24 @@ def copy(
     return code
 
 
-def _place_on(c: Ctx, targets, entry: dict, data: bytes, primary: bool):
-    from wacket.clip.backends import SystemClipboard, mime_for
-    from wacket.transport.fanout import fan_out_ordered
+def _copy(c: Ctx, ring, items, targets, secret, ttl, primary):
+    """The items added to the ring, the last placed on `targets`, under the journal entry."""
+    from wacket import jobrun
+    from wacket.clip import copying
 
-    mime = mime_for(entry, data)
-    clear_after = _secret_left(entry)
-
-    def put(host):
-        board = SystemClipboard(c.place(host.name), c.settings, primary)
-        return board.set(data, mime, clear_after)
-
-    results = HostResults(fan_out_ordered(targets, put))
-    for res in results.failed:
-        click.echo(f"wacket: {res.error}", err=True)
-    return results
-
-
-def _secret_left(entry: dict) -> float | None:
-    """Seconds a secret entry has left (a system clipboard holding it is emptied then)."""
-    import time
-
-    if not entry.get("secret"):
-        return None
-    return max(0.5, entry["expires"] - time.time())
+    code = Exit.OK
+    with jobrun.run("clip copy", [ring.hub, *[h.name for h in targets]]) as j:
+        added = copying.add_all(ring, items, secret, ttl)
+        placed = []
+        if targets:
+            results = copying.place_on(c, targets, *added[-1], primary)
+            for res in results.failed:
+                click.echo(f"wacket: {res.error}", err=True)
+            placed = [r.host for r in results.succeeded]
+            code = results.exit_code(Policy.ALL_DOWN)
+        j.summary = copying.summary(added, ring.hub, placed)
+        j.finish(code)
+    return added, placed, code
 
 
 @clip.command()
@@ -277,42 +180,26 @@ def paste(
       wacket clip paste --out ~/Downloads
       wacket clip paste --system-of laptop | less
     """
-    from wacket import journal
+    from wacket import jobrun
+    from wacket.clip import copying
     from wacket.clip.backends import mime_for
-    from wacket.clip.ring import safe_name
 
     c = Ctx(app, accept_new, connect_timeout)
     if system_of:
-        got = c.board(system_of, primary).get()
-        if got.get("sensitive"):
-            raise WacketError(
-                f"{system_of}: the clipboard holds something a password manager marked as "
-                "sensitive: not shown"
-            )
-        entry, data = {"kind": got["kind"], "mime": got.get("mime"), "id": 0}, got["data"]
+        entry, data = copying.system_entry(c.board(system_of, primary), system_of)
     else:
         ring = c.ring(from_)
-        entry, data = _hub_call(ring, ring.get, n)
+        entry, data = hub_call(ring.get, n)
     if system:
-        with journal.entry("clip paste", ["local"]) as j:
+        with jobrun.run("clip paste", ["local"]) as j:
             board = c.board("local", primary)
-            backend = board.set(data, mime_for(entry, data), _secret_left(entry))["backend"]
+            secs = copying.secret_left(entry)
+            backend = board.set(data, mime_for(entry, data), secs)["backend"]
             j.summary = f"#{entry['id']} {entry['kind']} {len(data)} B onto the clipboard"
         app.note(f"entry {n} ({entry['kind']}, {len(data)} B) is on the clipboard ({backend})")
         return Exit.OK
     if out_dir:
-        from wacket.fsutil import user_path_error, write_output
-
-        try:
-            os.makedirs(out_dir, exist_ok=True)
-        except OSError as exc:
-            raise user_path_error(out_dir, exc, "create") from None
-        target = os.path.join(out_dir, safe_name(entry.get("name"), entry))
-        if os.path.exists(target) and not force:
-            raise WacketError(f"{target} exists (use --force to replace it)")
-        mode = entry.get("mode") if entry.get("kind") == "file" and entry.get("mode") else 0o644
-        write_output(target, data, mode & 0o777)
-        click.echo(target)
+        click.echo(copying.write_into(out_dir, entry, data, force))
         return Exit.OK
     if sys.stdout.isatty() and entry["kind"] in ("binary", "image", "file"):
         from wacket.clip.kinds import is_text
@@ -345,7 +232,7 @@ def list_(app, hub, accept_new, connect_timeout, fmt) -> int:
 
     c = Ctx(app, accept_new, connect_timeout)
     ring = c.ring(hub)
-    entries = _hub_call(ring, ring.entries)
+    entries = hub_call(ring.entries)
     cols = None if fmt in ("json", "jsonl") else LIST_COLUMNS
     with Renderer(fmt, cols, headers=LIST_HEADERS if cols else None) as out:
         for entry in entries:
@@ -365,12 +252,12 @@ def rm(app, n, hub, accept_new, connect_timeout) -> int:
     Example:
       wacket clip rm 2
     """
-    from wacket import journal
+    from wacket import jobrun
 
     c = Ctx(app, accept_new, connect_timeout)
     ring = c.ring(hub)
-    with journal.entry("clip rm", [ring.hub]) as j:
-        entry = _hub_call(ring, ring.remove, n)
+    with jobrun.run("clip rm", [ring.hub]) as j:
+        entry = hub_call(ring.remove, n)
         j.summary = f"#{entry['id']} {entry['kind']} {entry['size']} B"
     app.note(f"removed entry {n} ({entry['kind']}, {entry['size']} B)")
     return Exit.OK
@@ -387,12 +274,12 @@ def clear(app, hub, accept_new, connect_timeout) -> int:
     Example:
       wacket clip clear
     """
-    from wacket import journal
+    from wacket import jobrun
 
     c = Ctx(app, accept_new, connect_timeout)
     ring = c.ring(hub)
-    with journal.entry("clip clear", [ring.hub]) as j:
-        count = _hub_call(ring, ring.clear)
+    with jobrun.run("clip clear", [ring.hub]) as j:
+        count = hub_call(ring.clear)
         j.summary = f"{count} entries removed"
     app.note(f"removed {count} entries")
     return Exit.OK
@@ -423,7 +310,7 @@ def share(app, hosts, primary, interval, count, duration, accept_new, connect_ti
       wacket clip share local,laptop
       wacket clip share desk,laptop --jsonl
     """
-    from wacket import journal
+    from wacket import jobrun
     from wacket.clip.share import share as run_share
 
     c = Ctx(app, accept_new, connect_timeout)
@@ -444,7 +331,7 @@ def share(app, hosts, primary, interval, count, duration, accept_new, connect_ti
     columns = None if fmt in ("json", "jsonl") else ["from", "to", "kind", "size"]
     transfers = 0
     with (
-        journal.entry("clip share", [h.name for h in chosen]) as j,
+        jobrun.run("clip share", [h.name for h in chosen]) as j,
         Renderer(fmt, columns) as out,
     ):
         try:
@@ -463,8 +350,7 @@ def share(app, hosts, primary, interval, count, duration, accept_new, connect_ti
             j.summary = f"{out.count} transfers"
             raise
         j.summary = f"{transfers} transfers"
-        j.outcome = "ok" if not errors else "partial"
-        j.exit_code = Exit.OK if not errors else Exit.PARTIAL
+        j.finish(Exit.OK if not errors else Exit.PARTIAL)
     return Exit.OK if not errors else Exit.PARTIAL
 
 

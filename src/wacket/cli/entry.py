@@ -114,12 +114,12 @@ def parse_find(args: list[str]) -> dict | None:
 
 def _quick_find(opts: dict) -> int:
     from wacket.app import App
-    from wacket.cli import find_query
+    from wacket.find import search
 
     config_path = os.environ.get("WACKET_CONFIG") or None
     app = App(config_path and os.path.expanduser(config_path), False, False)
     try:
-        return find_query.run(app, **opts)
+        return search.run(app, search.QueryOptions(**opts))
     finally:
         app.close()
 

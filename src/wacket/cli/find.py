@@ -6,10 +6,10 @@ from collections import Counter
 
 import click
 
-from wacket.cli import find_query
 from wacket.cli.context import Completes, connection_options, forks_option, pass_app
 from wacket.cli.entry import FIND_FILTERS
 from wacket.errors import Exit, WacketError
+from wacket.find.search import hosts_for
 from wacket.output import Renderer, output_options, report_hosts
 
 
@@ -99,7 +99,9 @@ def query_cmd(app, **opts) -> int:
         if opts["stale"]:
             return _stale(app, opts["hostset"], opts["fmt"])
         raise click.UsageError("give a PATTERN, a filter (--ext, --larger, ...) or --text")
-    return find_query.run(app, **opts)
+    from wacket.find import search
+
+    return search.run(app, search.QueryOptions(**opts))
 
 
 def _stale(app, hostset, fmt) -> int:
@@ -109,7 +111,7 @@ def _stale(app, hostset, fmt) -> int:
     from wacket.find import catalog
 
     status = catalog.load_status()
-    names = find_query.hosts_for(app, hostset)
+    names = hosts_for(app, hostset)
     catalogs = {c.host: c for c in catalog.open_catalogs(names)}
     wanted = names if names is not None else sorted(set(catalogs) | set(status))
     now = time.time()
@@ -172,9 +174,8 @@ def index_cmd(app, hostset, roots, exclude, content, accept_new, connect_timeout
       wacket find index laptop --content
       15 3 * * * wacket -q find index     # crontab: every night at 03:15
     """
-    from wacket import journal
+    from wacket import jobrun
     from wacket.find import index as lib
-    from wacket.lock import job_lock
     from wacket.transport.result import HostResults, Policy
 
     targets = app.fleet.select(hostset)
@@ -183,49 +184,26 @@ def index_cmd(app, hostset, roots, exclude, content, accept_new, connect_timeout
     }
     pool = app.pool(accept_new, connect_timeout)
     columns = ["host", "state", "entries", "files", "dirs", "hashed", "errors", "seconds"]
-    with job_lock("find-index"), journal.entry("find index", [h.name for h in targets]) as entry:
+    with jobrun.run("find index", [h.name for h in targets], locks=["find-index"]) as entry:
         with Renderer(fmt, columns) as out:
 
             def on_result(res) -> None:
-                if res.ok:
-                    v = res.value
-                    out.emit(
-                        {
-                            "host": res.host,
-                            "state": "indexed",
-                            "entries": v["entries"],
-                            "files": v["files"],
-                            "dirs": v["dirs"],
-                            "hashed": v["hashed_now"],
-                            "errors": v["error_count"],
-                            "seconds": round(res.seconds, 2),
-                            "roots": v["roots"],
-                            "docs": v.get("docs"),
-                            "problems": v["errors"][:20],
-                        }
-                    )
-                    for path, message in v["errors"][:5]:
-                        app.note(f"wacket find: {res.host}: {_show(path)}: {message}")
-                    if v["error_count"] > 5:
-                        app.note(f"wacket find: {res.host}: {v['error_count'] - 5} more unreadable")
-                else:
-                    state = "down" if res.unreachable else "failed"
-                    out.emit({"host": res.host, "state": state, "error": str(res.error)})
+                out.emit(lib.host_record(res))
+                if not res.ok:
                     app.note(f"wacket find: {res.error}; its previous catalog is kept")
+                    return
+                v = res.value
+                for path, message in v["errors"][:5]:
+                    app.note(f"wacket find: {res.host}: {_show(path)}: {message}")
+                if v["error_count"] > 5:
+                    app.note(f"wacket find: {res.host}: {v['error_count'] - 5} more unreadable")
 
-            results = lib.index(pool, targets, lambda h: settings[h.name], forks, on_result)
-        results = HostResults(results)
-        ok = results.succeeded
-        unreadable = sum(r.value["error_count"] for r in ok)
-        summary = "indexed: " + (", ".join(f"{r.host}({r.value['entries']})" for r in ok) or "-")
-        if results.failed:
-            summary += "; not indexed: " + results.reasons(", ")
-        if unreadable:
-            summary += f"; {unreadable} unreadable entries"
+            results = HostResults(lib.index(pool, targets, lambda h: settings[h.name], forks,
+                                            on_result))  # fmt: skip
+        summary, unreadable = lib.summary(results)
         code = results.exit_code(Policy.WORST, partial=bool(unreadable))
         entry.summary = summary
-        entry.outcome = HostResults.outcome(code, bool(ok))
-        entry.exit_code = code
+        entry.finish(code, bool(results.succeeded))
     app.note(f"wacket find index: {summary}")
     return code
 
@@ -256,7 +234,7 @@ def dupes_cmd(app, hostset, min_size, fmt) -> int:
     from wacket.output import human_bytes, resolve
 
     fmt = resolve(fmt)
-    names = find_query.hosts_for(app, hostset)
+    names = hosts_for(app, hostset)
     catalogs = catalog.open_catalogs(names)
     columns = ["group", "hash", "size", "copies", "wasted", "host", "path"]
     n = 0
@@ -413,10 +391,10 @@ def get_cmd(app, source, dest, accept_new, connect_timeout) -> int:
     if not sep or not path:
         raise click.UsageError("SOURCE must be HOST:PATH (as wacket find prints it)")
     host = app.fleet.get(host_name)
-    from wacket import journal
+    from wacket import jobrun
 
     pool = app.pool(accept_new, connect_timeout)
-    with journal.entry("find get", [host.name]) as entry:
+    with jobrun.run("find get", [host.name]) as entry:
         local = fetch.get(pool, host, path, dest)
         entry.summary = f"{source} -> {local}"
     app.note(f"wacket find get: {_show(local)}")

@@ -6,6 +6,8 @@ import click
 
 from wacket.cli.context import App, Completes, connection_options, forks_option, pass_app
 from wacket.errors import Exit
+from wacket.gpio.records import each as _each
+from wacket.gpio.records import rows as _rows
 from wacket.output import Renderer, output_options, report_hosts
 
 EXITS = """\b
@@ -37,33 +39,6 @@ def _hosts(app: App, hostset: str):
     return [(h, pins.load(app.config, h.name)) for h in app.fleet.select(hostset)]
 
 
-def _each(pool, targets, work, forks: int) -> tuple[list, int, list]:
-    """Run work(host, hg, session) per host: (what each host gave, the worst exit code, every
-    host's HostResult, which the caller reports with its rows: `report_hosts`).
-
-    With one host its error is raised as is (one line, its own exit code)."""
-    from wacket.transport.result import HostResult, HostResults, Policy
-
-    if len(targets) == 1:
-        host, hg = targets[0]
-        value = work(host, hg, pool.session(host))
-        return [(host, value)], Exit.OK, [HostResult(host.name, value)]
-    from wacket.transport.fanout import fan_out_ordered
-
-    by_name = {h.name: (h, hg) for h, hg in targets}
-    results = HostResults(
-        fan_out_ordered(
-            [h for h, _ in targets], lambda h: work(h, by_name[h.name][1], pool.session(h)), forks
-        )
-    )
-    done = [(by_name[r.host][0], r.value) for r in results.succeeded]
-    return done, results.exit_code(Policy.OWN_CODES), results
-
-
-def _rows(done, rows) -> dict[str, int]:
-    return {host.name: len(rows(value)) for host, value in done}
-
-
 @gpio.command()
 @click.argument("hostset")
 @click.option("--used", is_flag=True, help="Only lines in use by some consumer.")
@@ -82,6 +57,7 @@ def info(app, hostset, used, chips, accept_new, connect_timeout, forks, fmt) -> 
       wacket gpio info all --chips
     """
     from wacket.gpio import client
+    from wacket.gpio import records as r
 
     pool = app.pool(accept_new, connect_timeout)
     done, code, results = _each(
@@ -91,64 +67,19 @@ def info(app, hostset, used, chips, accept_new, connect_timeout, forks, fmt) -> 
         with Renderer(fmt, ["host", "backend", "chip", "label", "lines"]) as out:
             for host, res in done:
                 for chip in res["chips"]:
-                    out.emit(
-                        {
-                            "host": host.name,
-                            "backend": res["backend"],
-                            "chip": chip["chip"],
-                            "label": chip.get("label"),
-                            "lines": chip["lines"],
-                            **({"base": chip["base"]} if "base" in chip else {}),
-                        }
-                    )
+                    out.emit(r.chip_record(host, res, chip))
             report_hosts(out, results, _rows(done, lambda v: v["chips"]), "no GPIO chips")
         return code
-    columns = [
-        "host",
-        "backend",
-        "chip",
-        "offset",
-        "name",
-        "direction",
-        "value",
-        "active_low",
-        "bias",
-        "consumer",
-    ]
+    columns = ["host", "backend", "chip", "offset", "name", "direction", "value", "active_low",
+               "bias", "consumer"]  # fmt: skip
     with Renderer(fmt, columns) as out:
         for host, res in done:
-            holder = res.get("holder") or {}
             if not fmt or fmt == "table":
-                chip_list = ", ".join(
-                    f"{c['chip']} [{c.get('label') or '?'}] ({c['lines']} lines)"
-                    for c in res["chips"]
-                )
-                app.note(
-                    f"{host.name}: backend {res['backend']} ({res['detail']}); {chip_list}"
-                    + (f"; holder pid {holder['pid']}" if holder else "")
-                )
+                app.note(r.backend_note(host, res))
             for line in res["lines"]:
                 if used and not line.get("used"):
                     continue
-                out.emit(
-                    {
-                        "host": host.name,
-                        "backend": res["backend"],
-                        "chip": line["chip"],
-                        "offset": line["offset"],
-                        "name": line["name"],
-                        "direction": line["direction"],
-                        "value": line.get("value"),
-                        "active_low": line["active_low"],
-                        "bias": line.get("bias"),
-                        "consumer": line.get("consumer"),
-                        **(
-                            {"edge": line.get("edge"), "drive": line.get("drive")}
-                            if fmt in ("json", "jsonl")
-                            else {}
-                        ),
-                    }
-                )
+                out.emit(r.line_record(host, res, line, fmt in ("json", "jsonl")))
         shown = _rows(done, lambda v: [x for x in v["lines"] if x.get("used") or not used])
         report_hosts(out, results, shown, "no lines in use" if used else "no GPIO lines")
     return code
@@ -203,12 +134,11 @@ def _user() -> str:
 
 def _changes(app, pool, command, hostset, work, forks, fmt, describe) -> int:
     """set/toggle/pulse/release: run, print, and record in the journal who changed what."""
-    from wacket import journal
-    from wacket.gpio.pins import value_word
-    from wacket.transport.result import HostResults
+    from wacket import jobrun
+    from wacket.gpio import records as r
 
     targets = _hosts(app, hostset)
-    with journal.entry(f"gpio {command}", [h.name for h, _ in targets]) as entry:
+    with jobrun.run(f"gpio {command}", [h.name for h, _ in targets]) as entry:
         entry.summary = describe
         done, code, results = _each(pool, targets, work, forks)
         parts = []
@@ -216,29 +146,12 @@ def _changes(app, pool, command, hostset, work, forks, fmt, describe) -> int:
             report_hosts(out, results, _rows(done, lambda v: v["lines"]), "no lines")
             for host, res in done:
                 for rec in res["lines"]:
-                    out.emit(
-                        {
-                            "host": host.name,
-                            "pin": rec.get("pin") or rec["name"],
-                            "line": rec["name"],
-                            # a released line has no value of wacket's any more: `was` is
-                            # the one it held
-                            "value": rec.get("value") if command != "release" else None,
-                            "was": rec.get("was") if command != "release" else rec.get("value"),
-                        }
-                    )
-                    label = rec.get("pin") or rec["name"]
-                    if rec.get("pin") and rec.get("pin") != rec["name"]:
-                        label += f" ({rec['name']})"
-                    change = value_word(rec.get("value")) if command != "release" else "released"
-                    if rec.get("was") is not None and command != "release":
-                        change += f" (was {value_word(rec['was'])})"
-                    parts.append(f"{host.name} {label} {change}")
+                    out.emit(r.change_record(host, rec, command))
+                    parts.append(r.change_words(host, rec, command))
         entry.summary = "; ".join(parts) or describe
         if parts:
             entry.summary += f" (by {_user()})"
-        entry.exit_code = code
-        entry.outcome = HostResults.outcome(code, bool(done))
+        entry.finish(code, bool(done))
     return code
 
 

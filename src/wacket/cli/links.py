@@ -81,9 +81,8 @@ def merge(app, sources, discover, full, name, db, accept_new, connect_timeout, f
       wacket links merge nas:backups/bookmarks.html ~/.config/chromium/Default
       wacket links search rust --jsonl | wacket links merge --name copy -
     """
-    from wacket import journal
+    from wacket import jobrun
     from wacket.links import sources as lib
-    from wacket.lock import job_lock
     from wacket.transport.result import HostResult, HostResults, Policy
 
     if not sources and discover is None:
@@ -108,35 +107,18 @@ def merge(app, sources, discover, full, name, db, accept_new, connect_timeout, f
         located.append(lib.Located(host, path, spec))
     failures = HostResults()  # a failed host of the discovery or source, with its error
     if discover is not None:
-        from wacket.links.discover import discover as find
-        from wacket.transport.fanout import fan_out_ordered
+        from wacket.links.listing import discovered
 
-        def scan(h):
-            return find(session_for(h))
-
-        for res in fan_out_ordered(app.fleet.select(discover), scan):
-            if not res.ok:
-                click.echo(f"wacket: links: {res.error}", err=True)
-                failures.append(res)
-                continue
-            host = app.fleet.get(res.host)
-            if not res.value:
-                app.note(f"{res.host}: no browser profiles found")
-            located += [lib.Located(host, p, f"{res.host}:{p}") for p in res.value]
+        found, failures = discovered(
+            app.fleet.select(discover), session_for, app.fleet.get, app.note,
+            lambda res: click.echo(f"wacket: links: {res.error}", err=True),
+        )  # fmt: skip
+        located += found
     hosts = sorted({loc.host.name for loc in located} | ({"local"} if stdin_records else set()))
-    columns = [
-        "host",
-        "browser",
-        "profile",
-        "kind",
-        "new_visits",
-        "new_links",
-        "bookmarks",
-        "skipped",
-        "seconds",
-    ]
+    columns = ["host", "browser", "profile", "kind", "new_visits", "new_links", "bookmarks",
+               "skipped", "seconds"]  # fmt: skip
     totals = {"new_visits": 0, "new_links": 0, "merged": 0}
-    with job_lock("links-merge"), journal.entry("links merge", hosts) as entry:
+    with jobrun.run("links merge", hosts, locks=["links-merge"]) as entry:
         with _master(db) as master, Renderer(fmt, columns) as out:
 
             def on_result(res, label, error):
@@ -149,11 +131,9 @@ def merge(app, sources, discover, full, name, db, accept_new, connect_timeout, f
                 out.emit(res.record())
 
             if stdin_records is not None:
-                from wacket.fleet import LOCAL
-                from wacket.links.master import SourceInfo
+                from wacket.links.listing import merge_jsonl
 
-                info = SourceInfo(f"{LOCAL}:-:{name}", LOCAL, "jsonl", name, "-", "jsonl")
-                on_result(master.merge_records(info, stdin_records), "-", "")
+                on_result(merge_jsonl(master, name, stdin_records), "-", "")
             failed = lib.merge_all(master, located, session_for, full=full, on_result=on_result)
             failures += [HostResult(label, error=error) for label, error in failed]
         entry.summary = (
@@ -161,8 +141,7 @@ def merge(app, sources, discover, full, name, db, accept_new, connect_timeout, f
             f"{totals['new_links']} new links" + (f", {len(failures)} failed" if failures else "")
         )
         code = failures.exit_code(Policy.ALL_DOWN)
-        entry.outcome = "ok" if not failures else ("partial" if totals["merged"] else "failed")
-        entry.exit_code = int(code)
+        entry.finish(code, bool(totals["merged"]))
     return code
 
 
@@ -182,52 +161,22 @@ def sources_(app, discover, db, accept_new, connect_timeout, fmt) -> int:
       wacket links sources
       wacket links sources --discover all
     """
-    from wacket import timeparse
+    from wacket.links import listing
     from wacket.transport.result import HostResults, Policy
 
     results = HostResults()
     with _master(db) as master:
         known = master.sources()
     seen = {s["key"] for s in known}
-    rows = [
-        {
-            "host": s["host"],
-            "browser": s["browser"],
-            "profile": s["profile"],
-            "kind": s["kind"],
-            "path": s["path"],
-            "last_merged": timeparse.iso(s["last_merged"]) if s["last_merged"] else "never",
-            "outcome": s["last_outcome"] or "",
-            "visits": s["visits"],
-            "bookmarks": s["bookmarks"],
-            "error": s["last_error"] or "",
-        }
-        for s in known
-    ]
+    rows = [listing.known_row(s) for s in known]
     if discover is not None:
-        from wacket.links.discover import browser_of
         from wacket.links.discover import discover as find
         from wacket.transport.fanout import fan_out_ordered
 
         pool = app.pool(accept_new, connect_timeout)
         found = fan_out_ordered(app.fleet.select(discover), lambda h: find(pool.session(h)))
         results = HostResults(found)
-        for res in results.succeeded:
-            for p in res.value:
-                if f"{res.host}:{p}" in seen:
-                    continue
-                kind = (
-                    "firefox"
-                    if p.endswith("places.sqlite")
-                    else "chromium-bookmarks"
-                    if p.endswith("Bookmarks")
-                    else "chromium"
-                )
-                rows.append(
-                    {"host": res.host, "browser": browser_of(p, kind), "path": p, "kind": kind,
-                     "profile": p.rsplit("/", 2)[-2], "last_merged": "never", "outcome": "found",
-                     "visits": 0, "bookmarks": 0, "error": ""}
-                )  # fmt: skip
+        rows += listing.found_rows(results, seen)
     columns = [
         "host",
         "browser",

@@ -84,7 +84,7 @@ def login(app, account, password_stdin, no_check) -> int:
       wacket mail login work
       pass show mail/work | wacket mail login work --password-stdin
     """
-    from wacket import journal
+    from wacket import jobrun
     from wacket.mail import accounts, imap
 
     acct = _account(app, account)
@@ -96,7 +96,7 @@ def login(app, account, password_stdin, no_check) -> int:
         secret = click.prompt(f"Password for {acct.user} on {acct.host}", hide_input=True)
     if not secret:
         raise ConfigError("empty password")
-    with journal.entry("mail login", [acct.name]) as e:
+    with jobrun.run("mail login", [acct.name]) as e:
         if not no_check:
             imap.logout(imap.connect(acct, secret, warn=app.note))
         accounts.store_password(acct, secret)
@@ -192,10 +192,8 @@ def archive(app, account, all_, batch, expunge, fmt) -> int:
       wacket -q mail archive --all     # for cron
       wacket mail archive work --expunge-archived-older-than 365d
     """
-    from wacket import journal
-    from wacket.lock import job_lock
+    from wacket import jobrun
     from wacket.mail import archive as arch
-    from wacket.mail import imap
     from wacket.mail.store import Store
 
     accts = _accounts(app, account, all_)
@@ -204,45 +202,17 @@ def archive(app, account, all_, batch, expunge, fmt) -> int:
         from wacket import timeparse
 
         expunge_before = time.time() - timeparse.duration(expunge)
-    code = Exit.OK
-    totals = {"new": 0, "linked": 0, "bytes": 0, "folders": 0, "expunged": 0}
-    failed = []
-    with journal.entry("mail archive", [a.name for a in accts]) as entry:
+    with jobrun.run("mail archive", [a.name for a in accts]) as entry:
         store = Store()
         with Renderer(fmt, EXPUNGE_COLUMNS if expunge else ARCHIVE_COLUMNS) as out:
-            for acct in accts:
-                try:
-                    with job_lock(f"mail-{acct.name}"):
-                        client = _connect(app, acct)
-                        try:
-                            with imap.session(acct):
-                                recs = arch.archive_account(
-                                    store, acct, client, _progress(app), batch, expunge_before
-                                )
-                        finally:
-                            imap.logout(client)
-                except WacketError as exc:
-                    if len(accts) == 1:
-                        raise
-                    click.echo(f"wacket: error: {exc}", err=True)
-                    failed.append(acct.name)
-                    code = max(code, exc.code) if code != Exit.OK else exc.code
-                    continue
-                for r in recs:
-                    totals["folders"] += 1
-                    for k in ("new", "linked", "bytes", "expunged"):
-                        totals[k] += r.get(k, 0)
-                    out.emit(r)
+            run = arch.archive_all(
+                store, accts, lambda acct: _connect(app, acct), _progress(app), batch,
+                expunge_before, out.emit, lambda exc: click.echo(f"wacket: error: {exc}", err=True),
+            )  # fmt: skip
         store.close()
-        entry.summary = (
-            f"{totals['new']} new, {totals['linked']} linked, {totals['bytes']} bytes in "
-            f"{totals['folders']} folders"
-            + (f"; {totals['expunged']} expunged from the server" if expunge else "")
-            + (f"; failed: {', '.join(failed)}" if failed else "")
-        )
-        if failed:
-            entry.outcome, entry.exit_code = "partial", int(code)
-    return code
+        entry.summary = run.summary(bool(expunge))
+        entry.finish(run.code)
+    return run.code
 
 
 @mail.command()
@@ -265,9 +235,9 @@ def verify(app, account, all_, missing_only, repair, fmt) -> int:
       wacket mail verify --all --missing-only --jsonl
       wacket mail verify work --repair
     """
-    from wacket.lock import job_lock
     from wacket.mail import imap
     from wacket.mail.store import Store
+    from wacket.mail.verify import repair as repair_account
     from wacket.mail.verify import verify_account
 
     accts = _accounts(app, account, all_)
@@ -279,7 +249,7 @@ def verify(app, account, all_, missing_only, repair, fmt) -> int:
             client = _connect(app, acct)
             try:
                 if repair:
-                    _repair(app, store, acct, client, job_lock)
+                    repair_account(store, acct, client, app.note)
                 for kind, rec in verify_account(store, acct, client):
                     if kind == "missing":
                         missing += 1
@@ -294,27 +264,6 @@ def verify(app, account, all_, missing_only, repair, fmt) -> int:
         return Exit.PARTIAL
     app.note("wacket mail verify: every message on the server is in the archive")
     return Exit.OK
-
-
-def _repair(app, store, acct, client, job_lock) -> None:
-    from wacket import journal
-    from wacket.mail import archive as arch
-    from wacket.mail import imap
-    from wacket.mail.verify import verify_account
-
-    by_folder: dict[str, list[int]] = {}
-    for kind, rec in verify_account(store, acct, client):
-        if kind == "missing":
-            by_folder.setdefault(rec["folder"], []).append(rec["uid"])
-    if not by_folder:
-        return
-    folders = {f.name: f for f in imap.list_folders(client)}
-    with journal.entry("mail verify --repair", [acct.name]) as entry, job_lock(f"mail-{acct.name}"):
-        fetched = 0
-        for name, uids in by_folder.items():
-            fetched += arch.repair_folder(store, acct, client, folders[name], uids)
-        entry.summary = f"fetched {fetched} missing messages again in {len(by_folder)} folders"
-        app.note(f"wacket mail verify: {entry.summary}")
 
 
 @mail.command()
@@ -374,38 +323,17 @@ def show(app, message, raw) -> int:
       wacket mail show 42
       wacket mail show 42 --raw | ripmime -i - -d /tmp/parts
     """
-    from pathlib import Path
-
+    from wacket.mail import report
     from wacket.mail.store import Store
 
     store = Store()
-    path = None
-    if message.isdigit():
-        path = store.file_of(int(message))
-    else:
-        p = Path(message)
-        if p.exists():
-            path = p
+    path = report.message_file(store, message)
     store.close()
     if path is None:
         raise WacketError(f"no archived message {message!r}")
     data = path.read_bytes()
     out = sys.stdout.buffer
-    if raw:
-        out.write(data)
-        out.flush()
-        return Exit.OK
-    from wacket.mail.search import extract
-
-    meta = extract(data)
-    from wacket import timeparse
-
-    for label, key in (("From", "sender"), ("To", "recipients"), ("Subject", "subject")):
-        out.write(f"{label}: {meta.get(key) or ''}\n".encode("utf-8", "replace"))
-    out.write(f"Date: {timeparse.iso(meta.get('date'))}\n".encode())
-    out.write(f"Path: {path}\n\n".encode("utf-8", "surrogateescape"))
-    out.write((meta.get("body") or "").encode("utf-8", "replace"))
-    out.write(b"\n")
+    out.write(data if raw else report.message_text(data, path))
     out.flush()
     return Exit.OK
 
@@ -422,27 +350,14 @@ def stats(app, account, fmt) -> int:
       wacket mail stats
       wacket mail stats work --json
     """
-    from wacket import output, timeparse
+    from wacket.mail import report
     from wacket.mail.store import Store
 
     store = Store()
-    sql = (
-        "SELECT f.account, f.folder, COUNT(m.id), COALESCE(SUM(m.size),0), MIN(m.date),"
-        " MAX(m.date), fo.last_archived FROM folders fo LEFT JOIN files f"
-        " ON f.account=fo.account AND f.folder=fo.folder LEFT JOIN messages m ON m.id=f.msg"
-        + (" WHERE fo.account=?" if account else "")
-        + " GROUP BY fo.account, fo.folder ORDER BY fo.account, fo.folder"
-    )
     cols = ["account", "folder", "messages", "size", "oldest", "newest", "last_archived"]
     with Renderer(fmt, cols) as out:
-        for acct, folder, n, size, oldest, newest, last in store.db.execute(
-            sql.replace("f.account, f.folder", "fo.account, fo.folder", 1),
-            (account,) if account else (),
-        ):
-            out.emit({"account": acct, "folder": folder, "messages": n,
-                      "bytes": size, "size": output.human_bytes(size),
-                      "oldest": timeparse.iso(oldest), "newest": timeparse.iso(newest),
-                      "last_archived": timeparse.iso(last)})  # fmt: skip
+        for rec in report.folder_stats(store, account):
+            out.emit(rec)
     store.close()
     return Exit.OK
 
@@ -501,7 +416,7 @@ def import_(app, path, account, folder, accept_new, connect_timeout, fmt) -> int
     import tempfile
     from pathlib import Path
 
-    from wacket import journal
+    from wacket import jobrun
     from wacket.lock import job_lock
     from wacket.mail.importer import import_path
     from wacket.mail.store import Store
@@ -512,7 +427,7 @@ def import_(app, path, account, folder, accept_new, connect_timeout, fmt) -> int
     m = _REMOTE.match(path)
     src = Path(os.path.expanduser(path))
     host_name = None
-    with journal.entry("mail import", [account]) as entry:
+    with jobrun.run("mail import", [account]) as entry:
         store = Store()
         if m and not src.exists():
             host = app.fleet.get(m.group(1))
@@ -582,7 +497,7 @@ def restore(app, source, to, fmt) -> int:
       wacket mail restore work/INBOX --to work
       wacket mail restore work/Projects --to newhost/Archive/Projects
     """
-    from wacket import journal
+    from wacket import jobrun
     from wacket.mail import imap
     from wacket.mail import restore as r
     from wacket.mail.store import Store
@@ -590,7 +505,7 @@ def restore(app, source, to, fmt) -> int:
     account, folder = _split(source)
     target_account, _, target_folder = to.partition("/")
     acct = _account(app, target_account)
-    with journal.entry("mail restore", [acct.name]) as entry:
+    with jobrun.run("mail restore", [acct.name]) as entry:
         store = Store()
         if not store.db.execute(
             "SELECT 1 FROM files WHERE account=? AND folder=? LIMIT 1", (account, folder)

@@ -7,8 +7,7 @@ import sys
 import click
 
 from wacket.cli.context import CommandAfterHosts, Completes, connection_options, pass_app
-from wacket.errors import ConfigError, Exit
-from wacket.output import dumps
+from wacket.errors import ConfigError
 
 
 @click.command("map", cls=CommandAfterHosts)
@@ -54,82 +53,26 @@ def map_(app, hostset, command, items_file, jsonl_in, jobs_per_host, timeout, re
       seq 1000 | wacket map all --joblog jobs.tsv --resume -- ./step.sh {}
       ls *.wav | wacket map nas,pi[1-4] -k -- 'flac -c {} | wc -c'
     """
-    from wacket import journal
-    from wacket.batch import joblog as joblog_mod
-    from wacket.batch.items import read_items
-    from wacket.batch.scheduler import Options, Scheduler, probe
-    from wacket.output import progress
+    from wacket.map import run as batch
+    from wacket.map.scheduler import Options
 
     if resume and not joblog:
         raise ConfigError("--resume needs --joblog FILE")
     if (returns or cleanup) and not transfer:
         raise ConfigError("--return and --cleanup go with --transfer")
-    items = read_items(_item_lines(items_file), jsonl_in)
-    skipped = 0
-    if resume:
-        done = joblog_mod.succeeded(joblog)
-        skipped = sum(1 for i in items if i.value in done)
-        items = [i for i in items if i.value not in done]
+    items, skipped = batch.load_items(_item_lines(items_file), jsonl_in, joblog if resume else None)
     targets = app.fleet.select(hostset)
     pool = app.pool(accept_new, connect_timeout)
     opts = Options(jobs_per_host, timeout, retries, halt_on_error, load_max, transfer,
                    list(returns), cleanup, joblog)  # fmt: skip
-    infos = probe(pool, targets, opts)
-    for info in infos:
-        if info.state != "up":
-            app.note(f"wacket map: {info.host.name} not used: {info.state} ({info.reason})")
-    usable = [i for i in infos if i.state == "up"]
-    if not usable and items:
-        raise ConfigError("no host of the set is reachable and idle enough", Exit.UNREACHABLE)
-    out = sys.stdout.buffer
-    pending: dict[int, object] = {}
-    next_seq = [items[0].seq if items else 0]
-    order = [i.seq for i in items]
-    position = {seq: n for n, seq in enumerate(order)}
-
-    def show(result) -> None:
-        if fmt == "jsonl":
-            out.write(dumps(result.record()).encode() + b"\n")
-        else:
-            out.write(result.stdout)
-            if result.stderr:
-                sys.stderr.buffer.write(result.stderr)
-        out.flush()
-
-    failures = [0]
-    with progress(length=len(items), label="jobs", quiet=app.quiet, show_status=True) as bar:
-
-        def on_result(result) -> None:
-            failures[0] += not result.ok
-            bar.update(1, f"running {scheduler.running}, failed {failures[0]}")
-            if not keep_order:
-                show(result)
-                return
-            pending[result.item.seq] = result
-            while next_seq[0] in pending:
-                show(pending.pop(next_seq[0]))
-                n = position[next_seq[0]] + 1
-                next_seq[0] = order[n] if n < len(order) else -1
-
-        with journal.entry("map", [i.host.name for i in usable]) as entry:
-            scheduler = Scheduler(pool, infos, items, list(command), opts, on_result)
-            results = scheduler.run()
-            failed = [r for r in results if not r.ok]
-            done = len(results) - len(failed)
-            summary = f"{len(items) + skipped} items: {done} done, {len(failed)} failed"
-            if skipped:
-                summary += f", {skipped} skipped (done before)"
-            lost = [i.host.name for i in infos if i.state == "lost"]
-            if lost:
-                summary += f"; hosts lost mid-batch: {','.join(lost)}"
-            entry.summary = summary
-            entry.outcome = "ok" if not failed else "partial" if done else "failed"
-            entry.exit_code = Exit.PARTIAL if failed else Exit.OK
-    for r in failed[:20]:
+    infos = batch.usable_hosts(pool, targets, opts, app.note, bool(items))
+    done = batch.run(pool, infos, items, list(command), opts, skipped=skipped,
+                     keep_order=keep_order, fmt=fmt, quiet=app.quiet)  # fmt: skip
+    for r in done.failed[:20]:
         reason = r.error or f"exit {r.rc}"
         click.echo(f"wacket map: failed: {r.item.value!r} on {r.host or '-'}: {reason}", err=True)
-    app.note(f"wacket map: {summary}")
-    return Exit.PARTIAL if failed else Exit.OK
+    app.note(f"wacket map: {done.summary}")
+    return done.code
 
 
 def _item_lines(items_file: str | None):

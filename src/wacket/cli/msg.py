@@ -6,8 +6,9 @@ import sys
 
 import click
 
-from wacket.cli.clip import Ctx, _hub_call, hub_option
+from wacket.cli.clip import hub_option
 from wacket.cli.context import connection_options, pass_app
+from wacket.clip.context import Ctx, hub_call
 from wacket.errors import Exit, WacketError
 from wacket.output import Renderer, output_options
 from wacket.transport.result import HostResults, Policy
@@ -49,7 +50,7 @@ def send(app, hosts, text, no_notify, hub, accept_new, connect_timeout, fmt) -> 
       wacket msg send all "backup home: ok, 132 MB"
       df -h / | wacket msg send nas
     """
-    from wacket import journal
+    from wacket import jobrun
     from wacket.clip.msg import Feed, notify
     from wacket.transport.fanout import fan_out_ordered
 
@@ -66,8 +67,8 @@ def send(app, hosts, text, no_notify, hub, accept_new, connect_timeout, fmt) -> 
     feed = Feed(c.place(hub or c.settings.hub), c.settings)
     code = Exit.OK
     touched = list(dict.fromkeys([feed.place.name, *[h.name for h in targets]]))
-    with journal.entry("msg send", touched) as j:
-        posted = _hub_call(feed, feed.post, text, [h.name for h in targets])
+    with jobrun.run("msg send", touched) as j:
+        posted = hub_call(feed.post, text, [h.name for h in targets])
         rows = []
         if not no_notify:
             title = f"wacket: {c.settings.name}"
@@ -87,8 +88,7 @@ def send(app, hosts, text, no_notify, hub, accept_new, connect_timeout, fmt) -> 
                 else:
                     rows.append({"host": res.host, "notified": False, "why": str(res.error)})
         j.summary = f"message #{posted['id']} to {hosts} ({len(text)} chars)"
-        j.outcome = HostResults.outcome(code)
-        j.exit_code = code
+        j.finish(code)
     if fmt or not app.quiet:
         with Renderer(fmt, ["host", "notified", "why"]) as out:
             for row in rows:
@@ -113,7 +113,7 @@ def list_(app, last, hub, accept_new, connect_timeout, fmt) -> int:
 
     c = Ctx(app, accept_new, connect_timeout)
     feed = Feed(c.place(hub or c.settings.hub), c.settings)
-    messages = _hub_call(feed, feed.read, 0, 0, last)
+    messages = hub_call(feed.read, 0, 0, last)
     with Renderer(fmt, None if fmt in ("json", "jsonl") else COLUMNS) as out:
         for m in messages:
             out.emit(record(m, feed.place.name))
@@ -149,13 +149,13 @@ def tail(app, follow, count, hub, accept_new, connect_timeout, fmt) -> int:
     feed = Feed(c.place(hub or c.settings.hub), c.settings)
     if follow and fmt in (None, "table"):
         fmt = "plain"  # a table would wait for the end
-    start = _hub_call(feed, feed.read, 0, 0, None)
+    start = hub_call(feed.read, 0, 0, None)
     after = start[-1]["id"] if start else 0
     with Renderer(fmt, None if fmt in ("json", "jsonl") else COLUMNS) as out:
         for m in start[-count:] if count > 0 else []:
             out.emit(record(m, feed.place.name))
         if follow:  # until interrupted: exits 130 (SIGINT) or 143 (SIGTERM, SIGHUP)
-            _hub_call(feed, lambda: sum(1 for _ in _follow(feed, after, out)))
+            hub_call(lambda: sum(1 for _ in _follow(feed, after, out)))
     return Exit.OK
 
 

@@ -42,7 +42,7 @@ def run(app, hostset, command, timeout, gather, fmt, accept_new, connect_timeout
       wacket run nas,pi[1-3] --gather -- cat /etc/debian_version
       wacket run all --jsonl -- ls -- "-odd name.txt"
     """
-    from wacket import journal, runner
+    from wacket import jobrun, runner
     from wacket.transport.result import HostResults, Policy
 
     targets = app.fleet.select(hostset)
@@ -67,7 +67,7 @@ def run(app, hostset, command, timeout, gather, fmt, accept_new, connect_timeout
             out.flush()
 
     live = on_line if not gather and not fmt else None
-    with journal.entry("run", [h.name for h in targets]) as entry:
+    with jobrun.run("run", [h.name for h in targets]) as entry:
         results = runner.run(
             pool, targets, argv, forks=forks, timeout=timeout, on_line=live, on_result=on_result
         )
@@ -90,8 +90,7 @@ def run(app, hostset, command, timeout, gather, fmt, accept_new, connect_timeout
         text = argv if isinstance(argv, str) else " ".join(argv)
         entry.summary = f"{summary} :: {text[:200]}"
         code = results.exit_code(Policy.NO_RESULT, partial=bool(failed))
-        entry.outcome = HostResults.outcome(code, bool(ok))
-        entry.exit_code = code
+        entry.finish(code, bool(ok))
     app.note(f"wacket run: {summary}")
     return code
 

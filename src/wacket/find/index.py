@@ -202,3 +202,37 @@ def describe_error(exc: BaseException) -> str:
     reason = getattr(exc, "reason", None)
     text = str(exc)
     return f"{reason}: {text}" if reason and reason not in text else text
+
+
+def host_record(res) -> dict:
+    """One host's indexing (its HostResult) as `find index` shows it."""
+    if not res.ok:
+        return {"host": res.host, "state": "down" if res.unreachable else "failed",
+                "error": str(res.error)}  # fmt: skip
+    v = res.value
+    return {
+        "host": res.host,
+        "state": "indexed",
+        "entries": v["entries"],
+        "files": v["files"],
+        "dirs": v["dirs"],
+        "hashed": v["hashed_now"],
+        "errors": v["error_count"],
+        "seconds": round(res.seconds, 2),
+        "roots": v["roots"],
+        "docs": v.get("docs"),
+        "problems": v["errors"][:20],
+    }
+
+
+def summary(results) -> tuple[str, int]:
+    """The journal's line for an index run (its hosts' HostResults) and how many entries could
+    not be read."""
+    ok = results.succeeded
+    unreadable = sum(r.value["error_count"] for r in ok)
+    line = "indexed: " + (", ".join(f"{r.host}({r.value['entries']})" for r in ok) or "-")
+    if results.failed:
+        line += "; not indexed: " + results.reasons(", ")
+    if unreadable:
+        line += f"; {unreadable} unreadable entries"
+    return line, unreadable

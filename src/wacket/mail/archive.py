@@ -12,6 +12,7 @@ import os
 import time
 from collections.abc import Callable
 
+from wacket.errors import Exit
 from wacket.mail import imap
 from wacket.mail.digest import NormHash
 from wacket.mail.store import Batch, Staged, Store, maildir_flags
@@ -314,3 +315,55 @@ def _fetch_big(client, batch: Batch, uid: int, m: dict, uidvalidity: int) -> Non
         # Inside the block: an interrupt before the batch holds the file removes it.
         batch.add_file(tmp, hasher.hexdigest(), offset, maildir_flags(m.get(b"FLAGS")), idate,
                        uid, uidvalidity, meta)  # fmt: skip
+
+
+class Run:
+    """What `archive_all` did over its accounts: the totals, the accounts that failed, the exit
+    code (the first failure's, or the highest after it)."""
+
+    def __init__(self):
+        self.totals = {"new": 0, "linked": 0, "bytes": 0, "folders": 0, "expunged": 0}
+        self.failed: list[str] = []
+        self.code = Exit.OK
+
+    def summary(self, expunge: bool) -> str:
+        t = self.totals
+        return (
+            f"{t['new']} new, {t['linked']} linked, {t['bytes']} bytes in {t['folders']} folders"
+            + (f"; {t['expunged']} expunged from the server" if expunge else "")
+            + (f"; failed: {', '.join(self.failed)}" if self.failed else "")
+        )
+
+
+def archive_all(store: Store, accounts, connect: Callable, progress: Callable | None,
+                batch: int, expunge_before: float | None, emit: Callable[[dict], None],
+                on_error: Callable[[Exception], None]) -> Run:  # fmt: skip
+    """Archive each account under its own lock (`mail-NAME`), its folders' records to `emit`.
+    With several accounts, one that fails goes to `on_error` and the others go on; a single
+    account's failure is raised."""
+    from wacket.errors import WacketError
+    from wacket.lock import job_lock
+
+    run = Run()
+    for acct in accounts:
+        try:
+            with job_lock(f"mail-{acct.name}"):
+                client = connect(acct)
+                try:
+                    with imap.session(acct):
+                        recs = archive_account(store, acct, client, progress, batch, expunge_before)
+                finally:
+                    imap.logout(client)
+        except WacketError as exc:
+            if len(accounts) == 1:
+                raise
+            on_error(exc)
+            run.failed.append(acct.name)
+            run.code = max(run.code, exc.code) if run.code else exc.code
+            continue
+        for r in recs:
+            run.totals["folders"] += 1
+            for k in ("new", "linked", "bytes", "expunged"):
+                run.totals[k] += r.get(k, 0)
+            emit(r)
+    return run

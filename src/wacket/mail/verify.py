@@ -71,3 +71,25 @@ def _verify(store: Store, account, client):
                 "last_archived": st["last_archived"],
             },
         )
+
+
+def repair(store: Store, acct, client, note) -> None:
+    """`mail verify --repair`: fetch what verify finds missing again, under the account's lock
+    and the journal entry "mail verify --repair" (nothing missing: no entry)."""
+    from wacket import jobrun
+    from wacket.mail import archive as arch
+
+    by_folder: dict[str, list[int]] = {}
+    for kind, rec in verify_account(store, acct, client):
+        if kind == "missing":
+            by_folder.setdefault(rec["folder"], []).append(rec["uid"])
+    if not by_folder:
+        return
+    folders = {f.name: f for f in imap.list_folders(client)}
+    lock = f"mail-{acct.name}"
+    with jobrun.run("mail verify --repair", [acct.name], recorded_locks=[lock]) as entry:
+        fetched = 0
+        for name, uids in by_folder.items():
+            fetched += arch.repair_folder(store, acct, client, folders[name], uids)
+        entry.summary = f"fetched {fetched} missing messages again in {len(by_folder)} folders"
+        note(f"wacket mail verify: {entry.summary}")

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
-from wacket.errors import Exit
 from wacket.fleet import Fleet
 from wacket.sync.job import Job
 from wacket.sync.report import Report
@@ -24,14 +23,13 @@ def run_job(
 ) -> Report:
     """Run one job under its lock and record it in the journal; the report's summary is the
     journal's line (without the job's title)."""
-    from wacket import journal
-    from wacket.lock import job_lock
+    from wacket import jobrun
     from wacket.sync import endpoints
 
     a = endpoints.parse(job.a, fleet)
     b = endpoints.parse(job.b, fleet)
     hosts = list(dict.fromkeys([a.host.name, b.host.name]))
-    with job_lock(job.lock_name()), journal.entry("sync", hosts) as entry:
+    with jobrun.run("sync", hosts, locks=[job.lock_name()]) as entry:
         entry.summary = f"{job.title}: "
         if precheck is not None:
             precheck(a, b)  # --apply: refuse if a side changed since the plan
@@ -48,8 +46,7 @@ def run_job(
         dry = job.dry_run or job.plan_file
         report.summary = ("dry run: " if dry else "") + report.totals.line(report.seconds)
         entry.summary = f"{job.title}: {report.summary}"
-        entry.exit_code = report.code
-        entry.outcome = "ok" if report.code == Exit.OK else "partial"
+        entry.finish(report.code)
     return report
 
 

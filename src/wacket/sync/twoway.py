@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import time
 
-from wacket.errors import Exit, WacketError
+from wacket.errors import WacketError
 from wacket.sync import execute, planfile
 from wacket.sync.decide import changed_paths, decide, known_hashes, resolve_checks, verify
 from wacket.sync.endpoints import Endpoint, check_pair
@@ -146,8 +146,7 @@ def applying(plan_file, fleet, pool, *, accept_new=False, connect_timeout=None):
 
     Takes the locks, opens the journal entry and checks both sides against the plan; yields a
     function that carries the plan out (given where its records go) and returns the Report."""
-    from wacket import journal
-    from wacket.lock import job_lock
+    from wacket import jobrun
     from wacket.sync import endpoints
     from wacket.sync.job import Job
     from wacket.sync.state import drop_gens
@@ -162,8 +161,7 @@ def applying(plan_file, fleet, pool, *, accept_new=False, connect_timeout=None):
               max_delete=opts.get("max_delete"))  # fmt: skip
     hosts = list(dict.fromkeys([a_ep.host.name, b_ep.host.name]))
     with contextlib.ExitStack() as stack:
-        stack.enter_context(job_lock(job.lock_name()))
-        entry = stack.enter_context(journal.entry("sync", hosts))
+        entry = stack.enter_context(jobrun.run("sync", hosts, locks=[job.lock_name()]))
         entry.summary = f"apply {plan_file}: "
         a, b = Side("a", a_ep), Side("b", b_ep)
         pid, _ = scan_sides(a, b, pool, job)
@@ -188,8 +186,7 @@ def applying(plan_file, fleet, pool, *, accept_new=False, connect_timeout=None):
                              connect_timeout=connect_timeout, quiet=quiet)  # fmt: skip
             report.summary = report.totals.line(report.seconds)
             entry.summary += report.summary
-            entry.exit_code = report.code
-            entry.outcome = "ok" if report.code == Exit.OK else "partial"
+            entry.finish(report.code)
             return report
 
         yield run

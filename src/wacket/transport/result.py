@@ -88,7 +88,8 @@ class Policy(enum.Enum):
 
 class HostResults(list):
     """Every host's HostResult of one fan-out (as fabric's GroupResult): the exit code under a
-    command's policy, the journal outcome and the "host(reason)" part of its summary."""
+    command's policy and the "host(reason)" part of its summary (`journal.Entry.finish` turns
+    the code into the journal's outcome)."""
 
     @property
     def succeeded(self) -> list[HostResult]:
@@ -114,12 +115,6 @@ class HostResults(list):
         if policy is Policy.OWN_CODES:
             return max(int(getattr(r.error, "code", Exit.PARTIAL)) for r in failed)
         return Exit.UNREACHABLE  # NO_RESULT
-
-    @staticmethod
-    def outcome(code: int, done: bool = True) -> str:
-        """The journal's word for a run that ended with `code`: "partial" if some of it was
-        `done`, else "failed"."""
-        return "ok" if code == Exit.OK else "partial" if done else "failed"
 
     def reasons(self, sep: str = ",") -> str:
         """The failed hosts as `host(reason)`, the way the journal's summaries list them."""

@@ -16,10 +16,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from wacket import interrupt
-from wacket.batch.items import Item, build_command, expand_word
-from wacket.batch.joblog import JobLog
 from wacket.errors import UnreachableError
 from wacket.fleet import Host
+from wacket.map.items import Item, build_command, expand_word
+from wacket.map.joblog import JobLog
 from wacket.transport.fanout import fan_out_ordered
 from wacket.transport.pool import Pool
 
