@@ -36,6 +36,9 @@ CREATE INDEX IF NOT EXISTS entries_started ON entries(started);
 """
 
 
+SALVAGED = "a new journal is started with the entries still readable"
+
+
 def path() -> Path:
     return paths.data_dir() / "journal.sqlite"
 
@@ -50,8 +53,10 @@ def connect() -> sqlite3.Connection:
     except sqlitedb.OPEN_ERRORS as exc:
         if not sqlitedb.is_damage(exc, schema_too=True):
             raise
-        sqlitedb.set_aside(path(), "a new journal is started")
-        return _open()
+        aside = sqlitedb.set_aside(path(), SALVAGED)
+        conn = _open()
+        _salvage(aside, conn)
+        return conn
 
 
 def _using(work):
@@ -66,8 +71,42 @@ def _using(work):
     except sqlite3.DatabaseError as exc:
         if not sqlitedb.is_damage(exc):
             raise
-    sqlitedb.set_aside(path(), "a new journal is started")
+    aside = sqlitedb.set_aside(path(), SALVAGED)
+    _on_journal(lambda conn: _salvage(aside, conn))
     return _on_journal(work)
+
+
+def _salvage(aside: Path, conn) -> None:
+    """Copy every entry of a set-aside journal that can still be read, one row at a time (a scan
+    stops at the first damaged page; a lookup by id only fails on the rows that sit in one)."""
+    import sqlite3
+
+    cols = "started, seconds, machine, user, command, hosts, summary, outcome, exit_code"
+    try:
+        old = sqlite3.connect(f"file:{aside}?mode=ro", uri=True)
+        old.text_factory = lambda raw: raw.decode("utf-8", "surrogateescape")
+        last = old.execute("SELECT max(id) FROM entries").fetchone()[0] or 0
+    except (sqlite3.DatabaseError, UnicodeDecodeError):
+        return
+    conn.execute("BEGIN")
+    try:
+        # a garbled page can make max(id) absurd: ids up to what the file could hold, and the
+        # newest thousand below max(id) (where the run that found the damage recorded itself)
+        bound = aside.stat().st_size // 16 + 1
+        ids = sorted({*range(1, min(last, bound) + 1), *range(max(1, last - 1000), last + 1)})
+        for rowid in ids:
+            try:
+                row = old.execute(f"SELECT {cols} FROM entries WHERE id=?", (rowid,)).fetchone()
+            except (sqlite3.DatabaseError, UnicodeDecodeError):
+                continue
+            if row is not None:
+                row = tuple(_stored(v) if isinstance(v, str) else v for v in row)
+                conn.execute(f"INSERT INTO entries ({cols}) VALUES (?,?,?,?,?,?,?,?,?)", row)
+        conn.execute("COMMIT")
+    finally:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        old.close()
 
 
 def _on_journal(work):

@@ -81,8 +81,9 @@ class State:
             if not isinstance(hashes, dict):
                 raise ValueError("the content hashes are not a mapping")
         except Exception as exc:  # whatever unpickling damaged bytes raises: damage
+            detail = " ".join(str(exc).split())[:200]  # it may quote the garbage: keep one line
             raise WacketError(
-                f"{path}: the sync state is damaged ({exc}); move it away to start this pair "
+                f"{path}: the sync state is damaged ({detail}); move it away to start this pair "
                 "afresh (the first run merges both sides without deleting anything)"
             ) from None
         digest = hashlib.sha256(raw).hexdigest()
