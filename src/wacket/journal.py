@@ -37,6 +37,14 @@ CREATE INDEX IF NOT EXISTS entries_started ON entries(started);
 
 
 SALVAGED = "a new journal is started with the entries still readable"
+COLUMNS = "started, seconds, machine, user, command, hosts, summary, outcome, exit_code"
+INSERT = f"INSERT INTO entries ({COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)"
+
+
+def _text(raw: bytes) -> str:
+    """TEXT as read back: bytes a garbled page left undecodable come out as escapes, like the
+    names the journal keeps as BLOBs."""
+    return raw.decode("utf-8", "surrogateescape")
 
 
 def path() -> Path:
@@ -81,10 +89,9 @@ def _salvage(aside: Path, conn) -> None:
     stops at the first damaged page; a lookup by id only fails on the rows that sit in one)."""
     import sqlite3
 
-    cols = "started, seconds, machine, user, command, hosts, summary, outcome, exit_code"
     try:
         old = sqlite3.connect(f"file:{aside}?mode=ro", uri=True)
-        old.text_factory = lambda raw: raw.decode("utf-8", "surrogateescape")
+        old.text_factory = _text
         last = old.execute("SELECT max(id) FROM entries").fetchone()[0] or 0
     except (sqlite3.DatabaseError, UnicodeDecodeError):
         return
@@ -96,12 +103,12 @@ def _salvage(aside: Path, conn) -> None:
         ids = sorted({*range(1, min(last, bound) + 1), *range(max(1, last - 1000), last + 1)})
         for rowid in ids:
             try:
-                row = old.execute(f"SELECT {cols} FROM entries WHERE id=?", (rowid,)).fetchone()
+                row = old.execute(f"SELECT {COLUMNS} FROM entries WHERE id=?", (rowid,)).fetchone()
             except (sqlite3.DatabaseError, UnicodeDecodeError):
                 continue
             if row is not None:
                 row = tuple(_stored(v) if isinstance(v, str) else v for v in row)
-                conn.execute(f"INSERT INTO entries ({cols}) VALUES (?,?,?,?,?,?,?,?,?)", row)
+                conn.execute(INSERT, row)
         conn.execute("COMMIT")
     finally:
         if conn.in_transaction:
@@ -123,8 +130,7 @@ def _open() -> sqlite3.Connection:
     p = path()
     new = not p.exists()
     conn = sqlite3.connect(p, timeout=30, isolation_level=None)
-    # text a garbled page left undecodable reads as escapes, like the names the journal keeps
-    conn.text_factory = lambda raw: raw.decode("utf-8", "surrogateescape")
+    conn.text_factory = _text
     if new:
         p.chmod(0o600)
     try:
@@ -159,13 +165,7 @@ def record(
         outcome,
         int(exit_code),
     )
-    _using(
-        lambda conn: conn.execute(
-            "INSERT INTO entries (started, seconds, machine, user, command, hosts, summary,"
-            " outcome, exit_code) VALUES (?,?,?,?,?,?,?,?,?)",
-            row,
-        )
-    )
+    _using(lambda conn: conn.execute(INSERT, row))
 
 
 class Entry:
