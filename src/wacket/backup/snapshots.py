@@ -124,23 +124,9 @@ def run_backup(
     master = None
     if remote is not None:
         master = SSHMaster(remote, accept_new=accept_new, connect_timeout=connect_timeout)
+    job = _Job(pool, bset, target, sources, side, master, note, accept_new, connect_timeout)
     try:
-        return _run_locked(
-            pool,
-            bset,
-            result,
-            target,
-            sources,
-            side,
-            master,
-            start,
-            note,
-            prune_after,
-            accept_new,
-            connect_timeout,
-            allow_empty,
-            create_target,
-        )
+        return _run_locked(job, result, start, prune_after, allow_empty, create_target)
     finally:
         if master is not None:
             master.close()
@@ -165,28 +151,29 @@ def shrunk(files: int, last_files: int) -> bool:
     return files == 0 or (files * 2 < last_files and last_files - files >= SHRINK_MIN)
 
 
-def _run_locked(
-    pool,
-    bset,
-    result,
-    target,
-    sources,
-    side,
-    master,
-    start,
-    note,
-    prune_after,
-    accept_new,
-    connect_timeout,
-    allow_empty,
-    create_target,
-) -> RunResult:
-    tsess = pool.session(target.host)
+@dataclass
+class _Job:
+    """What one run works with, resolved by run_backup (the transport's and rsync's inputs)."""
+
+    pool: Pool
+    bset: BackupSet
+    target: Location
+    sources: list[Location]
+    side: str  # which end rsync reaches over ssh: "none", "source" or "target"
+    master: SSHMaster | None
+    note: object
+    accept_new: bool
+    connect_timeout: float
+
+
+def _run_locked(job, result, start, prune_after, allow_empty, create_target) -> RunResult:
+    """Lock the set on its target, transfer into the in-progress snapshot, check, commit."""
+    bset, note = job.bset, job.note
+    tsess = job.pool.session(job.target.host)
     _crash_point("resolved")
     helper = tsess.helper()
     _crash_point("helper")
-    root = bset.root(target.path)
-    locked = lock_set(helper, root, create_target=create_target)
+    locked = lock_set(helper, bset.root(job.target.path), create_target=create_target)
     root = locked["root"]
     _crash_point("locked")
     if locked.get("stale"):
@@ -206,65 +193,11 @@ def _run_locked(
         if begin.get("recovered"):
             note(f"{bset.name}: finished the interrupted commit of {begin['recovered']}")
         _crash_point("cloned")
-        base = begin.get("base")
-        name = _next_name(begin.get("latest"))
-        inprog = Location(target.host, begin["inprogress"])
-        link_dest = None
-        if base and not begin.get("cloned"):
-            link_dest = f"{root}/{base}"
-        argv = rsync.backup_args(
-            sources,
-            inprog,
-            exclude=bset.exclude,
-            link_dest=link_dest,
-            one_file_system=bset.one_file_system,
-            accept_new=accept_new,
-            connect_timeout=connect_timeout,
-            remote_side=side,
-            control_path=master.path if master is not None else None,
-        )
-        changes: list[list[str]] = []  # [itemize code, relative name]
-        on_item = lambda item: changes.append(rsync.change(item))  # noqa: E731
-        if side == "none" and not target.host.is_local:
-            out = rsync.run_remote(tsess, argv, on_item)
-        else:
-            out = rsync.run(argv, on_item, on_first_line=lambda: _crash_point("transfer"),
-                            missing="rsync is not installed here (apt-get install rsync)")  # fmt: skip
-        said = rsync.outcome(out.rc, "backup")
-        if said not in (rsync.Outcome.OK, rsync.Outcome.PARTIAL):
-            why = f"backup {bset.name}: {rsync.describe(out.rc, out.stderr_text)}"
-            # The other end was lost: ssh said so (255), or rsync's socket or stream broke (the
-            # status then depends on where it broke) and the target no longer answers.
-            if side != "none" and (
-                out.rc == SSH_FAILED
-                or (side == "target" and said is rsync.Outcome.LINK and not tsess.still_connected())
-            ):
-                lost = target.host if side == "target" else sources[0].host
-                raise UnreachableError(lost.name, "lost", why)
-            raise WacketError(why)
+        name = _next_name(begin.get("latest"))  # the time the snapshot was begun
+        out, said, changes = _transfer(job, tsess, root, begin)
         _crash_point("after-transfer")
-        delta = begin.get("cloned") and not begin.get("reuse") and out.rc == 0 and out.complete
-        info = helper.call(
-            "backup.manifest",
-            root=root,
-            name=name,
-            base=base,
-            mode="delta" if delta else "scan",
-            changes=changes if delta else [],
-            header={
-                "set": bset.name,
-                "client": socket.gethostname(),
-                "sources": [str(s) for s in sources],
-                "rsync_rc": out.rc,
-            },
-        )
-        last_files = begin.get("latest_files") or 0
-        if not allow_empty and shrunk(info["files"], last_files):
-            raise WacketError(
-                f"backup {bset.name}: the sources have {info['files']} files, the last snapshot "
-                f"{begin['latest']} has {last_files}; no snapshot was made. Check the sources (an empty or "
-                "unmounted source), then re-run with --allow-empty if this is right"
-            )
+        info = _manifest(job, helper, root, name, begin, out, changes)
+        _check_shrink(bset, info, begin, allow_empty)
         if info["files"] == 0:
             result.notes.append(f"{bset.name}: the snapshot has no files (the sources are empty)")
             note(result.notes[-1])
@@ -276,14 +209,7 @@ def _run_locked(
         result.bytes = info["bytes"]
         result.added_files = info["added_files"]
         result.added_bytes = info["added_bytes"]
-        problems = []
-        if said is rsync.Outcome.PARTIAL:
-            problems.append(rsync.describe(out.rc, out.stderr_text))
-        if info.get("errors"):
-            first = info["errors"][0]
-            problems.append(
-                f"{len(info['errors'])} file(s) could not be hashed, e.g. {first[0]}: {first[1]}"
-            )
+        problems = _problems(said, out, info)
         outcome = "partial" if problems else "ok"
         message = "; ".join(problems)
         if prune_after and (bset.keep or bset.keep_within is not None) and outcome == "ok":
@@ -304,3 +230,85 @@ def _run_locked(
         result.outcome = outcome
         result.message = message
     return result
+
+
+def _transfer(job: _Job, tsess, root: str, begin: dict):
+    """rsync the sources into the in-progress snapshot; (its result, outcome, change list).
+    Raises when rsync did not end OK or PARTIAL (a lost end is UnreachableError)."""
+    base = begin.get("base")
+    link_dest = f"{root}/{base}" if base and not begin.get("cloned") else None
+    argv = rsync.backup_args(
+        job.sources,
+        Location(job.target.host, begin["inprogress"]),
+        exclude=job.bset.exclude,
+        link_dest=link_dest,
+        one_file_system=job.bset.one_file_system,
+        accept_new=job.accept_new,
+        connect_timeout=job.connect_timeout,
+        remote_side=job.side,
+        control_path=job.master.path if job.master is not None else None,
+    )
+    changes: list[list[str]] = []  # [itemize code, relative name]
+    on_item = lambda item: changes.append(rsync.change(item))  # noqa: E731
+    if job.side == "none" and not job.target.host.is_local:
+        out = rsync.run_remote(tsess, argv, on_item)
+    else:
+        out = rsync.run(argv, on_item, on_first_line=lambda: _crash_point("transfer"),
+                        missing="rsync is not installed here (apt-get install rsync)")  # fmt: skip
+    said = rsync.outcome(out.rc, "backup")
+    if said not in (rsync.Outcome.OK, rsync.Outcome.PARTIAL):
+        why = f"backup {job.bset.name}: {rsync.describe(out.rc, out.stderr_text)}"
+        # The other end was lost: ssh said so (255), or rsync's socket or stream broke (the
+        # status then depends on where it broke) and the target no longer answers.
+        side = job.side
+        if side != "none" and (
+            out.rc == SSH_FAILED
+            or (side == "target" and said is rsync.Outcome.LINK and not tsess.still_connected())
+        ):
+            lost = job.target.host if side == "target" else job.sources[0].host
+            raise UnreachableError(lost.name, "lost", why)
+        raise WacketError(why)
+    return out, said, changes
+
+
+def _manifest(job: _Job, helper, root: str, name: str, begin: dict, out, changes) -> dict:
+    """Write the snapshot's manifest: from rsync's change list when the snapshot is a clean
+    clone of the last one and rsync saw everything, else by scanning the snapshot."""
+    delta = begin.get("cloned") and not begin.get("reuse") and out.rc == 0 and out.complete
+    return helper.call(
+        "backup.manifest",
+        root=root,
+        name=name,
+        base=begin.get("base"),
+        mode="delta" if delta else "scan",
+        changes=changes if delta else [],
+        header={
+            "set": job.bset.name,
+            "client": socket.gethostname(),
+            "sources": [str(s) for s in job.sources],
+            "rsync_rc": out.rc,
+        },
+    )
+
+
+def _check_shrink(bset: BackupSet, info: dict, begin: dict, allow_empty: bool) -> None:
+    last_files = begin.get("latest_files") or 0
+    if not allow_empty and shrunk(info["files"], last_files):
+        raise WacketError(
+            f"backup {bset.name}: the sources have {info['files']} files, the last snapshot "
+            f"{begin['latest']} has {last_files}; no snapshot was made. Check the sources (an empty or "
+            "unmounted source), then re-run with --allow-empty if this is right"
+        )
+
+
+def _problems(said, out, info: dict) -> list[str]:
+    """Why a committed snapshot is partial: rsync's PARTIAL status, files that were not hashed."""
+    problems = []
+    if said is rsync.Outcome.PARTIAL:
+        problems.append(rsync.describe(out.rc, out.stderr_text))
+    if info.get("errors"):
+        first = info["errors"][0]
+        problems.append(
+            f"{len(info['errors'])} file(s) could not be hashed, e.g. {first[0]}: {first[1]}"
+        )
+    return problems
