@@ -124,17 +124,14 @@ def test_settings(tmp_path):
 
 
 def run_op(name: str, **args):
-    """Call a remote op in-process (the helper's namespace: helper.py + ops files)."""
-    from importlib import resources
+    """Call a remote op in-process (the helper's own modules, imported as the client does)."""
+    from wacket.remote.helper import OPS
+    from wacket.remote.ops import find, tree
 
-    ns: dict = {"__name__": "wacket_helper_test"}
-    pkg = resources.files("wacket.remote")
-    exec(compile(pkg.joinpath("helper.py").read_text(), "helper.py", "exec"), ns)
-    for f in ("tree.py", "find.py"):
-        exec(compile(pkg.joinpath("ops", f).read_text(), f, "exec"), ns)
+    assert find and tree  # imported for the ops they register
     items: list = []
     args["_emit"] = items.append
-    return ns["OPS"][name](args), items
+    return OPS[name](args), items
 
 
 def test_tree_scan_excludes(tmp_path):

@@ -217,7 +217,7 @@ def test_sysfs_files_and_global_numbers():
     assert line == {"direction": "input", "value": 0, "active_low": True, "edge": "both"}
 
 
-def test_sysfs_backend_uses_base_plus_offset(tmp_path):
+def test_sysfs_backend_uses_base_plus_offset(tmp_path, monkeypatch):
     """The sysfs backend on a tree laid out like a Pi's /sys/class/gpio on kernel 6.6 (chip base
     512): gpiochip0:17 is gpio529. The kernel creates gpioN on export; here it already exists."""
     root = tmp_path / "sys-class-gpio"
@@ -231,24 +231,25 @@ def test_sysfs_backend_uses_base_plus_offset(tmp_path):
     for key, value in (("direction", "in"), ("value", "0"), ("active_low", "0"), ("edge", "none")):
         (line / key).write_text(value + "\n")
     (root / "export").write_text("")
-    device = parsers.module()
-    device.GPIO_SYSFS_ROOT = str(root)
-    try:
+    from wacket.remote.helper import OPS
+    from wacket.remote.ops import gpio_devices, gpio_ops
 
-        def call(op, **args):
-            return device.OPS[op](dict(args, backend="sysfs", _emit=lambda item: None))
+    assert gpio_ops  # imported for the ops it registers
 
-        pin = {"pin": "relay", "chip": "gpiochip0", "offset": 17}
-        done = call("gpio.set", pins=[dict(pin, value=1)])
-        assert done["lines"][0]["name"] == "gpiochip0:17" and done["holder"] is None
-        assert (line / "direction").read_text() == "out"
-        assert (line / "value").read_text() == "1"
-        assert call("gpio.get", pins=[pin])[0]["value"] == 1
-        info = call("gpio.info")
-        assert info["backend"] == "sysfs"
-        assert info["chips"] == [
-            {"chip": "gpiochip0", "label": "pinctrl-bcm2711", "lines": 54, "base": 512}
-        ]
-        assert info["lines"][17]["sysfs"] == 529 and info["lines"][17]["direction"] == "output"
-    finally:
-        device.GPIO_SYSFS_ROOT = "/sys/class/gpio"
+    monkeypatch.setattr(gpio_devices, "GPIO_SYSFS_ROOT", str(root))
+
+    def call(op, **args):
+        return OPS[op](dict(args, backend="sysfs", _emit=lambda item: None))
+
+    pin = {"pin": "relay", "chip": "gpiochip0", "offset": 17}
+    done = call("gpio.set", pins=[dict(pin, value=1)])
+    assert done["lines"][0]["name"] == "gpiochip0:17" and done["holder"] is None
+    assert (line / "direction").read_text() == "out"
+    assert (line / "value").read_text() == "1"
+    assert call("gpio.get", pins=[pin])[0]["value"] == 1
+    info = call("gpio.info")
+    assert info["backend"] == "sysfs"
+    assert info["chips"] == [
+        {"chip": "gpiochip0", "label": "pinctrl-bcm2711", "lines": 54, "base": 512}
+    ]
+    assert info["lines"][17]["sysfs"] == 529 and info["lines"][17]["direction"] == "output"

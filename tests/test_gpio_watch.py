@@ -11,8 +11,6 @@ from pathlib import Path
 import pytest
 from gpiobed import GPIO_TOML, read_events, reset, sim_state, stop, wacket_popen, wait_stderr
 
-from wacket.gpio import parsers
-
 WATCH_TOML = (
     GPIO_TOML
     + """
@@ -183,7 +181,8 @@ def test_host_down_then_back_is_retried_with_backoff(gpio_fleet, run_wacket):
         wait_stderr(proc, "unreachable (refused)")
         wait_stderr(proc, "unreachable (refused)")  # retried again, later
         # the door changes while nobody can see it
-        device = parsers.module()
+        from wacket.remote.ops import gpio as device
+
         saved = device.data_dir
         device.data_dir = lambda: str(h1.home / ".local/share/wacket")
         try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from wacket.clip import impl
+from wacket.remote.ops import clip as shared
 
 EXTENSIONS = {
     "text": ".txt",
@@ -19,11 +19,11 @@ EXTENSIONS = {
 
 def detect(data: bytes, name: str | None = None, mime: str | None = None) -> tuple[str, str | None]:
     """(kind, mime) of a payload; `name` makes it a file entry."""
-    return impl.module().clip_kind(data, name, mime)
+    return shared.clip_kind(data, name, mime)
 
 
 def is_text(data: bytes) -> bool:
-    return impl.module().clip_is_text(data)
+    return shared.clip_is_text(data)
 
 
 def extension(entry: dict) -> str:

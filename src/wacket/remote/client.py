@@ -8,7 +8,6 @@ import json
 import os
 import threading
 from collections.abc import Callable, Iterator
-from importlib import resources
 from typing import Any
 
 from wacket import interrupt
@@ -42,15 +41,10 @@ BOOTSTRAP = (
 
 @functools.cache
 def helper_source() -> bytes:
-    """The helper as sent: the base runtime, every op module, then the call to main()."""
-    pkg = resources.files("wacket.remote")
-    parts = [pkg.joinpath("helper.py").read_bytes()]
-    ops = pkg.joinpath("ops")
-    for entry in sorted(ops.iterdir(), key=lambda e: e.name):
-        if entry.name.endswith(".py") and entry.name != "__init__.py":
-            parts.append(b"\n# --- ops/" + entry.name.encode() + b"\n" + entry.read_bytes())
-    parts.append(b"\nmain()\n")
-    return b"\n".join(parts)
+    """The helper as sent: its modules joined into one script (see payload.py)."""
+    from wacket.remote import payload
+
+    return payload.build()
 
 
 def helper_hash() -> str:

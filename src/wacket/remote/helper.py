@@ -54,6 +54,9 @@ def data_dir():
         return os.path.expanduser(env)
     if sys.platform == "darwin":
         return os.path.expanduser("~/Library/Application Support/wacket")
+    if sys.platform == "win32":
+        base = os.environ.get("LOCALAPPDATA") or os.path.expanduser("~/AppData/Local")
+        return os.path.join(base, "wacket")
     base = os.environ.get("XDG_DATA_HOME") or os.path.expanduser("~/.local/share")
     return os.path.join(base, "wacket")
 
@@ -104,7 +107,7 @@ def site_import(name):
 @op("hello")
 def _hello(args):
     return {
-        "python": "%d.%d.%d" % sys.version_info[:3],
+        "python": ".".join(map(str, sys.version_info[:3])),
         "platform": sys.platform,
         "pid": os.getpid(),
         "site": not sys.flags.no_site,
@@ -144,7 +147,7 @@ def main():
         rid = req.get("id")
         handler = OPS.get(req.get("op"))
         if handler is None:
-            send({"id": rid, "error": "unknown op %r" % req.get("op"), "kind": "protocol"})
+            send({"id": rid, "error": "unknown op {!r}".format(req.get("op")), "kind": "protocol"})
             continue
 
         def emit(item, _rid=rid):
@@ -163,7 +166,7 @@ def main():
             send(
                 {
                     "id": rid,
-                    "error": "%s: %s" % (type(exc).__name__, exc),
+                    "error": f"{type(exc).__name__}: {exc}",
                     "kind": "internal",
                     "trace": traceback.format_exc(),
                 }

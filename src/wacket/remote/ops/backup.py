@@ -23,6 +23,9 @@ import subprocess
 import time
 import zlib
 
+from wacket.remote.helper import OPS, OpError, lstat_entry, op
+from wacket.remote.ops.tree import file_hash
+
 SNAP_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d{6}Z$")
 MANIFEST_FORMAT = 1
 _LOCKS = {}
@@ -110,10 +113,10 @@ def _read_manifest(path):
         if line:
             entry = loads(line.decode("utf-8", "surrogateescape"))
             if not isinstance(entry, list) or not entry or not isinstance(entry[0], str):
-                raise ValueError("%s: an entry of the wrong shape" % path)
+                raise ValueError(f"{path}: an entry of the wrong shape")
             entries.append(entry)
     if not isinstance(header, dict):
-        raise ValueError("%s: a header of the wrong shape" % path)
+        raise ValueError(f"{path}: a header of the wrong shape")
     return header, entries
 
 
@@ -161,7 +164,7 @@ def _entry_line(e):
 def _describe_holder(info):
     started = info.get("started")
     when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(started)) if started else "?"
-    return "pid %s on %s since %s" % (info.get("pid", "?"), info.get("host", "?"), when)
+    return "pid {} on {} since {}".format(info.get("pid", "?"), info.get("host", "?"), when)
 
 
 @op("backup.lock")
@@ -176,21 +179,21 @@ def _backup_lock(args):
         if not args.get("create_target", True) and not os.path.isdir(target):
             # Like rsnapshot's no_create_root: an unmounted drive's mount point must not
             # become a backup on the system disk.
-            raise OpError("%s: no such directory" % target, "no-target")
+            raise OpError(f"{target}: no such directory", "no-target")
         try:
             os.makedirs(root, 0o700)
         except OSError as exc:
             if exc.errno != errno.EEXIST:
-                raise OpError("%s: cannot create: %s" % (root, exc.strerror), "target")
+                raise OpError(f"{root}: cannot create: {exc.strerror}", "target") from None
     elif not os.path.isdir(root):
-        raise OpError("%s: no backups there" % root, "missing")
+        raise OpError(f"{root}: no backups there", "missing")
     if root in _LOCKS:
         return {"root": root, "stale": None}
     path = os.path.join(root, ".lock")
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     except OSError as exc:
-        raise OpError("%s: %s" % (path, exc.strerror), "target")
+        raise OpError(f"{path}: {exc.strerror}", "target") from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except (BlockingIOError, OSError):
@@ -200,10 +203,9 @@ def _backup_lock(args):
             info = {}
         os.close(fd)
         raise OpError(
-            "another wacket run holds the lock of %s (%s); try again when it has finished"
-            % (root, _describe_holder(info)),
+            f"another wacket run holds the lock of {root} ({_describe_holder(info)}); try again when it has finished",
             "locked",
-        )
+        ) from None
     stale = None
     try:
         old = os.pread(fd, 4096, 0)
@@ -243,7 +245,7 @@ def _backup_unlock(args):
 
 def _require_lock(root):
     if root not in _LOCKS:
-        raise OpError("%s: lock not held" % root, "internal")
+        raise OpError(f"{root}: lock not held", "internal")
 
 
 # --- a run: begin, manifest, commit ----------------------------------------------------------
@@ -283,7 +285,7 @@ def _stop_orphans(inprog, wait=10.0):
         if not pid.isdigit() or int(pid) == me:
             continue
         try:
-            cwd = os.readlink("/proc/%s/cwd" % pid)
+            cwd = os.readlink(f"/proc/{pid}/cwd")
         except OSError:
             continue
         if cwd == real or cwd.startswith(real + "/"):
@@ -297,7 +299,7 @@ def _stop_orphans(inprog, wait=10.0):
     alive = list(found)
     while alive and time.time() < deadline:
         time.sleep(0.05)
-        alive = [p for p in alive if os.path.exists("/proc/%d" % p) and not _zombie(p)]
+        alive = [p for p in alive if os.path.exists(f"/proc/{p}") and not _zombie(p)]
     for pid in alive:
         try:
             os.kill(pid, signal.SIGKILL)
@@ -308,7 +310,7 @@ def _stop_orphans(inprog, wait=10.0):
 
 def _zombie(pid):
     try:
-        with open("/proc/%d/stat" % pid) as fh:
+        with open(f"/proc/{pid}/stat") as fh:
             return fh.read().rsplit(")", 1)[1].split()[0] == "Z"
     except (OSError, IndexError):
         return True
@@ -362,10 +364,7 @@ def _backup_begin(args):
 
 
 def _cp_group(calls):
-    for argv in calls:
-        if subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE).returncode != 0:
-            return False
-    return True
+    return all(subprocess.run(argv, capture_output=True).returncode == 0 for argv in calls)
 
 
 def _clone(src, dst, workers):
@@ -681,11 +680,11 @@ def _backup_commit(args):
     _require_lock(root)
     name = args["name"]
     if not SNAP_RE.match(name):
-        raise OpError("bad snapshot name %r" % name, "internal")
+        raise OpError(f"bad snapshot name {name!r}", "internal")
     inprog = os.path.join(root, ".inprogress")
     final = os.path.join(root, name)
     if os.path.exists(final) or os.path.exists(_manifest_path(root, name)):
-        raise OpError("%s already exists" % final, "exists")
+        raise OpError(f"{final} already exists", "exists")
     # The directory keeps the time of the run, not of the clone.
     state = os.path.join(root, ".inprogress.json")
     info = _read_json(state, {}) or {}
@@ -706,7 +705,7 @@ def _backup_commit(args):
 def _backup_list(args):
     root = _root(args)
     if not os.path.isdir(root):
-        raise OpError("%s: no backups there" % root, "missing")
+        raise OpError(f"{root}: no backups there", "missing")
     out = []
     for snap in _snapshots(root):
         header = _read_header(_manifest_path(root, snap)) or {}
@@ -803,7 +802,7 @@ def _check_file(full, size, seen):
         if not stat.S_ISREG(st.st_mode):
             return "type", "not a file", None, None
         if st.st_size != size:
-            return "changed", "size %d, manifest says %d" % (st.st_size, size), None, None
+            return "changed", f"size {st.st_size:d}, manifest says {size:d}", None, None
         key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
         if key in seen:
             return None, "", seen[key], None
@@ -918,7 +917,7 @@ def _backup_delete(args):
         if name not in snaps:
             continue
         if name == snaps[-1]:
-            raise OpError("refusing to delete the newest snapshot %s" % name, "refused")
+            raise OpError(f"refusing to delete the newest snapshot {name}", "refused")
         doomed = os.path.join(root, ".deleting-" + name)
         os.rename(os.path.join(root, name), doomed)
         os.unlink(_manifest_path(root, name))
@@ -944,7 +943,7 @@ def _backup_existing(args):
         try:
             os.makedirs(root, 0o700)
         except OSError as exc:  # a destination under a file, on a read-only mount...
-            raise OpError("%s: cannot create: %s" % (root, exc.strerror), "notdir")
+            raise OpError(f"{root}: cannot create: {exc.strerror}", "notdir") from None
     out = []
     for rel in args["paths"]:
         full = os.path.join(root, rel) if rel else root
@@ -964,13 +963,12 @@ def _backup_drives(args):
     try:
         res = subprocess.run(
             ["findmnt", "-J", "-b", "-o", "SOURCE,TARGET,FSTYPE,LABEL,UUID,SIZE,AVAIL"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            capture_output=True,
             timeout=30,
         )
         data = json.loads(res.stdout.decode("utf-8", "surrogateescape") or "{}")
     except (OSError, ValueError, subprocess.SubprocessError) as exc:
-        raise OpError("findmnt failed: %s" % exc, "findmnt")
+        raise OpError(f"findmnt failed: {exc}", "findmnt") from None
     stack = list(data.get("filesystems") or [])
     while stack:
         fs = stack.pop(0)
@@ -1011,9 +1009,7 @@ def _int(v):
 
 def _blkid(dev):
     try:
-        res = subprocess.run(
-            ["blkid", "-o", "export", dev], stdout=subprocess.PIPE, stderr=subprocess.PIPE
-        )
+        res = subprocess.run(["blkid", "-o", "export", dev], capture_output=True)
     except OSError:
         return {}
     out = {}
@@ -1027,7 +1023,7 @@ def _sys_flag(dev, flag):
     base = re.sub(r"p?\d+$", "", dev) if not dev.startswith("loop") else dev
     for name in (dev, base):
         try:
-            with open("/sys/block/%s/%s" % (name, flag)) as fh:
+            with open(f"/sys/block/{name}/{flag}") as fh:
                 return fh.read().strip() == "1"
         except OSError:
             continue

@@ -16,6 +16,8 @@ import sys
 import tempfile
 import time
 
+from wacket.remote.helper import OpError, data_dir, op
+
 CLIP_KEEP = 100
 CLIP_MAX_BYTES = 256 * 1024 * 1024
 CLIP_SECRET_TTL = 60
@@ -216,7 +218,7 @@ def _clip_shred(path):
         pass
 
 
-class _ClipLock(object):
+class _ClipLock:
     def __init__(self, directory):
         self.path = os.path.join(directory, "lock")
 
@@ -231,8 +233,8 @@ class _ClipLock(object):
                 if time.time() > deadline:
                     os.close(self.fd)
                     raise OpError(
-                        "the clipboard ring at %s is locked by another run" % self.path, "locked"
-                    )
+                        f"the clipboard ring at {self.path} is locked by another run", "locked"
+                    ) from None
                 time.sleep(0.05)
 
     def __exit__(self, *exc):
@@ -243,7 +245,7 @@ class _ClipLock(object):
 # the ring
 
 
-class ClipRing(object):
+class ClipRing:
     """Entries on the hub: ring.json (the history: metadata only) and blobs/<id> (0600).
 
     Secret entries never enter ring.json or the disk: each is one 0600 file (header line + data)
@@ -267,7 +269,7 @@ class ClipRing(object):
         name = "clip-" + tag.hexdigest()[:16]
         runtime = os.environ.get("XDG_RUNTIME_DIR")
         tmpfs = (runtime and _clip_own_dir(runtime, "wacket")) or _clip_own_dir(
-            "/dev/shm", "wacket-%d" % os.getuid()
+            "/dev/shm", f"wacket-{os.getuid()}"
         )
         return os.path.join(tmpfs, name) if tmpfs else os.path.join(self.dir, "secrets")
 
@@ -313,7 +315,7 @@ class ClipRing(object):
         ids += [int(n) for n in os.listdir(self.secrets) if n.isdigit()]
         if os.path.exists(self.index):
             stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
-            os.replace(self.index, "%s.damaged-%s" % (self.index, stamp))
+            os.replace(self.index, f"{self.index}.damaged-{stamp}")
         state = {"next_id": max(ids or [0]) + 1, "entries": sorted(entries, key=lambda e: e["id"])}
         self._save(state)
         return state
@@ -356,9 +358,7 @@ class ClipRing(object):
             raise OpError("the clipboard ring is empty", "range")
         n = 1 if n is None else int(n)
         if n < 1 or n > len(items):
-            raise OpError(
-                "no entry %d: the ring holds %d (1 is the newest)" % (n, len(items)), "range"
-            )
+            raise OpError(f"no entry {n}: the ring holds {len(items)} (1 is the newest)", "range")
         return items[n - 1]
 
     def read(self, n=1):
@@ -369,7 +369,7 @@ class ClipRing(object):
                     fh.readline()
                     return entry, fh.read()
             except FileNotFoundError:
-                raise OpError("entry %d expired meanwhile" % entry["n"], "range")
+                raise OpError(f"entry {entry['n']:d} expired meanwhile", "range") from None
         with open(os.path.join(self.blobs, str(entry["id"])), "rb") as fh:
             return entry, fh.read()
 
@@ -389,7 +389,7 @@ class ClipRing(object):
             with open(path, "rb") as fh:
                 return fh.read(), path
         except OSError as exc:
-            raise OpError("staged upload %s: %s" % (path, exc.strerror), "error")
+            raise OpError(f"staged upload {path}: {exc.strerror}", "error") from None
 
     # -- writing
     def add(self, data, meta, secret=False, ttl=CLIP_SECRET_TTL, staged=None):
@@ -402,8 +402,7 @@ class ClipRing(object):
     def _add(self, data, meta, secret, ttl, staged):
         if len(data) > self.max_bytes:
             raise OpError(
-                "%d bytes is more than the ring's size cap of %d bytes ([clip] max_size)"
-                % (len(data), self.max_bytes),
+                f"{len(data)} bytes is more than the ring's size cap of {self.max_bytes} bytes ([clip] max_size)",
                 "too-big",
             )
         with self.lock():
@@ -554,7 +553,7 @@ def _clip_ring_get(args):
     if args.get("id"):
         matches = [e for e in ring.entries() if e["id"] == args["id"]]
         if not matches:
-            raise OpError("entry %s was removed meanwhile" % args["id"], "range")
+            raise OpError("entry {} was removed meanwhile".format(args["id"]), "range")
         n = matches[0]["n"]
     else:
         n = args.get("n", 1)
@@ -623,13 +622,11 @@ def clip_backend(args):
         }
         if want not in tools:
             raise OpError(
-                "unknown clipboard backend %r (known: %s)" % (want, ", ".join(sorted(tools))),
+                "unknown clipboard backend {!r} (known: {})".format(want, ", ".join(sorted(tools))),
                 "usage",
             )
         if tools[want] and not _clip_which(tools[want], env):
-            raise OpError(
-                "clipboard backend %s: %s is not installed" % (want, tools[want]), "no-backend"
-            )
+            raise OpError(f"clipboard backend {want}: {tools[want]} is not installed", "no-backend")
         return want, env
     if env.get("WAYLAND_DISPLAY"):
         if _clip_which("wl-copy", env) and _clip_which("wl-paste", env):
@@ -645,8 +642,9 @@ def clip_backend(args):
         if _clip_which("xsel", env):
             return "xsel", env
         raise OpError(
-            "X display %s but neither xclip nor xsel is installed: install xclip (or xsel)"
-            % env["DISPLAY"],
+            "X display {} but neither xclip nor xsel is installed: install xclip (or xsel)".format(
+                env["DISPLAY"]
+            ),
             "no-backend",
         )
     if sys.platform == "darwin" and _clip_which("pbcopy", env):
@@ -679,16 +677,15 @@ def _clip_run(argv, env, timeout=20, data=None):
             argv,
             input=data,
             stdin=None if data is not None else subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            capture_output=True,
             env=env,
             timeout=timeout,
             start_new_session=True,
         )
     except subprocess.TimeoutExpired:
-        raise OpError("%s did not answer within %ds" % (argv[0], timeout), "timeout")
+        raise OpError(f"{argv[0]} did not answer within {timeout:.0f}s", "timeout") from None
     except OSError as exc:
-        raise OpError("%s: %s" % (argv[0], exc.strerror), "no-backend")
+        raise OpError(f"{argv[0]}: {exc.strerror}", "no-backend") from None
     return proc.returncode, proc.stdout, proc.stderr
 
 
@@ -711,7 +708,7 @@ def _clip_spawn_owner(argv, env, data, timeout=20):
                 start_new_session=True,
             )
         except OSError as exc:
-            raise OpError("%s: %s" % (argv[0], exc.strerror), "no-backend")
+            raise OpError(f"{argv[0]}: {exc.strerror}", "no-backend") from None
         try:
             proc.stdin.write(data)
         except BrokenPipeError:
@@ -729,7 +726,7 @@ def _clip_spawn_owner(argv, env, data, timeout=20):
         if rc != 0:
             err.seek(0)
             text = err.read().decode("utf-8", "replace").strip()
-            raise OpError("%s failed: %s" % (argv[0], text or "exit status %d" % rc), "backend")
+            raise OpError("{} failed: {}".format(argv[0], text or f"exit status {rc:d}"), "backend")
 
 
 def _clip_x_targets(env, selection):
@@ -792,7 +789,7 @@ def clip_system_get(args):
             if "not available" in text or "no owner" in text.lower() or not types:
                 out = b""
             else:
-                raise OpError("xclip failed: %s" % text.strip(), "backend")
+                raise OpError(f"xclip failed: {text.strip()}", "backend")
         # The owner may have changed between the two requests (xclip serves its data for any
         # target asked): what we read only counts if the owner still offers the same types.
         after = _clip_x_targets(env, sel)
@@ -804,7 +801,9 @@ def clip_system_get(args):
     elif backend == "xsel":
         rc, out, err = _clip_run(["xsel", "--primary" if primary else "--clipboard", "-o"], env)
         if rc != 0:
-            raise OpError("xsel failed: %s" % err.decode("utf-8", "replace").strip(), "backend")
+            raise OpError(
+                "xsel failed: {}".format(err.decode("utf-8", "replace").strip()), "backend"
+            )
     elif backend == "wayland":
         base = ["wl-paste"] + (["--primary"] if primary else [])
         rc, out, _ = _clip_run(base + ["--list-types"], env)
@@ -816,7 +815,9 @@ def clip_system_get(args):
             return {"backend": backend, "data": b"", "mime": None, "sensitive": False}
         rc, out, err = _clip_run(base + ["--no-newline", "--type", target], env)
         if rc != 0:
-            raise OpError("wl-paste failed: %s" % err.decode("utf-8", "replace").strip(), "backend")
+            raise OpError(
+                "wl-paste failed: {}".format(err.decode("utf-8", "replace").strip()), "backend"
+            )
         rc, after, _ = _clip_run(base + ["--list-types"], env)
         after = after.decode("utf-8", "replace").split() if rc == 0 else []
         again = _clip_changed(backend, types, after, args)
@@ -828,7 +829,9 @@ def clip_system_get(args):
         env.setdefault("LANG", "en_US.UTF-8")
         rc, out, err = _clip_run(["pbpaste"], env)
         if rc != 0:
-            raise OpError("pbpaste failed: %s" % err.decode("utf-8", "replace").strip(), "backend")
+            raise OpError(
+                "pbpaste failed: {}".format(err.decode("utf-8", "replace").strip()), "backend"
+            )
     elif backend == "windows":
         if not _clip_which("powershell.exe", env):
             raise OpError("reading the Windows clipboard needs powershell.exe", "no-backend")
@@ -838,11 +841,13 @@ def clip_system_get(args):
         )
         rc, out, err = _clip_run(["powershell.exe", "-NoProfile", "-Command", script], env)
         if rc != 0:
-            raise OpError("PowerShell Get-Clipboard failed: %s" % err.decode("utf-8", "replace"))
+            raise OpError(
+                "PowerShell Get-Clipboard failed: {}".format(err.decode("utf-8", "replace"))
+            )
         out = out.replace(b"\r\n", b"\n")
     else:
         raise OpError(
-            "%s cannot read the clipboard (terminals do not allow it); " % backend + _CLIP_INSTALL,
+            f"{backend} cannot read the clipboard (terminals do not allow it); " + _CLIP_INSTALL,
             "no-backend",
         )
     if mime in ("text/plain", "utf8_string", "string", "text"):
@@ -877,7 +882,7 @@ def clip_system_set(args, data, mime=None):
         text = data.decode("utf-8", "replace")
         rc, _, err = _clip_run(["clip.exe"], env, 30, text.encode("utf-16"))
         if rc != 0:
-            raise OpError("clip.exe failed: %s" % err.decode("utf-8", "replace"), "backend")
+            raise OpError("clip.exe failed: {}".format(err.decode("utf-8", "replace")), "backend")
     elif backend == "windows":
         if mime == "text/html":
             set_cmd = "Set-Clipboard -AsHtml -Value $t"
@@ -888,7 +893,9 @@ def clip_system_set(args, data, mime=None):
         )
         rc, _, err = _clip_run(["powershell.exe", "-NoProfile", "-Command", script], env, 30, data)
         if rc != 0:
-            raise OpError("PowerShell Set-Clipboard failed: %s" % err.decode("utf-8", "replace"))
+            raise OpError(
+                "PowerShell Set-Clipboard failed: {}".format(err.decode("utf-8", "replace"))
+            )
     elif backend == "osc52":
         seq = b"\x1b]52;" + (b"p" if primary else b"c") + b";" + base64.b64encode(data) + b"\x07"
         if env.get("TMUX"):
@@ -910,8 +917,8 @@ def _clip_clear_later(backend, env, primary, data, seconds):
     """
     sel = "primary" if primary else "clipboard"
     read, clear = {
-        "xclip": ("xclip -selection %s -o" % sel, "printf '' | xclip -selection %s -i" % sel),
-        "xsel": ("xsel --%s -o" % sel, "xsel --%s --clear" % sel),
+        "xclip": (f"xclip -selection {sel} -o", f"printf '' | xclip -selection {sel} -i"),
+        "xsel": (f"xsel --{sel} -o", f"xsel --{sel} --clear"),
         "wayland": (
             "wl-paste --no-newline" + (" --primary" if primary else ""),
             "wl-copy --clear" + (" --primary" if primary else ""),
@@ -922,11 +929,11 @@ def _clip_clear_later(backend, env, primary, data, seconds):
         return
     digest = hashlib.sha256(data).hexdigest()
     script = (
-        'sleep "$1"; h=$(%s 2>/dev/null | (sha256sum 2>/dev/null || shasum -a 256) | cut -c1-64);'
-        ' [ "$h" = "$2" ] && { %s; } >/dev/null 2>&1; exit 0' % (read, clear)
+        f'sleep "$1"; h=$({read} 2>/dev/null | (sha256sum 2>/dev/null || shasum -a 256) | cut -c1-64);'
+        f' [ "$h" = "$2" ] && {{ {clear}; }} >/dev/null 2>&1; exit 0'
     )
     subprocess.Popen(
-        ["sh", "-c", script, "wacket-clear", "%.1f" % max(0.0, seconds), digest],
+        ["sh", "-c", script, "wacket-clear", f"{max(0.0, seconds):.1f}", digest],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -999,7 +1006,7 @@ def _clip_feed_read(path, after):
 def _clip_msg_post(args):
     text = args.get("text") or ""
     if len(text.encode("utf-8", "surrogateescape")) > CLIP_MSG_MAX:
-        raise OpError("a message holds at most %d bytes" % CLIP_MSG_MAX, "too-big")
+        raise OpError(f"a message holds at most {CLIP_MSG_MAX} bytes", "too-big")
     directory, path = _clip_feed(args)
     with _ClipLock(directory):
         last = _clip_feed_read(path, 0)
@@ -1040,7 +1047,7 @@ def _clip_msg_notify(args):
     env = _clip_env(args)
     title, text = args.get("title") or "wacket", args.get("text") or ""
     if sys.platform == "darwin" and _clip_which("osascript", env):
-        script = "display notification %s with title %s" % (json.dumps(text), json.dumps(title))
+        script = f"display notification {json.dumps(text)} with title {json.dumps(title)}"
         rc, _, err = _clip_run(["osascript", "-e", script], env)
         return {"shown": rc == 0, "how": "osascript", "why": err.decode("utf-8", "replace")[:200]}
     if _clip_is_wsl() and _clip_which("powershell.exe", env):

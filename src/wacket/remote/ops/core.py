@@ -3,6 +3,8 @@ import os
 import socket
 import subprocess
 
+from wacket.remote.helper import data_dir, op
+
 _TCP_STATES = {"0A": "LISTEN"}
 
 
@@ -25,7 +27,7 @@ def _socket_owners():
     except OSError:
         return owners
     for pid in pids:
-        fd_dir = "/proc/%s/fd" % pid
+        fd_dir = f"/proc/{pid}/fd"
         try:
             fds = os.listdir(fd_dir)
         except OSError:
@@ -39,7 +41,7 @@ def _socket_owners():
             if target.startswith("socket:["):
                 if name is None:
                     try:
-                        with open("/proc/%s/comm" % pid) as fh:
+                        with open(f"/proc/{pid}/comm") as fh:
                             name = fh.read().strip()
                     except OSError:
                         name = "?"
@@ -166,7 +168,7 @@ def _journal_read(args):
     path = os.path.join(data_dir(), "journal.sqlite")
     if not os.path.exists(path):
         return {"count": 0, "path": path}
-    uri = "file:%s?mode=ro" % path.replace("%", "%25").replace("?", "%3f").replace("#", "%23")
+    uri = "file:{}?mode=ro".format(path.replace("%", "%25").replace("?", "%3f").replace("#", "%23"))
     conn = sqlite3.connect(uri, uri=True, timeout=10)
     conn.row_factory = sqlite3.Row
     count = 0

@@ -6,6 +6,8 @@ import re
 import subprocess
 import zipfile
 
+from wacket.remote.helper import OpError, op
+
 _FIND_TEXT_EXT = {
     ".txt": "text",
     ".text": "text",
@@ -90,7 +92,7 @@ def _find_extract(path, kind, limit):
                 timeout=60,
             )
         except OSError:
-            raise OpError("pdftotext is not installed", "no-tool")
+            raise OpError("pdftotext is not installed", "no-tool") from None
         return proc.stdout[:limit].decode("utf-8", "replace")
     if kind == "ooxml":
         return _find_xml_parts(

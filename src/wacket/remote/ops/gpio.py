@@ -12,17 +12,13 @@
 #   sysfs     the legacy /sys/class/gpio interface (global number = chip base + offset)
 import errno
 import fcntl
-import glob
 import json
 import os
 import re
-import select
-import shutil
-import signal
 import socket
-import subprocess
-import sys
 import time
+
+from wacket.remote.helper import OpError, data_dir
 
 GPIO_SIM_CHIP = "gpiochip0"
 GPIO_SIM_LABEL = "pinctrl-bcm2835"
@@ -30,7 +26,6 @@ GPIO_SIM_LINES = 28
 GPIO_CONSUMER = "wacket"
 GPIO_WATCH_CONSUMER = "wacket-watch"
 GPIO_HEARTBEAT = 5.0
-GPIO_SYSFS_ROOT = "/sys/class/gpio"
 
 # ---------------------------------------------------------------------------------------------
 # parsers (also loaded on the client by wacket/gpio/parsers.py, and tested against real outputs)
@@ -143,13 +138,13 @@ def gpio_parse_gpioget(text, names=None):
             elif value in ("inactive", "0", "off", "low", "false"):
                 values.append(0)
             else:
-                raise ValueError("unexpected gpioget value %r" % word)
+                raise ValueError(f"unexpected gpioget value {word!r}")
         elif word in ("0", "1"):
             values.append(int(word))
         elif word in ("active", "inactive"):
             values.append(1 if word == "active" else 0)
         else:
-            raise ValueError("unexpected gpioget output %r" % word)
+            raise ValueError(f"unexpected gpioget output {word!r}")
     return values
 
 
@@ -216,7 +211,7 @@ def _gpio_alive(pid):
     except OSError as exc:
         return exc.errno == errno.EPERM
     try:
-        with open("/proc/%d/stat" % pid) as fh:
+        with open(f"/proc/{pid}/stat") as fh:
             state = fh.read().rsplit(")", 1)[1].split()[0]
         return state not in ("Z", "X")
     except (OSError, IndexError):
@@ -237,11 +232,11 @@ def _gpio_norm_bias(bias):
         return None
     bias = str(bias).replace("_", "-")
     if bias not in ("pull-up", "pull-down", "disabled"):
-        raise OpError("bad bias %r (pull-up, pull-down, disabled)" % bias, "usage")
+        raise OpError(f"bad bias {bias!r} (pull-up, pull-down, disabled)", "usage")
     return bias
 
 
-class _GpioLocked(object):
+class _GpioLocked:
     def __init__(self, path):
         self.path = path
 
@@ -259,7 +254,7 @@ class _GpioLocked(object):
 # the simulated chip
 
 
-class _GpioSim(object):
+class _GpioSim:
     name = "sim"
     holds_itself = False
 
@@ -269,14 +264,14 @@ class _GpioSim(object):
         self.lock = os.path.join(self.dir, "sim-chip.lock")
 
     def describe(self):
-        return {"backend": "sim", "detail": "simulated chip, state in %s" % self.path}
+        return {"backend": "sim", "detail": f"simulated chip, state in {self.path}"}
 
     def _fresh(self):
         lines = []
         for i in range(GPIO_SIM_LINES):
             lines.append(
                 {
-                    "name": "GPIO%d" % i,
+                    "name": f"GPIO{i}",
                     "direction": "input",
                     "active_low": False,
                     "bias": "as-is",
@@ -318,7 +313,7 @@ class _GpioSim(object):
         line["active_low"] = False
 
     def _save(self, state):
-        tmp = self.path + ".%d" % os.getpid()
+        tmp = self.path + f".{os.getpid()}"
         with open(tmp, "w") as fh:
             json.dump(state, fh)
         os.replace(tmp, self.path)
@@ -400,7 +395,7 @@ class _GpioSim(object):
     def check_free(self, state, spec, pid):
         line = state["lines"][spec["offset"]]
         if line["consumer"] is not None and line.get("pid") != pid:
-            raise OpError("%s is in use by %r" % (line["name"], line["consumer"]), "busy")
+            raise OpError("{} is in use by {!r}".format(line["name"], line["consumer"]), "busy")
         return line
 
     def claim_output(self, specs, pid):
@@ -441,8 +436,9 @@ class _GpioSim(object):
                 line = state["lines"][offset]
                 if line["direction"] == "output":
                     raise OpError(
-                        "%s is an output (held by %r); drive sets the level of inputs"
-                        % (line["name"], line["consumer"]),
+                        "{} is an output (held by {!r}); drive sets the level of inputs".format(
+                            line["name"], line["consumer"]
+                        ),
                         "usage",
                     )
                 line["ext"] = None if level is None else int(level)

@@ -2,6 +2,29 @@
 # device backends: libgpiod bindings v2/v1, the command-line tools v1/v2, sysfs, gpio-manager.
 # ---------------------------------------------------------------------------------------------
 # the character device: libgpiod bindings v2 / v1, command-line tools v1 / v2
+import errno
+import glob
+import json
+import os
+import re
+import shutil
+import subprocess
+import time
+
+from wacket.remote.helper import OpError, site_import
+from wacket.remote.ops.gpio import (
+    GPIO_CONSUMER,
+    _gpio_dir,
+    _gpio_norm_bias,
+    _GpioSim,
+    gpio_parse_gpioget,
+    gpio_parse_gpioinfo,
+    gpio_parse_sysfs_chip,
+    gpio_parse_sysfs_line,
+    gpio_tools_version,
+)
+
+GPIO_SYSFS_ROOT = "/sys/class/gpio"
 
 
 def _gpio_chardevs():
@@ -17,7 +40,7 @@ def _gpio_by_chip(lines):
 
 
 def _gpio_run(argv, timeout=10):
-    proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
+    proc = subprocess.run(argv, capture_output=True, timeout=timeout)
     return (
         proc.returncode,
         proc.stdout.decode("utf-8", "replace"),
@@ -27,10 +50,12 @@ def _gpio_run(argv, timeout=10):
 
 def _gpio_busy_error(name, text):
     m = re.search(r'consumer="([^"]*)"', text)
-    return OpError("%s is in use by %r" % (name, m.group(1) if m else "another process"), "busy")
+    return OpError(
+        "{} is in use by {!r}".format(name, m.group(1) if m else "another process"), "busy"
+    )
 
 
-class _GpioTools(object):
+class _GpioTools:
     """libgpiod's command-line tools; v1 and v2 take different arguments."""
 
     name = "tools"
@@ -44,7 +69,7 @@ class _GpioTools(object):
     def describe(self):
         return {
             "backend": "tools",
-            "detail": "gpioinfo/gpioget/gpioset libgpiod v%d.%d" % self.version,
+            "detail": f"gpioinfo/gpioget/gpioset libgpiod v{self.version[0]}.{self.version[1]}",
         }
 
     def chips(self):
@@ -57,7 +82,7 @@ class _GpioTools(object):
     def lines(self):
         rc, out, err = _gpio_run(["gpioinfo"])
         if rc != 0 and not out:
-            raise OpError("gpioinfo failed: %s" % err.strip(), "error")
+            raise OpError(f"gpioinfo failed: {err.strip()}", "error")
         recs = gpio_parse_gpioinfo(out)
         for rec in recs:
             rec["value"] = None
@@ -85,7 +110,7 @@ class _GpioTools(object):
             if rc != 0:
                 if "busy" in err.lower():
                     raise _gpio_busy_error(spec["name"], err)
-                raise OpError("gpioget: %s" % err.strip(), "error")
+                raise OpError(f"gpioget: {err.strip()}", "error")
             values.append(gpio_parse_gpioget(out)[0])
         return values
 
@@ -108,12 +133,12 @@ class _GpioTools(object):
             argv = ["gpioset", "-c", spec["chip"], "--consumer", GPIO_CONSUMER]
             if spec.get("active_low"):
                 argv.append("--active-low")
-            argv.append("%d=%s" % (spec["offset"], value))
+            argv.append(f"{spec['offset']:d}={value}")
         else:
             argv = ["gpioset", "--mode=signal"]
             if spec.get("active_low"):
                 argv.append("--active-low")
-            argv += [spec["chip"], "%d=%s" % (spec["offset"], value)]
+            argv += [spec["chip"], f"{spec['offset']:d}={value}"]
         proc = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
         )
@@ -122,7 +147,7 @@ class _GpioTools(object):
             err = proc.stderr.read().decode("utf-8", "replace")
             if "busy" in err.lower():
                 raise _gpio_busy_error(spec["name"], err)
-            raise OpError("gpioset: %s" % err.strip(), "error")
+            raise OpError(f"gpioset: {err.strip()}", "error")
         return proc
 
     def unhold(self, handle):
@@ -130,7 +155,7 @@ class _GpioTools(object):
         handle.wait()
 
 
-class _GpioBindings(object):
+class _GpioBindings:
     """libgpiod's Python bindings: v2 (gpiod.request_lines) or v1 (gpiod.Chip(...).get_line)."""
 
     name = "bindings"
@@ -145,7 +170,7 @@ class _GpioBindings(object):
         version = getattr(self.gpiod, "__version__", "?")
         return {
             "backend": "bindings",
-            "detail": "libgpiod Python bindings %s (v%d API)" % (version, 2 if self.v2 else 1),
+            "detail": f"libgpiod Python bindings {version} (v{2 if self.v2 else 1} API)",
         }
 
     def chips(self):
@@ -257,7 +282,9 @@ class _GpioBindings(object):
                     chip.close()
             except OSError as exc:
                 if exc.errno == errno.EBUSY:
-                    raise OpError("%s is in use by another process" % spec["name"], "busy")
+                    raise OpError(
+                        "{} is in use by another process".format(spec["name"]), "busy"
+                    ) from None
                 raise
         return values
 
@@ -289,7 +316,9 @@ class _GpioBindings(object):
             return ("v1", (chip, line))
         except OSError as exc:
             if exc.errno == errno.EBUSY:
-                raise OpError("%s is in use by another process" % spec["name"], "busy")
+                raise OpError(
+                    "{} is in use by another process".format(spec["name"]), "busy"
+                ) from None
             raise
 
     def set_held(self, handle, spec):
@@ -310,7 +339,7 @@ class _GpioBindings(object):
             obj[0].close()
 
 
-class _GpioSysfs(object):
+class _GpioSysfs:
     """The legacy sysfs interface: values stay set after the writer exits, so no holder."""
 
     name = "sysfs"
@@ -320,7 +349,7 @@ class _GpioSysfs(object):
         self.root = GPIO_SYSFS_ROOT
 
     def describe(self):
-        return {"backend": "sysfs", "detail": "legacy %s" % self.root}
+        return {"backend": "sysfs", "detail": f"legacy {self.root}"}
 
     def _chips(self):
         chips = {}
@@ -343,7 +372,7 @@ class _GpioSysfs(object):
         ):
             out.append(
                 {
-                    "chip": "gpiochip%d" % i,
+                    "chip": f"gpiochip{i}",
                     "label": chip["label"],
                     "lines": chip["ngpio"],
                     "base": chip["base"],
@@ -352,7 +381,7 @@ class _GpioSysfs(object):
         return out
 
     def _line_dir(self, number):
-        return os.path.join(self.root, "gpio%d" % number)
+        return os.path.join(self.root, f"gpio{number}")
 
     def _read_line(self, number):
         files = {}
@@ -427,7 +456,7 @@ class _GpioSysfs(object):
             pass
 
 
-class _GpioManager(object):
+class _GpioManager:
     """libgpiod >= 2.2's gpio-manager (D-Bus), through gpiocli; the daemon holds lines itself.
 
     Each line wacket sets gets its own request (`gpiocli request --output`), whose name is kept in
@@ -463,13 +492,13 @@ class _GpioManager(object):
             return {}
 
     def _save(self, reqs):
-        tmp = self.path + ".%d" % os.getpid()
+        tmp = self.path + f".{os.getpid()}"
         with open(tmp, "w") as fh:
             json.dump(reqs, fh)
         os.replace(tmp, self.path)
 
     def _key(self, spec):
-        return "%s:%d" % (spec["chip"], spec["offset"])
+        return f"{spec['chip']}:{spec['offset']:d}"
 
     def get(self, lines):
         values = []
@@ -481,7 +510,7 @@ class _GpioManager(object):
                 continue
             rc, out, err = _gpio_run(["gpiocli", "get", "--numeric", "-r", req["name"]])
             if rc != 0:
-                raise OpError("gpiocli get: %s" % err.strip(), "error")
+                raise OpError(f"gpiocli get: {err.strip()}", "error")
             value = gpio_parse_gpioget(out)[0]
             if bool(req.get("active_low")) != bool(spec.get("active_low")):
                 value ^= 1
@@ -491,7 +520,7 @@ class _GpioManager(object):
     def set_direct(self, spec):
         reqs = self._requests()
         key = self._key(spec)
-        target = "%d=%d" % (spec["offset"], spec["value"])
+        target = f"{spec['offset']:d}={spec['value']:d}"
         req = reqs.get(key)
         if req is not None and bool(req.get("active_low")) == bool(spec.get("active_low")):
             rc, out, err = _gpio_run(["gpiocli", "set", "-r", req["name"], target])
@@ -506,7 +535,7 @@ class _GpioManager(object):
         if rc != 0:
             if "busy" in err.lower():
                 raise _gpio_busy_error(spec["name"], err)
-            raise OpError("gpiocli request: %s" % err.strip(), "error")
+            raise OpError(f"gpiocli request: {err.strip()}", "error")
         reqs[key] = {"name": out.strip(), "active_low": bool(spec.get("active_low"))}
         self._save(reqs)
 
@@ -540,18 +569,20 @@ def _gpio_backend(name):
             return _GpioBindings()
         except ImportError:
             if name == "bindings":
-                raise OpError("libgpiod's Python bindings (gpiod) are not installed", "no-gpio")
+                raise OpError(
+                    "libgpiod's Python bindings (gpiod) are not installed", "no-gpio"
+                ) from None
     if name in ("auto", "tools") and chardev and shutil.which("gpioinfo"):
         return _GpioTools()
     if name in ("auto", "sysfs") and glob.glob(os.path.join(GPIO_SYSFS_ROOT, "gpiochip*")):
         return _GpioSysfs()
     if name not in ("auto", "manager", "bindings", "tools", "sysfs"):
         raise OpError(
-            "unknown GPIO backend %r (auto, sim, manager, bindings, tools, sysfs)" % name, "usage"
+            f"unknown GPIO backend {name!r} (auto, sim, manager, bindings, tools, sysfs)", "usage"
         )
     raise OpError(
         "no GPIO on this host (no /dev/gpiochip*, no /sys/class/gpio chips)"
-        + ("" if name == "auto" else " for backend %r" % name),
+        + ("" if name == "auto" else f" for backend {name!r}"),
         "no-gpio",
     )
 
@@ -574,7 +605,9 @@ def _gpio_resolve(backend, specs, all_lines=None):
                 named = [r["name"] for r in all_lines if r["name"]]
                 hint = ", ".join(named[:6]) + (", ..." if len(named) > 6 else "")
                 raise OpError(
-                    "no line named %r here (lines: %s)" % (spec["line"], hint or "none named"),
+                    "no line named {!r} here (lines: {})".format(
+                        spec["line"], hint or "none named"
+                    ),
                     "unknown-line",
                 )
         else:
@@ -586,8 +619,9 @@ def _gpio_resolve(backend, specs, all_lines=None):
                     break
             if match is None:
                 raise OpError(
-                    "no GPIO chip %r here (chips: %s)"
-                    % (chip, ", ".join(c["chip"] for c in chips)),
+                    "no GPIO chip {!r} here (chips: {})".format(
+                        chip, ", ".join(c["chip"] for c in chips)
+                    ),
                     "unknown-line",
                 )
             offset = int(spec["offset"])
@@ -598,12 +632,12 @@ def _gpio_resolve(backend, specs, all_lines=None):
                     break
             if rec is None:
                 raise OpError(
-                    "%s has no line %d (%d lines)" % (match["chip"], offset, match["lines"]),
+                    f"{match['chip']} has no line {offset:d} ({match['lines']:d} lines)",
                     "unknown-line",
                 )
         spec["chip"] = rec["chip"]
         spec["offset"] = rec["offset"]
-        spec["name"] = rec["name"] or "%s:%d" % (rec["chip"], rec["offset"])
+        spec["name"] = rec["name"] or f"{rec['chip']}:{rec['offset']:d}"
         spec["current"] = rec
         if "sysfs" in rec:
             spec["sysfs"] = rec["sysfs"]

@@ -1,6 +1,18 @@
 # GPIO ops, part 3 of 4: the holder process that keeps output lines requested.
 # ---------------------------------------------------------------------------------------------
 # the holder: one detached process per host that keeps output lines requested
+import json
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+from wacket.remote.helper import OpError
+from wacket.remote.ops.gpio import _gpio_dir, _GpioLocked, _GpioSim
+from wacket.remote.ops.gpio_devices import _gpio_backend
 
 _GPIO_HOLDER_BOOT = (
     "import sys\n"
@@ -86,11 +98,12 @@ def _gpio_holder_ensure(backend_name):
                 return True
             time.sleep(0.005)
     raise OpError(
-        "the GPIO holder did not start (see %s)" % os.path.join(_gpio_dir(), "holder.log"), "holder"
+        "the GPIO holder did not start (see {})".format(os.path.join(_gpio_dir(), "holder.log")),
+        "holder",
     )
 
 
-class _GpioHolder(object):
+class _GpioHolder:
     def __init__(self, backend):
         self.backend = backend
         self.held = {}  # (chip, offset) -> {"spec": spec, "handle": handle}
@@ -173,7 +186,7 @@ class _GpioHolder(object):
             return done
         if cmd == "release":
             return self.release(req.get("lines"))
-        raise OpError("unknown holder command %r" % cmd, "protocol")
+        raise OpError(f"unknown holder command {cmd!r}", "protocol")
 
 
 def _gpio_holder_main(argv):
@@ -188,7 +201,7 @@ def _gpio_holder_main(argv):
         os.umask(old)
     srv.listen(16)
     with open(_gpio_holder_paths()[2], "w") as fh:
-        fh.write("%d\n" % os.getpid())
+        fh.write(f"{os.getpid()}\n")
     stop = []
 
     def on_term(signum, frame):
@@ -200,7 +213,7 @@ def _gpio_holder_main(argv):
         while not stop:
             try:
                 ready, _, _ = select.select([srv], [], [], 1.0)
-            except (OSError, select.error):
+            except OSError:
                 continue
             if not ready:
                 continue
@@ -213,7 +226,7 @@ def _gpio_holder_main(argv):
                 except OpError as exc:
                     reply = {"error": str(exc), "kind": exc.kind}
                 except Exception as exc:
-                    reply = {"error": "%s: %s" % (type(exc).__name__, exc), "kind": "internal"}
+                    reply = {"error": f"{type(exc).__name__}: {exc}", "kind": "internal"}
                 conn.sendall(json.dumps(reply).encode() + b"\n")
             except (OSError, ValueError):
                 pass

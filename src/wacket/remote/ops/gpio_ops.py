@@ -1,6 +1,41 @@
 # GPIO ops, part 4 of 4: the ops themselves (info, get, set, release, drive, watch).
 # ---------------------------------------------------------------------------------------------
 # ops
+import errno
+import json
+import os
+import select
+import shutil
+import socket
+import subprocess
+import sys
+import time
+
+from wacket.remote.helper import OpError, op
+from wacket.remote.ops.gpio import (
+    GPIO_CONSUMER,
+    GPIO_HEARTBEAT,
+    GPIO_WATCH_CONSUMER,
+    _gpio_alive,
+    _gpio_norm_bias,
+    _gpio_phys,
+    _GpioSim,
+)
+from wacket.remote.ops.gpio_devices import (
+    _gpio_backend,
+    _gpio_busy_error,
+    _gpio_by_chip,
+    _gpio_resolve,
+    _GpioBindings,
+    _GpioManager,
+    _GpioSysfs,
+    _GpioTools,
+)
+from wacket.remote.ops.gpio_holder import (
+    _gpio_holder_call,
+    _gpio_holder_ensure,
+    _gpio_holder_running,
+)
 
 
 def _gpio_specs(backend, args):
@@ -83,7 +118,9 @@ def _gpio_check_outputs(backend, specs):
     for spec in specs:
         cur = spec["current"]
         if cur.get("used") and cur.get("consumer") not in ours:
-            raise OpError("%s is in use by %r" % (spec["name"], cur.get("consumer") or "?"), "busy")
+            raise OpError(
+                "{} is in use by {!r}".format(spec["name"], cur.get("consumer") or "?"), "busy"
+            )
 
 
 @op("gpio.set")
@@ -169,7 +206,7 @@ def _gpio_drive(args):
     return [_gpio_public(s) for s in specs]
 
 
-class _GpioDebouncer(object):
+class _GpioDebouncer:
     """Per line: report a level only once it stayed put for `period` seconds (as the kernel's
     debounce does); with period 0 every change is reported."""
 
@@ -275,15 +312,14 @@ def _gpio_watch(args):
     if isinstance(backend, _GpioTools) and shutil.which("gpiomon"):
         return _gpio_watch_gpiomon(backend, specs, edge, debounce, emit)
     raise OpError(
-        "watch needs libgpiod's Python bindings, gpiomon, sysfs or the sim here (backend %s)"
-        % backend.name,
+        f"watch needs libgpiod's Python bindings, gpiomon, sysfs or the sim here (backend {backend.name})",
         "unsupported",
     )
 
 
 def _gpio_watch_sim(backend, specs, edge, debounce, emit):
     pid = os.getpid()
-    path = os.path.join(backend.dir, "w-%d.sock" % pid)
+    path = os.path.join(backend.dir, f"w-{pid}.sock")
     try:
         os.unlink(path)
     except OSError:
@@ -374,7 +410,9 @@ def _gpio_watch_v2(backend, specs, edge, debounce, emit):
             )
         except OSError as exc:
             if exc.errno == errno.EBUSY:
-                raise OpError("%s is in use by another process" % group[0]["name"], "busy")
+                raise OpError(
+                    "{} is in use by another process".format(group[0]["name"]), "busy"
+                ) from None
             raise
         requests.append(req)
         for spec in group:
@@ -477,7 +515,9 @@ def _gpio_watch_v1(backend, specs, edge, debounce, emit):
             except OSError as exc:
                 chip.close()
                 if exc.errno == errno.EBUSY:
-                    raise OpError("%s is in use by another process" % spec["name"], "busy")
+                    raise OpError(
+                        "{} is in use by another process".format(spec["name"]), "busy"
+                    ) from None
                 raise
             held.append((chip, line, spec))
             spec["level"] = line.get_value()
@@ -536,7 +576,7 @@ def _gpio_watch_gpiomon(backend, specs, edge, debounce, emit):
                     p.terminate()
             if "busy" in err.lower():
                 raise _gpio_busy_error(list(group.values())[0]["name"], err)
-            raise OpError("gpiomon: %s" % err.strip(), "error")
+            raise OpError(f"gpiomon: {err.strip()}", "error")
     emit(_gpio_ready(specs))
     by_fd = {proc.stdout.fileno(): (proc, group) for proc, group in procs}
 

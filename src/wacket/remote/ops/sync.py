@@ -7,6 +7,9 @@ import shutil
 import stat
 import time
 
+from wacket.remote.helper import OpError, data_dir, op
+from wacket.remote.ops.tree import _compile_excludes, _excluded, file_hash, walk_root_stat
+
 TRASH = ".wacket-trash"
 TRASH_TMP = ".tmp"
 # A file's ctime this close to the moment it was seen could still be the ctime of a later write
@@ -52,15 +55,15 @@ def _sync_prepare(args):
     root = os.path.realpath(os.path.expanduser(args["root"]))
     if not os.path.isdir(root):
         if os.path.lexists(root):
-            raise OpError("%s: not a directory" % root, "notdir")
+            raise OpError(f"{root}: not a directory", "notdir")
         if args.get("missing_ok"):
             return {"root": root, "host": socket.gethostname(), "pruned": 0, "missing": True}
         if not args.get("create"):
-            raise OpError("%s: no such directory" % root, "missing")
+            raise OpError(f"{root}: no such directory", "missing")
         try:
             os.makedirs(root)
         except OSError as exc:
-            raise OpError("%s: cannot create: %s" % (root, exc.strerror), "create")
+            raise OpError(f"{root}: cannot create: {exc.strerror}", "create") from None
     pruned = 0
     if not args.get("dry_run"):
         tmp = os.path.join(root, TRASH, TRASH_TMP)
@@ -68,7 +71,7 @@ def _sync_prepare(args):
             if not os.path.isdir(tmp):
                 os.makedirs(tmp)
         except OSError as exc:
-            raise OpError("%s: cannot create: %s" % (tmp, exc.strerror), "create")
+            raise OpError(f"{tmp}: cannot create: {exc.strerror}", "create") from None
         days = args.get("trash_days")
         if days is not None:
             pruned = _prune(os.path.join(root, TRASH), float(days))
@@ -169,7 +172,7 @@ def _sync_trash(args):
                 os.makedirs(parent)
             n = 1
             while os.path.lexists(dest):
-                dest = os.path.join(base, rel) + ".%d" % n
+                dest = os.path.join(base, rel) + f".{n}"
                 n += 1
             os.rename(src, dest)
             moved.append(rel)
@@ -190,7 +193,7 @@ def _sync_rename(args):
             skipped.append([rel, "changed since the scan"])
             continue
         if os.path.lexists(dst):
-            skipped.append([rel, "%s exists" % new])
+            skipped.append([rel, f"{new} exists"])
             continue
         try:
             os.rename(src, dst)
@@ -364,14 +367,14 @@ def _sync_commit(args):
     key = args["key"]
     listing = _LISTINGS.get(key)
     if listing is None:
-        raise OpError("no scan of %s in this session" % key, "state")
+        raise OpError(f"no scan of {key} in this session", "state")
     for rel, sig in args["changes"]:
         if sig is None:
             listing.pop(rel, None)
         else:
             listing[rel] = tuple(sig)
     path = _cache_path(key)
-    tmp = "%s.%d.tmp" % (path, os.getpid())
+    tmp = f"{path}.{os.getpid()}.tmp"
     with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as fh:
         pickle.dump({"gen": args["gen"], "entries": listing}, fh, protocol=4)
         fh.flush()

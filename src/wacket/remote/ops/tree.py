@@ -1,7 +1,6 @@
 # Tree scanning for sync, backup verify and find: one remote process walks a tree and streams
 # batches of entries back; content hashes are reused from a per-tree cache on that machine when size
 # and mtime are unchanged, so a re-scan only hashes what changed.
-import base64
 import fnmatch
 import hashlib
 import json
@@ -12,14 +11,17 @@ import sqlite3
 import stat
 import sys
 import time
+import traceback
 import zlib
 from array import array
+
+from wacket.remote.helper import OpError, data_dir, op
 
 DEFAULT_BATCH = 2000
 _by_name = operator.attrgetter("name")
 
 
-class _ExcludeRules(object):
+class _ExcludeRules:
     """The exclude patterns compiled into at most four regular expressions (name or path, any
     entry or directories only), so a walk of a million entries tests each name once, not once
     per pattern."""
@@ -31,11 +33,11 @@ class _ExcludeRules(object):
             groups.setdefault((dir_only, by_path), []).append(fnmatch.translate(pat))
         self.res = {}
         for key, parts in groups.items():
-            self.res[key] = re.compile("|".join("(?:%s)" % p for p in parts))
+            self.res[key] = re.compile("|".join(f"(?:{p})" for p in parts))
 
         def joined(keys):
             parts = [p for k in keys for p in groups.get(k, [])]
-            return re.compile("|".join("(?:%s)" % p for p in parts)).match if parts else None
+            return re.compile("|".join(f"(?:{p})" for p in parts)).match if parts else None
 
         # What the walk asks per entry: (by name, by path) for files and for directories.
         self.for_file = (joined([(False, False)]), joined([(False, True)]))
@@ -107,7 +109,7 @@ def file_hash(path, algo="sha256"):
     return h.hexdigest()
 
 
-class _HashCache(object):
+class _HashCache:
     """(directory, name, size, mtime_ns) -> hash, kept in wacket's data dir on the scanned
     machine and read one directory at a time: one query per directory that has files to hash,
     not one per file; a run that finds nothing changed writes nothing.
@@ -174,7 +176,7 @@ class _HashCache(object):
         stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
         for suffix in ("", "-wal", "-shm", "-journal"):
             if os.path.exists(self.path + suffix):
-                os.replace(self.path + suffix, "%s.damaged-%s%s" % (self.path, stamp, suffix))
+                os.replace(self.path + suffix, f"{self.path}.damaged-{stamp}{suffix}")
 
     def _upgrade(self):
         """Rows of the earlier layout (whole path -> hash) into this one, so no file is hashed
@@ -303,9 +305,9 @@ def walk_root_stat(root):
     try:
         st = os.lstat(root)
     except OSError as exc:
-        raise OpError("%s: %s" % (root, exc.strerror), "missing")
+        raise OpError(f"{root}: {exc.strerror}", "missing") from None
     if not stat.S_ISDIR(st.st_mode):
-        raise OpError("%s: not a directory" % root, "notdir")
+        raise OpError(f"{root}: not a directory", "notdir")
     return st
 
 
@@ -457,7 +459,7 @@ def _tree_scan_groups(args, emit):
     return walk.final()
 
 
-class _GroupWalk(object):
+class _GroupWalk:
     """One process's share of a grouped walk: listing directories into groups, filling batches."""
 
     def __init__(self, root, args, root_dev, cache, want_hash):
