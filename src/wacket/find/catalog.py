@@ -30,6 +30,7 @@ from itertools import accumulate
 
 from wacket import paths
 from wacket.errors import WacketError
+from wacket.fsutil import fsync_dir
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
 if TYPE_CHECKING:
@@ -294,7 +295,7 @@ class Writer:
         self.conn.close()
         self.names.finish(generation)
         os.replace(self.tmp, self.final)
-        _fsync_dir(self.final.parent)
+        fsync_dir(self.final.parent)
 
     def abort(self) -> None:
         try:
@@ -380,14 +381,6 @@ def dir_items(data: bytes, only: list[int] | None = None) -> list:
 def _entry(eid: int, root: str, prefix: str, item: list) -> tuple:
     rel, kind, size, mtime, _mode, digest, link = item
     return (eid, root, prefix + rel, kind, size, mtime, digest, link)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _join_keys(names: list[str]) -> str:

@@ -74,22 +74,16 @@ def _sftp_get(sftp, path: str, target: str) -> None:
 def _into_place(target: str, fill) -> None:
     """`fill` writes a temporary name beside `target`; once durable it is renamed: a copy cut
     short never shows under the real name."""
-    from wacket.fsutil import fsync_dir
+    from wacket.fsutil import adopt
 
     folder, name = os.path.split(target)
     tmp = os.path.join(folder, f".{name}.wacket-part.{os.getpid()}")
     try:
         fill(tmp)
-        fd = os.open(tmp, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, target)
+        adopt(tmp, target)
     except BaseException:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
         raise
-    fsync_dir(folder or ".")

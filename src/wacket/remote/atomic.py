@@ -52,11 +52,13 @@ def write_atomic(path, data, mode=0o600):
         fh.write(data)
 
 
-def adopt(src, path, mode=0o600):
-    """Move a finished file (written elsewhere in the same filesystem) into place the same way."""
+def adopt(src, path, mode=None):
+    """Move a finished file (written under a temporary name in the same filesystem) into place
+    the same way; `mode` sets its permissions first, else they are kept."""
     fd = os.open(src, os.O_RDONLY)
     try:
-        os.fchmod(fd, mode)
+        if mode is not None:
+            os.fchmod(fd, mode)
         os.fsync(fd)
     finally:
         os.close(fd)

@@ -17,6 +17,7 @@ from pathlib import Path
 from wacket import children, interrupt
 from wacket.errors import UnreachableError, WacketError
 from wacket.fleet import Host
+from wacket.fsutil import adopt
 from wacket.paths import known_hosts_path
 from wacket.transport.command import Argv, encode, to_shell
 from wacket.transport.result import Result
@@ -190,7 +191,7 @@ def _copy_local(src, dst) -> None:
 
     tmp = os.fsencode(dst) + b".wacket-tmp"
     shutil.copy2(os.fsencode(src), tmp)
-    os.replace(tmp, os.fsencode(dst))
+    adopt(tmp, os.fsencode(dst))
 
 
 def _pump_local(proc, input, timeout, on_output):
@@ -594,7 +595,7 @@ class SSHSession(Session):
             st = self.sftp.stat(remote)
             os.chmod(tmp, st.st_mode & 0o7777)
             os.utime(tmp, (st.st_atime, st.st_mtime))
-            os.replace(tmp, local)
+            adopt(tmp, local)
 
     def _remote_path(self, path: str | bytes) -> bytes:
         """SFTP paths as bytes (any file name survives); `~` is the remote $HOME, asked once."""

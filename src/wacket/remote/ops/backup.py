@@ -23,6 +23,7 @@ import subprocess
 import time
 import zlib
 
+from wacket.remote.atomic import atomic_file, fsync_dir, write_atomic
 from wacket.remote.helper import OPS, OpError, lstat_entry, op
 from wacket.remote.ops.tree import file_hash
 
@@ -35,19 +36,6 @@ def _root(args):
     return os.path.abspath(os.path.expanduser(args["root"]))
 
 
-def _fsync_dir(path):
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def _read_json(path, default=None):
     try:
         with open(path, "rb") as fh:
@@ -57,15 +45,7 @@ def _read_json(path, default=None):
 
 
 def _write_json(path, value):
-    tmp = path + ".tmp"
-    data = json.dumps(value, ensure_ascii=True).encode("ascii")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps(value, ensure_ascii=True).encode("ascii"))
 
 
 def _snapshots(root):
@@ -143,15 +123,10 @@ def _split_manifest(raw):
 
 
 def _write_raw(path, header, body_member):
-    tmp = path + ".tmp"
     head = _gzip_member((json.dumps(header, ensure_ascii=True) + "\n").encode("ascii"))
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
+    with atomic_file(path) as fh:
         fh.write(head)
         fh.write(body_member)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 def _entry_line(e):
@@ -259,7 +234,7 @@ def _recover(root):
     if name and os.path.isdir(inprog) and os.path.exists(_manifest_path(root, name)):
         if not os.path.exists(os.path.join(root, name)):
             os.rename(inprog, os.path.join(root, name))
-            _fsync_dir(root)
+            fsync_dir(root)
             os.unlink(os.path.join(root, ".inprogress.json"))
             return name
     # A manifest whose snapshot directory never arrived describes nothing: drop it.
@@ -690,10 +665,10 @@ def _backup_commit(args):
     info = _read_json(state, {}) or {}
     info["committing"] = name
     _write_json(state, info)
-    _fsync_dir(root)
+    fsync_dir(root)
     os.rename(os.path.join(root, ".inprogress.manifest.gz"), _manifest_path(root, name))
     os.rename(inprog, final)
-    _fsync_dir(root)
+    fsync_dir(root)
     os.unlink(state)
     return {"snapshot": name, "path": final}
 
@@ -921,7 +896,7 @@ def _backup_delete(args):
         doomed = os.path.join(root, ".deleting-" + name)
         os.rename(os.path.join(root, name), doomed)
         os.unlink(_manifest_path(root, name))
-        _fsync_dir(root)
+        fsync_dir(root)
         res = subprocess.run(["rm", "-rf", "--", doomed], stderr=subprocess.PIPE)
         if res.returncode != 0 and os.path.exists(doomed):
             shutil.rmtree(doomed, ignore_errors=True)

@@ -16,6 +16,7 @@ import sys
 import tempfile
 import time
 
+from wacket.remote.atomic import TMP_PREFIX, adopt, write_atomic
 from wacket.remote.helper import OpError, data_dir, op
 
 CLIP_KEEP = 100
@@ -162,46 +163,6 @@ def _clip_expire_later(path, expires):
     )
 
 
-def _clip_write(path, data):
-    """Crash-safe 0600 write: temporary file, fsync, rename, fsync the directory."""
-    directory = os.path.dirname(path)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    dfd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
-
-
-def _clip_adopt(src, path):
-    """Move an uploaded file into place crash-safely (fsync it, rename, fsync the directory)."""
-    fd = os.open(src, os.O_RDONLY)
-    try:
-        os.fchmod(fd, 0o600)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(src, path)
-    dfd = os.open(os.path.dirname(path), os.O_RDONLY)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
-
-
 def _clip_shred(path):
     """Overwrite then remove a file (best effort against the data lingering on disk)."""
     try:
@@ -321,7 +282,7 @@ class ClipRing:
         return state
 
     def _save(self, state):
-        _clip_write(self.index, json.dumps(state, indent=1).encode("utf-8"))
+        write_atomic(self.index, json.dumps(state, indent=1).encode("utf-8"))
 
     def _secret_entries(self, now=None):
         """Live secrets (metadata only); expired ones are shredded on the way."""
@@ -426,15 +387,15 @@ class ClipRing:
                 entry["sha256"] = None
                 head = json.dumps(entry).encode("utf-8") + b"\n"
                 path = os.path.join(self.secrets, str(eid))
-                _clip_write(path, head + data)
+                write_atomic(path, head + data)
                 _clip_expire_later(path, entry["expires"])
                 self._save(state)  # the counter only
             else:
                 entry["preview"] = clip_preview(data, entry["kind"])
                 if staged:
-                    _clip_adopt(staged, os.path.join(self.blobs, str(eid)))
+                    adopt(staged, os.path.join(self.blobs, str(eid)), 0o600)
                 else:
-                    _clip_write(os.path.join(self.blobs, str(eid)), data)
+                    write_atomic(os.path.join(self.blobs, str(eid)), data)
                 state["entries"].append(entry)
                 self._trim(state)
                 self._save(state)
@@ -464,7 +425,7 @@ class ClipRing:
         for directory in (self.dir, self.staging()):
             for name in os.listdir(directory):
                 path = os.path.join(directory, name)
-                if directory == self.dir and not name.startswith(".tmp-"):
+                if directory == self.dir and not name.startswith(TMP_PREFIX):
                     continue
                 try:
                     if os.path.isfile(path) and os.path.getmtime(path) < old:

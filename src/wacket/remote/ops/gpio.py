@@ -18,6 +18,7 @@ import re
 import socket
 import time
 
+from wacket.remote.atomic import write_atomic
 from wacket.remote.helper import OpError, data_dir
 
 GPIO_SIM_CHIP = "gpiochip0"
@@ -313,10 +314,7 @@ class _GpioSim:
         line["active_low"] = False
 
     def _save(self, state):
-        tmp = self.path + f".{os.getpid()}"
-        with open(tmp, "w") as fh:
-            json.dump(state, fh)
-        os.replace(tmp, self.path)
+        write_atomic(self.path, json.dumps(state).encode("utf-8"))
 
     def _notify(self, state, before):
         """Tell the watchers of lines whose level changed (one datagram per change)."""

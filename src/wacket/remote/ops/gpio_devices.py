@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import time
 
+from wacket.remote.atomic import write_atomic
 from wacket.remote.helper import OpError, site_import
 from wacket.remote.ops.gpio import (
     GPIO_CONSUMER,
@@ -492,10 +493,7 @@ class _GpioManager:
             return {}
 
     def _save(self, reqs):
-        tmp = self.path + f".{os.getpid()}"
-        with open(tmp, "w") as fh:
-            json.dump(reqs, fh)
-        os.replace(tmp, self.path)
+        write_atomic(self.path, json.dumps(reqs).encode("utf-8"))
 
     def _key(self, spec):
         return f"{spec['chip']}:{spec['offset']:d}"

@@ -7,6 +7,7 @@ import shutil
 import stat
 import time
 
+from wacket.remote.atomic import atomic_file
 from wacket.remote.helper import OpError, data_dir, op
 from wacket.remote.ops.tree import _compile_excludes, _excluded, file_hash, walk_root_stat
 
@@ -374,10 +375,6 @@ def _sync_commit(args):
         else:
             listing[rel] = tuple(sig)
     path = _cache_path(key)
-    tmp = f"{path}.{os.getpid()}.tmp"
-    with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as fh:
+    with atomic_file(path) as fh:
         pickle.dump({"gen": args["gen"], "entries": listing}, fh, protocol=4)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
     return {"count": len(listing)}
