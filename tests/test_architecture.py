@@ -31,20 +31,20 @@ ALLOWED_COMPLEX = {
     ("mail/archive.py", "archive_folder"),  # D 27
     ("mail/imap.py", "connect"),  # D 21
     ("mail/search.py", "_text"),  # D 26
-    ("remote/ops/backup.py", "_delta_manifest"),  # D 30
-    ("remote/ops/backup.py", "_backup_manifest"),  # D 21
-    ("remote/ops/backup.py", "_backup_verify"),  # D 28
-    ("remote/ops/clip.py", "clip_backend"),  # D 22
-    ("remote/ops/clip.py", "clip_system_get"),  # E 34
-    ("remote/ops/clip.py", "clip_system_set"),  # D 23
+    ("remote/ops/backup_run.py", "_delta_manifest"),  # D 30
+    ("remote/ops/backup_run.py", "_backup_manifest"),  # D 21
+    ("remote/ops/backup_read.py", "_backup_verify"),  # D 28
+    ("remote/ops/clip_system.py", "clip_backend"),  # D 22
+    ("remote/ops/clip_system.py", "clip_system_get"),  # E 34
+    ("remote/ops/clip_system.py", "clip_system_set"),  # D 23
     ("remote/ops/gpio.py", "gpio_parse_gpioinfo"),  # D 23
     ("remote/ops/gpio_devices.py", "_gpio_resolve"),  # D 21
     ("remote/ops/sync.py", "_walk"),  # D 22
     ("remote/ops/tree.py", "_tree_scan"),  # E 33
-    ("remote/ops/tree.py", "_parallel_walk"),  # D 25
-    ("remote/ops/tree.py", "_relay"),  # D 28
-    ("remote/ops/tree.py", "_GroupWalk._bulk_records"),  # E 36
-    ("remote/ops/tree.py", "_GroupWalk._records"),  # D 28
+    ("remote/ops/tree_walk.py", "_parallel_walk"),  # D 25
+    ("remote/ops/tree_walk.py", "_relay"),  # D 28
+    ("remote/ops/tree_walk.py", "_GroupWalk._bulk_records"),  # E 36
+    ("remote/ops/tree_walk.py", "_GroupWalk._records"),  # D 28
     ("sync/decide.py", "decide"),  # E 36
     ("sync/twoway.py", "sync_twoway"),  # D 21
     ("transport/session.py", "SSHSession._connect"),  # D 25

@@ -2,7 +2,7 @@
 
 wl-copy/wl-paste (Wayland), xclip else xsel (X11; CLIPBOARD, or PRIMARY with --primary),
 pbcopy/pbpaste (macOS), PowerShell/clip.exe (Windows, WSL), OSC 52 for a terminal over SSH.
-The backend code is `clip_backend`/`clip_system_get`/`clip_system_set` in wacket/remote/ops/clip.py:
+The backend code is `clip_backend`/`clip_system_get`/`clip_system_set` in wacket/remote/ops/clip_system.py:
 the process that keeps owning the selection is started with stdout/stderr not ours, stdin a pipe we
 close, in a new session, so setting the clipboard returns promptly even when our output is captured.
 """

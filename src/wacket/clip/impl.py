@@ -1,8 +1,8 @@
 """The clipboard code shared with the remote helper, run in-process for the local machine.
 
 The ring store, the backends and kind detection are written once, stdlib-only, in
-wacket/remote/ops/clip.py: the helper runs that module on other hosts, and this module calls the
-very same module here (for the local hub and this machine's clipboard) without starting a process.
+wacket/remote/ops/clip_*.py: the helper runs those modules on other hosts, and this module calls
+the very same modules here (for the local hub and this machine's clipboard) without starting a process.
 """
 
 from __future__ import annotations
@@ -11,7 +11,10 @@ from wacket import paths
 from wacket.errors import Exit, WacketError, kind_exit
 from wacket.remote.helper import OPS
 from wacket.remote.helper import OpError as HelperOpError
-from wacket.remote.ops import clip  # noqa: F401  (its ops are what call() runs)
+from wacket.remote.ops import clip_msg, clip_ring, clip_system
+
+# Imported for the ops they register (what call() runs).
+_OP_MODULES = (clip_msg, clip_ring, clip_system)
 
 
 def kind_code(kind: str) -> Exit:

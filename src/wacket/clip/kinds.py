@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from wacket.remote.ops import clip as shared
+from wacket.remote.ops import clip_kinds as shared
 
 EXTENSIONS = {
     "text": ".txt",

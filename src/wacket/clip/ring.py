@@ -1,7 +1,7 @@
 """The clipboard ring on the hub, seen from any machine: add, list, read, remove, clear.
 
 The store itself (ring.json with metadata only, blobs/<id> 0600, secrets kept out of the history and
-shredded after their ttl, a lock, crash-safe writes) is `ClipRing` in wacket/remote/ops/clip.py,
+shredded after their ttl, a lock, crash-safe writes) is `ClipRing` in wacket/remote/ops/clip_ring.py,
 shared with the remote helper; this module is the client that reaches it where the hub is.
 """
 

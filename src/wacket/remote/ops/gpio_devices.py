@@ -1,4 +1,4 @@
-# GPIO ops, part 2 of 4 (after gpio.py, which has the imports and constants): the character
+# GPIO ops, part 2 of 4 (after gpio.py, which has the constants and parsers): the character
 # device backends: libgpiod bindings v2/v1, the command-line tools v1/v2, sysfs, gpio-manager.
 # ---------------------------------------------------------------------------------------------
 # the character device: libgpiod bindings v2 / v1, command-line tools v1 / v2

@@ -9,7 +9,9 @@ import time
 
 from wacket.remote.atomic import atomic_file
 from wacket.remote.helper import OpError, data_dir, op
-from wacket.remote.ops.tree import _compile_excludes, _excluded, file_hash, walk_root_stat
+from wacket.remote.ops.tree import walk_root_stat
+from wacket.remote.ops.tree_hash import file_hash
+from wacket.remote.ops.tree_rules import _compile_excludes, _excluded
 
 TRASH = ".wacket-trash"
 TRASH_TMP = ".tmp"
