@@ -81,68 +81,16 @@ def merge(app, sources, discover, full, name, db, accept_new, connect_timeout, f
       wacket links merge nas:backups/bookmarks.html ~/.config/chromium/Default
       wacket links search rust --jsonl | wacket links merge --name copy -
     """
-    from wacket import jobrun
-    from wacket.links import sources as lib
-    from wacket.transport.result import HostResult, HostResults, Policy
+    from wacket.links import merging
 
     if not sources and discover is None:
         raise click.UsageError("give at least one SOURCE or --discover HOSTSET")
-    pool = None
-
-    def session_for(host):
-        nonlocal pool
-        if pool is None:
-            pool = app.pool(accept_new, connect_timeout)
-        return pool.session(host)
-
-    located = []
-    stdin_records = None
-    for spec in sources:
-        if spec == "-":
-            from wacket.output import read_jsonl
-
-            stdin_records = list(read_jsonl(sys.stdin))
-            continue
-        host, path = lib.parse_spec(spec, app.fleet.get)
-        located.append(lib.Located(host, path, spec))
-    failures = HostResults()  # a failed host of the discovery or source, with its error
-    if discover is not None:
-        from wacket.links.listing import discovered
-
-        found, failures = discovered(
-            app.fleet.select(discover), session_for, app.fleet.get, app.note,
-            lambda res: click.echo(f"wacket: links: {res.error}", err=True),
-        )  # fmt: skip
-        located += found
-    hosts = sorted({loc.host.name for loc in located} | ({"local"} if stdin_records else set()))
-    columns = ["host", "browser", "profile", "kind", "new_visits", "new_links", "bookmarks",
-               "skipped", "seconds"]  # fmt: skip
-    totals = {"new_visits": 0, "new_links": 0, "merged": 0}
-    with jobrun.run("links merge", hosts, locks=["links-merge"]) as entry:
-        with _master(db) as master, Renderer(fmt, columns) as out:
-
-            def on_result(res, label, error):
-                if error:
-                    click.echo(f"wacket: links: {error}", err=True)
-                    return
-                totals["new_visits"] += res.new_visits
-                totals["new_links"] += res.new_links
-                totals["merged"] += 1
-                out.emit(res.record())
-
-            if stdin_records is not None:
-                from wacket.links.listing import merge_jsonl
-
-                on_result(merge_jsonl(master, name, stdin_records), "-", "")
-            failed = lib.merge_all(master, located, session_for, full=full, on_result=on_result)
-            failures += [HostResult(label, error=error) for label, error in failed]
-        entry.summary = (
-            f"{totals['merged']} sources merged, {totals['new_visits']} new visits, "
-            f"{totals['new_links']} new links" + (f", {len(failures)} failed" if failures else "")
-        )
-        code = failures.exit_code(Policy.ALL_DOWN)
-        entry.finish(code, bool(totals["merged"]))
-    return code
+    return merging.merge(
+        app.fleet, lambda: app.pool(accept_new, connect_timeout), sources,
+        discover=discover, full=full, name=name, db=db, stdin=sys.stdin, note=app.note,
+        warn=lambda text: click.echo(f"wacket: links: {text}", err=True),
+        output=lambda: Renderer(fmt, merging.COLUMNS),
+    )  # fmt: skip
 
 
 @links.command("sources")
