@@ -28,12 +28,6 @@ def _master(db):
     return Master(db)
 
 
-def _iso_us(us):
-    from wacket import timeparse
-
-    return timeparse.iso(us / 1e6) if us else ""
-
-
 @click.group()
 def links() -> None:
     """Merge bookmarks and history of every browser on every machine into one database.
@@ -170,34 +164,14 @@ def search(app, terms, since, host, bookmarked, limit, db, fmt) -> int:
       wacket links search --bookmarked --host laptop
       wacket links search rust --since 30d --jsonl | wacket clip copy
     """
-    from wacket import timeparse
+    from wacket.links.records import search_records
 
-    since_us = int(timeparse.since(since) * 1e6) if since else None
-    with _master(db) as master:
-        rows = master.search(
-            list(terms), since_us=since_us, host=host, bookmarked=bookmarked, limit=limit or None
-        )
-        marks: dict[int, list] = {}
-        if rows and fmt in ("json", "jsonl"):
-            for p in master.placements([r["id"] for r in rows]):
-                marks.setdefault(p["link_id"], []).append(p)
+    full = fmt in ("json", "jsonl")
+    records = search_records(db, list(terms), since, full=full, host=host,
+                             bookmarked=bookmarked, limit=limit or None)  # fmt: skip
     columns = ["last_visit", "visits", "bookmarked", "title", "url"]
-    with Renderer(fmt, None if fmt in ("json", "jsonl") else columns) as out:
-        for r in rows:
-            rec = {
-                "url": r["url"],
-                "title": r["title"],
-                "site": r["site"],
-                "visits": r["visit_count"],
-                "first_visit": _iso_us(r["first_visit"]),
-                "last_visit": _iso_us(r["last_visit"]),
-                "bookmarked": r["bookmarks"] > 0,
-                "score": r["score"],
-            }
-            if fmt in ("json", "jsonl"):
-                ps = marks.get(r["id"], [])
-                rec["folders"] = sorted({p["folder"] for p in ps})
-                rec["tags"] = sorted({t for p in ps for t in p["tags"].split(",") if t})
+    with Renderer(fmt, None if full else columns) as out:
+        for rec in records:
             out.emit(rec)
     return Exit.OK
 
@@ -213,26 +187,13 @@ def stats(app, db, fmt) -> int:
     Example:
       wacket links stats
     """
-    from wacket.output import human_bytes
+    from wacket.links.records import stats_record
 
-    with _master(db) as master:
-        s = master.stats()
-        per_source = master.sources()
-    s["first_visit"] = _iso_us(s["first_visit"])
-    s["last_visit"] = _iso_us(s["last_visit"])
+    s = stats_record(db, fmt in ("json", "jsonl"))
     if fmt in ("json", "jsonl"):
-        s["per_source"] = [
-            {
-                k: v
-                for k, v in p.items()
-                if k in ("host", "browser", "profile", "kind", "visits", "bookmarks")
-            }
-            for p in per_source
-        ]
         with Renderer(fmt) as out:
             out.emit(s)
         return Exit.OK
-    s["size"] = human_bytes(s.pop("bytes"))
     with Renderer(fmt, ["item", "value"]) as out:
         for k, v in s.items():
             out.emit({"item": k, "value": v})
@@ -310,9 +271,7 @@ def dead(app, timeout, jobs, show_all, db, fmt) -> int:
     """
     from wacket.links import dead as lib
 
-    with _master(db) as master:
-        urls = [r["url"] for r in master.search([], bookmarked=True, limit=None)]
-    urls = [u for u in urls if u.startswith(("http://", "https://"))]
+    urls = lib.bookmarked_urls(db)
     with Renderer(fmt, ["status", "error", "url"]) as out:
         for r in lib.check_all(urls, timeout, jobs):
             if r["dead"] or show_all:
