@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
+from wacket.errors import Exit
 from wacket.fleet import Host
 from wacket.transport.command import Argv
 from wacket.transport.fanout import fan_out
@@ -80,3 +81,36 @@ def gather(results: list[HostResult]) -> list[tuple[list[str], bytes]]:
         if res.ok:
             groups.setdefault(res.value.stdout + res.value.stderr, []).append(res.host)
     return [(hosts, out) for out, hosts in groups.items()]
+
+
+def record(res: HostResult) -> dict:
+    """A host's run; one that could not be reached has its state and error instead."""
+    if not res.ok:
+        return res.record()
+    v = res.value
+    return {
+        "host": res.host,
+        "rc": v.rc,
+        "stdout": v.stdout,
+        "stderr": v.stderr,
+        "seconds": round(v.seconds, 3),
+        "timed_out": v.timed_out,
+    }
+
+
+def outcome(results: list[HostResult]) -> tuple[str, Exit, bool]:
+    """The run's summary (hosts ok, failed with their exit status or timeout, unreachable), its
+    exit code, and whether any host's command succeeded."""
+    from wacket.transport.result import HostResults, Policy
+
+    results = HostResults(results)
+    ok = [r.host for r in results.succeeded if r.value.ok]
+    failed = [r for r in results.succeeded if not r.value.ok]
+    summary = f"ok: {','.join(ok) or '-'}"
+    if failed:
+        summary += "; failed: " + ",".join(
+            f"{r.host}({'timeout' if r.value.timed_out else r.value.rc})" for r in failed
+        )
+    if results.failed:
+        summary += "; unreachable: " + results.reasons()
+    return summary, results.exit_code(Policy.NO_RESULT, partial=bool(failed)), bool(ok)

@@ -43,21 +43,30 @@ def listing(t: Target) -> dict:
         raise
 
 
-def snapshot_records(t: Target) -> list[dict]:
-    out = []
-    for h in listing(t)["snapshots"]:
-        out.append(
-            {
-                "snapshot": h["snapshot"],
-                "files": h.get("files"),
-                "bytes": h.get("bytes"),
-                "added_files": h.get("added_files"),
-                "added_bytes": h.get("added_bytes"),
-                "client": h.get("client"),
-                "status": "partial" if h.get("rsync_rc") else "ok",
-            }
-        )
-    return out
+def snapshot_names(t: Target) -> list[str]:
+    """The set's snapshots on the target, oldest first."""
+    return [s["snapshot"] for s in listing(t)["snapshots"]]
+
+
+def snapshot_records(t: Target, human: bool) -> list[dict]:
+    """`backup list`'s records; `human` (table, plain) shows sizes as 1.2 MiB."""
+    from wacket.output import human_bytes
+
+    def size(n):
+        return human_bytes(n) if human else n
+
+    return [
+        {
+            "snapshot": h["snapshot"],
+            "files": h.get("files"),
+            "added_files": h.get("added_files"),
+            "client": h.get("client"),
+            "status": "partial" if h.get("rsync_rc") else "ok",
+            "added": size(h.get("added_bytes")),
+            "total": size(h.get("bytes")),
+        }
+        for h in listing(t)["snapshots"]
+    ]
 
 
 def resolve_snapshot(names: list[str], ref: str | None) -> str:
@@ -120,8 +129,11 @@ def diff(t: Target, s1: str, s2: str) -> Iterator[dict]:
         }
 
 
-def find(t: Target, pattern: str) -> Iterator[dict]:
-    """Every snapshot holding a matching path, with a version number per distinct content."""
+def find(t: Target, pattern: str, human: bool = False) -> Iterator[dict]:
+    """Every snapshot holding a matching path, with a version number per distinct content;
+    `human` (table, plain) shows the mtime as an ISO time."""
+    from wacket.timeparse import iso
+
     versions: dict[str, dict[str, int]] = {}
     for batch in t.helper.stream("backup.find", root=t.root, pattern=pattern):
         for snap, e in batch:
@@ -135,7 +147,7 @@ def find(t: Target, pattern: str) -> Iterator[dict]:
                 "snapshot": snap,
                 "type": kind,
                 "size": e[2] if kind == "f" else None,
-                "mtime": e[3] / 1e9,
+                "mtime": iso(e[3] / 1e9) if human else e[3] / 1e9,
                 "version": seen[key],
                 "sha256": e[5],
             }

@@ -70,3 +70,23 @@ def prune(pool, fleet, bset: BackupSet, *, dry_run: bool = False, force: bool = 
             helper.call("backup.unlock", root=root)
         except Exception:
             pass
+
+
+def prune_records(pool, fleet, bset: BackupSet, *, dry_run: bool, force: bool) -> list[dict]:
+    """`prune`, under a journal entry "backup prune NAME" unless a dry run: a record per
+    snapshot (keep, would remove, removed) with the buckets that keep it."""
+    from wacket import jobrun
+
+    if dry_run:
+        decisions, _ = prune(pool, fleet, bset, dry_run=True)
+    else:
+        target = str(bset.target).split(":")[0]
+        with jobrun.run(f"backup prune {bset.name}", [target]) as e:
+            decisions, _ = prune(pool, fleet, bset, force=force)
+            gone = [d.snapshot for d in decisions if not d.keep]
+            e.summary = f"{bset.name}: removed {len(gone)}, kept {len(decisions) - len(gone)}"
+    removed = "would remove" if dry_run else "removed"
+    return [
+        {"snapshot": d.snapshot, "action": "keep" if d.keep else removed, "reasons": d.reasons}
+        for d in decisions
+    ]

@@ -108,3 +108,23 @@ def restore(
         "bytes": plan.bytes,
         "overwritten": len(existing),
     }
+
+
+def restore_items(pool, fleet, t: Target, items: list[str], dest: str, **options) -> dict:
+    """`backup restore`: ITEMS are [SNAPSHOT] [PATH...] (default: the latest snapshot, all of
+    it), restored into DEST (PATH or HOST:PATH) by `restore` with `options`, under a journal
+    entry "backup restore NAME"."""
+    from wacket import jobrun
+    from wacket.backup import catalog, sets
+
+    names = catalog.snapshot_names(t)
+    items = list(items)
+    ref = items.pop(0) if items and catalog.looks_like_snapshot(items[0]) else None
+    snap = catalog.resolve_snapshot(names, ref)
+    plan = plan_restore(t, snap, items)
+    where = sets.parse_location(fleet, dest, "destination")
+    name = t.bset.name
+    with jobrun.run(f"backup restore {name}", sorted({t.location.host.name, where.host.name})) as e:
+        res = restore(pool, t, plan, where, **options)
+        e.summary = f"{name}: {snap} -> {where}: {res['files']} files"
+    return res

@@ -2,8 +2,25 @@
 
 from __future__ import annotations
 
-from wacket.errors import Exit
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from wacket.errors import Exit, WacketError
 from wacket.output import human_bytes
+
+COLUMNS = ["set", "snapshot", "files", "added_files", "added", "total", "seconds", "outcome"]
+
+
+@dataclass
+class SetRun:
+    """One set's part of a `backup run`: its record, the error that stopped it (said before the
+    record) or the problem of a snapshot made anyway (said after), a note, and its exit code."""
+
+    record: dict
+    code: Exit = Exit.OK
+    error: str | None = None
+    problem: str | None = None
+    note: str | None = None
 
 
 def hosts_of(bset) -> list[str]:
@@ -36,3 +53,23 @@ def record(res, human: bool) -> dict:
     rec["total"] = human_bytes(res.bytes) if human else res.bytes
     rec["pruned"] = res.pruned
     return rec
+
+
+def run_sets(pool, fleet, todo, human: bool, **options) -> Iterator[SetRun]:
+    """Run each set of `todo` in turn (`run_set`); a set that fails does not stop the others."""
+    for bset in todo:
+        try:
+            res = run_set(pool, fleet, bset, **options)
+        except WacketError as exc:
+            rec = {"set": bset.name, "outcome": "failed", "message": str(exc)}
+            yield SetRun(rec, exc.code, error=str(exc))
+            continue
+        done = SetRun(record(res, human))
+        if res.outcome != "ok":
+            done.problem = f"backup {bset.name}: snapshot {res.snapshot} made, but {res.message}"
+            done.code = Exit.PARTIAL
+        elif res.pruned:
+            done.note = (
+                f"{bset.name}: pruned {len(res.pruned)} snapshot(s): {', '.join(res.pruned)}"
+            )
+        yield done

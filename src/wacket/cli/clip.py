@@ -6,22 +6,14 @@ import sys
 
 import click
 
-from wacket.cli.context import connection_options, pass_app
+from wacket.cli.context import connection_options, hub_option, pass_app
 from wacket.clip.context import Ctx, hub_call
 from wacket.errors import Exit
 from wacket.output import Renderer, output_options
-from wacket.transport.result import HostResults, Policy
+from wacket.transport.result import Policy
 
 LIST_COLUMNS = ["n", "kind", "size_h", "preview", "source", "age"]
 LIST_HEADERS = ["N", "KIND", "SIZE", "PREVIEW", "SOURCE", "AGE"]
-
-
-def hub_option(fn):
-    return click.option(
-        "--hub",
-        metavar="HOST",
-        help="The machine holding the ring (default: [clip] hub, else local).",
-    )(fn)
 
 
 @click.group()
@@ -71,20 +63,8 @@ def clip() -> None:
 @connection_options
 @output_options
 @pass_app
-def copy(
-    app,
-    files,
-    to,
-    from_system,
-    system_of,
-    primary,
-    secret,
-    ttl,
-    hub,
-    accept_new,
-    connect_timeout,
-    fmt,
-) -> int:
+def copy(app, files, to, from_system, system_of, primary, secret, ttl, hub, accept_new,
+         connect_timeout, fmt) -> int:  # fmt: skip
     """Store stdin, FILEs or the system clipboard as a new entry in the ring.
 
     With no FILE, stdin is read (also for `-`); stdin must not be a terminal.
@@ -97,7 +77,7 @@ def copy(
       wacket clip copy --from-system
       pass show mail | head -1 | wacket clip copy --secret --ttl 30
     """
-    from wacket.clip import copying
+    from wacket.clip import copying, jobs
 
     c = Ctx(app, accept_new, connect_timeout)
     ring = c.ring(hub)
@@ -115,37 +95,17 @@ def copy(
             )
     items += copying.file_items(files)
     targets = app.fleet.select(to) if to is not None else []
-    added, placed, code = _copy(c, ring, items, targets, secret, ttl, primary)
+    added, placed, code = jobs.copy(c, ring, items, targets, secret, ttl, primary, _warn)
     if not app.quiet or fmt:
-        from wacket.clip import kinds
-
         cols = None if fmt in ("json", "jsonl") else LIST_COLUMNS
         with Renderer(fmt, cols, headers=LIST_HEADERS if cols else None) as out:
-            for entry, _ in added:
-                rec = kinds.record(entry, ring.hub)
-                rec["placed_on"] = placed
+            for rec in copying.added_records(added, ring.hub, placed):
                 out.emit(rec)
     return code
 
 
-def _copy(c: Ctx, ring, items, targets, secret, ttl, primary):
-    """The items added to the ring, the last placed on `targets`, under the journal entry."""
-    from wacket import jobrun
-    from wacket.clip import copying
-
-    code = Exit.OK
-    with jobrun.run("clip copy", [ring.hub, *[h.name for h in targets]]) as j:
-        added = copying.add_all(ring, items, secret, ttl)
-        placed = []
-        if targets:
-            results = copying.place_on(c, targets, *added[-1], primary)
-            for res in results.failed:
-                click.echo(f"wacket: {res.error}", err=True)
-            placed = [r.host for r in results.succeeded]
-            code = results.exit_code(Policy.ALL_DOWN)
-        j.summary = copying.summary(added, ring.hub, placed)
-        j.finish(code)
-    return added, placed, code
+def _warn(text: str) -> None:
+    click.echo(text, err=True)
 
 
 @clip.command()
@@ -180,9 +140,7 @@ def paste(
       wacket clip paste --out ~/Downloads
       wacket clip paste --system-of laptop | less
     """
-    from wacket import jobrun
-    from wacket.clip import copying
-    from wacket.clip.backends import mime_for
+    from wacket.clip import copying, jobs
 
     c = Ctx(app, accept_new, connect_timeout)
     if system_of:
@@ -191,23 +149,16 @@ def paste(
         ring = c.ring(from_)
         entry, data = hub_call(ring.get, n)
     if system:
-        with jobrun.run("clip paste", ["local"]) as j:
-            board = c.board("local", primary)
-            secs = copying.secret_left(entry)
-            backend = board.set(data, mime_for(entry, data), secs)["backend"]
-            j.summary = f"#{entry['id']} {entry['kind']} {len(data)} B onto the clipboard"
+        backend = jobs.paste_to_system(c, entry, data, primary)
         app.note(f"entry {n} ({entry['kind']}, {len(data)} B) is on the clipboard ({backend})")
         return Exit.OK
     if out_dir:
         click.echo(copying.write_into(out_dir, entry, data, force))
         return Exit.OK
-    if sys.stdout.isatty() and entry["kind"] in ("binary", "image", "file"):
-        from wacket.clip.kinds import is_text
-
-        if not is_text(data):
-            raise click.UsageError(
-                f"entry {n} is {entry['kind']} data: redirect it (> FILE) or use --out DIR"
-            )
+    if sys.stdout.isatty() and copying.is_binary(entry, data):
+        raise click.UsageError(
+            f"entry {n} is {entry['kind']} data: redirect it (> FILE) or use --out DIR"
+        )
     sys.stdout.flush()
     out = sys.stdout.buffer
     out.write(data)
@@ -252,13 +203,10 @@ def rm(app, n, hub, accept_new, connect_timeout) -> int:
     Example:
       wacket clip rm 2
     """
-    from wacket import jobrun
+    from wacket.clip import jobs
 
     c = Ctx(app, accept_new, connect_timeout)
-    ring = c.ring(hub)
-    with jobrun.run("clip rm", [ring.hub]) as j:
-        entry = hub_call(ring.remove, n)
-        j.summary = f"#{entry['id']} {entry['kind']} {entry['size']} B"
+    entry = jobs.remove(c.ring(hub), n)
     app.note(f"removed entry {n} ({entry['kind']}, {entry['size']} B)")
     return Exit.OK
 
@@ -274,13 +222,10 @@ def clear(app, hub, accept_new, connect_timeout) -> int:
     Example:
       wacket clip clear
     """
-    from wacket import jobrun
+    from wacket.clip import jobs
 
     c = Ctx(app, accept_new, connect_timeout)
-    ring = c.ring(hub)
-    with jobrun.run("clip clear", [ring.hub]) as j:
-        count = hub_call(ring.clear)
-        j.summary = f"{count} entries removed"
+    count = jobs.clear(c.ring(hub))
     app.note(f"removed {count} entries")
     return Exit.OK
 
@@ -310,8 +255,7 @@ def share(app, hosts, primary, interval, count, duration, accept_new, connect_ti
       wacket clip share local,laptop
       wacket clip share desk,laptop --jsonl
     """
-    from wacket import jobrun
-    from wacket.clip.share import share as run_share
+    from wacket.clip import jobs
 
     c = Ctx(app, accept_new, connect_timeout)
     chosen = app.fleet.select(hosts)
@@ -320,38 +264,15 @@ def share(app, hosts, primary, interval, count, duration, accept_new, connect_ti
     boards = [c.board(h.name, primary) for h in chosen]
     for board in boards:
         app.note(f"{board.host}: clipboard via {board.probe()}")
-    errors: dict[str, str] = {}
-
-    def on_error(host, exc):
-        if errors.get(host) != str(exc):
-            click.echo(f"wacket: {exc}", err=True)
-        errors[host] = str(exc)
-
     fmt = fmt if fmt in ("json", "jsonl", "plain") else "plain"
     columns = None if fmt in ("json", "jsonl") else ["from", "to", "kind", "size"]
-    transfers = 0
-    with (
-        jobrun.run("clip share", [h.name for h in chosen]) as j,
-        Renderer(fmt, columns) as out,
-    ):
-        try:
-            transfers = run_share(
-                boards,
-                interval=interval or c.settings.interval,
-                on_transfer=out.emit,
-                on_error=on_error,
-                max_transfers=count,
-                duration=duration,
-                on_ready=lambda: app.note(
-                    f"sharing the clipboards of {', '.join(b.host for b in boards)} (Ctrl-C ends)"
-                ),
-            )
-        except KeyboardInterrupt:  # the journal says "interrupted"; exit 130 or 143
-            j.summary = f"{out.count} transfers"
-            raise
-        j.summary = f"{transfers} transfers"
-        j.finish(Exit.OK if not errors else Exit.PARTIAL)
-    return Exit.OK if not errors else Exit.PARTIAL
+    return jobs.share(
+        c, chosen, boards, output=lambda: Renderer(fmt, columns), warn=_warn,
+        on_ready=lambda: app.note(
+            f"sharing the clipboards of {', '.join(b.host for b in boards)} (Ctrl-C ends)"
+        ),
+        interval=interval, max_transfers=count, duration=duration,
+    )  # fmt: skip
 
 
 @clip.command()
@@ -367,17 +288,11 @@ def backends(app, hosts, primary, accept_new, connect_timeout, fmt) -> int:
     Example:
       wacket clip backends all
     """
-    from wacket.transport.fanout import fan_out_ordered
+    from wacket.clip.probing import backend_records
 
     c = Ctx(app, accept_new, connect_timeout)
     with Renderer(fmt, ["host", "backend", "problem"]) as out:
-        results = HostResults(
-            fan_out_ordered(app.fleet.select(hosts), lambda h: c.board(h.name, primary).probe())
-        )
-        for res in results:
-            if res.ok:
-                out.emit({"host": res.host, "backend": res.value, "problem": ""})
-            else:
-                problem = str(res.error).removeprefix(f"{res.host}: ")
-                out.emit({"host": res.host, "backend": None, "problem": problem})
+        records, results = backend_records(c, app.fleet.select(hosts), primary)
+        for rec in records:
+            out.emit(rec)
     return results.exit_code(Policy.LAST)

@@ -35,6 +35,15 @@ def connection_options(fn):
     return wrapper
 
 
+def hub_option(fn):
+    """--hub: the machine holding the clipboard ring (clip and msg)."""
+    return click.option(
+        "--hub",
+        metavar="HOST",
+        help="The machine holding the ring (default: [clip] hub, else local).",
+    )(fn)
+
+
 def forks_option(fn):
     return click.option(
         "--forks",

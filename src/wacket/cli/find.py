@@ -8,7 +8,7 @@ import click
 
 from wacket.cli.context import Completes, connection_options, forks_option, pass_app
 from wacket.cli.entry import FIND_FILTERS
-from wacket.errors import Exit, WacketError
+from wacket.errors import Exit
 from wacket.find.search import hosts_for
 from wacket.output import Renderer, output_options, report_hosts
 
@@ -105,35 +105,13 @@ def query_cmd(app, **opts) -> int:
 
 
 def _stale(app, hostset, fmt) -> int:
-    import time
+    from wacket.find.reports import stale_records
 
-    from wacket import timeparse
-    from wacket.find import catalog
-
-    status = catalog.load_status()
-    names = hosts_for(app, hostset)
-    catalogs = {c.host: c for c in catalog.open_catalogs(names)}
-    wanted = names if names is not None else sorted(set(catalogs) | set(status))
-    now = time.time()
+    records = stale_records(hosts_for(app, hostset))
     columns = ["host", "entries", "indexed", "age", "last_attempt", "last_error"]
     with Renderer(fmt, columns) as out:
-        for name in wanted:
-            c = catalogs.get(name)
-            st = status.get(name, {})
-            out.emit(
-                {
-                    "host": name,
-                    "entries": c.count if c else 0,
-                    "indexed": timeparse.iso(c.indexed_at) if c else "never",
-                    "age": timeparse.age(now - c.indexed_at) if c else "",
-                    "last_attempt": timeparse.iso(st.get("last_attempt")),
-                    "last_error": st.get("last_error") or "",
-                    "errors": c.meta.get("error_count", 0) if c else None,
-                    "roots": c.meta.get("roots") if c else None,
-                }
-            )
-            if c:
-                c.close()
+        for rec in records:
+            out.emit(rec)
     return Exit.OK
 
 
@@ -174,42 +152,18 @@ def index_cmd(app, hostset, roots, exclude, content, accept_new, connect_timeout
       wacket find index laptop --content
       15 3 * * * wacket -q find index     # crontab: every night at 03:15
     """
-    from wacket import jobrun
     from wacket.find import index as lib
-    from wacket.transport.result import HostResults, Policy
+    from wacket.find import indexing
 
     targets = app.fleet.select(hostset)
     settings = {
         h.name: lib.settings_for(app.config, h.name, roots, exclude, content) for h in targets
     }
     pool = app.pool(accept_new, connect_timeout)
-    columns = ["host", "state", "entries", "files", "dirs", "hashed", "errors", "seconds"]
-    with jobrun.run("find index", [h.name for h in targets], locks=["find-index"]) as entry:
-        with Renderer(fmt, columns) as out:
-
-            def on_result(res) -> None:
-                out.emit(lib.host_record(res))
-                if not res.ok:
-                    app.note(f"wacket find: {res.error}; its previous catalog is kept")
-                    return
-                v = res.value
-                for path, message in v["errors"][:5]:
-                    app.note(f"wacket find: {res.host}: {_show(path)}: {message}")
-                if v["error_count"] > 5:
-                    app.note(f"wacket find: {res.host}: {v['error_count'] - 5} more unreadable")
-
-            results = HostResults(lib.index(pool, targets, lambda h: settings[h.name], forks,
-                                            on_result))  # fmt: skip
-        summary, unreadable = lib.summary(results)
-        code = results.exit_code(Policy.WORST, partial=bool(unreadable))
-        entry.summary = summary
-        entry.finish(code, bool(results.succeeded))
+    summary, code = indexing.run_index(pool, targets, settings, forks, note=app.note,
+                                       output=lambda: Renderer(fmt, indexing.COLUMNS))  # fmt: skip
     app.note(f"wacket find index: {summary}")
     return code
-
-
-def _show(path: str) -> str:
-    return path.encode("utf-8", "surrogateescape").decode("utf-8", "replace").replace("\n", "\\n")
 
 
 @find.command("dupes")
@@ -229,34 +183,20 @@ def dupes_cmd(app, hostset, min_size, fmt) -> int:
       wacket find dupes --min-size 10M
       wacket find dupes nas,laptop --jsonl | jq -r 'select(.host=="nas") | .path'
     """
-    from wacket import timeparse
-    from wacket.find import catalog, dupes
-    from wacket.output import human_bytes, resolve
+    from wacket.find import catalog, reports
+    from wacket.output import resolve
 
     fmt = resolve(fmt)
     names = hosts_for(app, hostset)
     catalogs = catalog.open_catalogs(names)
     columns = ["group", "hash", "size", "copies", "wasted", "host", "path"]
-    n = 0
-    shown: Counter = Counter()
     with Renderer(fmt, columns) as out:
-        for group in dupes.dupes(catalogs, timeparse.size(min_size)):
-            for host, path in group.copies:
-                shown[host] += 1
-                out.emit(
-                    {
-                        "group": group.number,
-                        "hash": group.hash[:12] if fmt == "table" else group.hash,
-                        "size": human_bytes(group.size) if fmt == "table" else group.size,
-                        "copies": len(group.copies),
-                        "wasted": human_bytes(group.wasted) if fmt == "table" else group.wasted,
-                        "host": host,
-                        "path": path,
-                    }
-                )
-            n += 1
-        report_hosts(out, _searched(names, catalogs), shown, "no duplicates")
-    app.note(f"wacket find dupes: {n} groups")
+        records, groups = reports.dupe_records(catalogs, min_size, fmt == "table")
+        for rec in records:
+            out.emit(rec)
+        shown = Counter(rec["host"] for rec in records)
+        report_hosts(out, reports.searched(names, catalogs), shown, "no duplicates")
+    app.note(f"wacket find dupes: {groups} groups")
     return Exit.OK
 
 
@@ -276,50 +216,19 @@ def where_cmd(app, file, fmt) -> int:
       wacket find where ~/Documents/thesis.pdf
       wacket find where nas:/srv/photos/2024/img_0042.jpg
     """
-    from wacket.find import catalog, dupes
-    from wacket.output import human_bytes, resolve
+    from wacket.find import catalog, dupes, reports
+    from wacket.output import resolve
 
     fmt = resolve(fmt)
     catalogs = catalog.open_catalogs()
     target = dupes.describe_target(file, catalogs, app.fleet)
-    n = 0
+    shown: Counter = Counter()
     with Renderer(fmt, ["host", "path", "size", "match", "up"]) as out:
-        probe = None
-        from wacket.find import query
-
-        probe = query.Probe(
-            [app.fleet.hosts[c.host] for c in catalogs if c.host in app.fleet.hosts]
-        )
-        shown: Counter = Counter()
-        for host, path, size, how in dupes.where(target, catalogs):
-            n += 1
-            shown[host] += 1
-            up = probe.get(host)
-            out.emit(
-                {
-                    "host": host,
-                    "path": path,
-                    "size": human_bytes(size) if fmt == "table" else size,
-                    "match": how,
-                    "up": "?" if up is None else ("up" if up else "down"),
-                }
-            )
-        report_hosts(out, _searched(None, catalogs), shown, "no copy")
-    return Exit.OK if n else Exit.PARTIAL
-
-
-def _searched(names, catalogs) -> list:
-    """Each host whose catalog was searched, and each one asked for that has none, as the
-    HostResults `report_hosts` accounts for."""
-    from wacket.errors import HostError
-    from wacket.transport.result import HostResult
-
-    have = {c.host for c in catalogs}
-    results = [HostResult(c.host, c) for c in catalogs]
-    missing = "no catalog yet: run `wacket find index`"
-    return results + [
-        HostResult(n, error=HostError(n, missing)) for n in names or () if n not in have
-    ]
+        for rec in reports.where_records(target, catalogs, app.fleet, fmt == "table"):
+            shown[rec["host"]] += 1
+            out.emit(rec)
+        report_hosts(out, reports.searched(None, catalogs), shown, "no copy")
+    return Exit.OK if shown else Exit.PARTIAL
 
 
 @find.command("missing")
@@ -340,32 +249,19 @@ def missing_cmd(app, host_a, host_b, min_size, under, fmt) -> int:
       wacket find missing laptop nas
       wacket find missing laptop nas --under ~/Pictures --plain | cut -f2
     """
-    from wacket import timeparse
-    from wacket.find import catalog, dupes
+    from wacket.find import reports
     from wacket.output import human_bytes, resolve
 
     fmt = resolve(fmt)
-    cats = {}
-    for name in (host_a, host_b):
-        c = catalog.open_catalog(name)
-        if c is None:
-            raise WacketError(f"{name}: no catalog yet: run `wacket find index {name}`")
-        cats[name] = c
+    cats = reports.host_catalogs(host_a, host_b)
     n = total = 0
     with Renderer(fmt, ["host", "path", "size", "mtime"]) as out:
-        for path, size, mtime in dupes.missing(
-            cats[host_a], cats[host_b], timeparse.size(min_size), under
+        for rec, size in reports.missing_records(
+            cats[host_a], cats[host_b], host_a, min_size, under, fmt == "table"
         ):
             n += 1
             total += size
-            out.emit(
-                {
-                    "host": host_a,
-                    "path": path,
-                    "size": human_bytes(size) if fmt == "table" else size,
-                    "mtime": timeparse.iso(mtime / 1e9),
-                }
-            )
+            out.emit(rec)
     app.note(f"wacket find missing: {n} files ({human_bytes(total)}) on {host_a} not on {host_b}")
     return Exit.PARTIAL if n else Exit.OK
 
@@ -386,6 +282,7 @@ def get_cmd(app, source, dest, accept_new, connect_timeout) -> int:
       wacket find report.pdf -0 | xargs -0 -n1 wacket find get
     """
     from wacket.find import fetch
+    from wacket.find.indexing import printable
 
     host_name, sep, path = source.partition(":")
     if not sep or not path:
@@ -397,5 +294,5 @@ def get_cmd(app, source, dest, accept_new, connect_timeout) -> int:
     with jobrun.run("find get", [host.name]) as entry:
         local = fetch.get(pool, host, path, dest)
         entry.summary = f"{source} -> {local}"
-    app.note(f"wacket find get: {_show(local)}")
+    app.note(f"wacket find get: {printable(local)}")
     return Exit.OK

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from wacket.cli.context import App, Completes, connection_options, forks_option, pass_app
+from wacket.cli.gpio_changes import init, pulse, release, set_, toggle
 from wacket.errors import Exit
 from wacket.gpio.records import each as _each
 from wacket.gpio.records import rows as _rows
@@ -36,7 +37,7 @@ def gpio() -> None:
 def _hosts(app: App, hostset: str):
     from wacket.gpio import pins
 
-    return [(h, pins.load(app.config, h.name)) for h in app.fleet.select(hostset)]
+    return pins.targets(app.config, app.fleet, hostset)
 
 
 @gpio.command()
@@ -100,208 +101,16 @@ def get(app, hostset, pins, accept_new, connect_timeout, forks, fmt) -> int:
       wacket gpio get kitchen-pi door
       wacket gpio get kitchen-pi GPIO17 gpiochip0:27 --plain | cut -f4
     """
-    from wacket.gpio import client
+    from wacket.gpio.reading import read_pins
 
     pool = app.pool(accept_new, connect_timeout)
-    targets = _hosts(app, hostset)
-    resolved = {h.name: [hg.pin(p) for p in pins] for h, hg in targets}
-    done, code, results = _each(
-        pool, targets, lambda h, hg, s: client.get(s, hg, resolved[h.name]), forks
-    )
+    done, code, results = read_pins(pool, _hosts(app, hostset), pins, forks)
     with Renderer(fmt, ["host", "pin", "line", "value"]) as out:
         report_hosts(out, results, _rows(done, lambda v: v), "no pins")
-        for host, recs in done:
+        for _, recs in done:
             for rec in recs:
-                out.emit(
-                    {
-                        "host": host.name,
-                        "pin": rec["pin"],
-                        "line": rec["name"],
-                        "value": rec["value"],
-                    }
-                )
+                out.emit(rec)
     return code
-
-
-def _user() -> str:
-    import getpass
-
-    try:
-        return getpass.getuser()
-    except Exception:
-        return "?"
-
-
-def _changes(app, pool, command, hostset, work, forks, fmt, describe) -> int:
-    """set/toggle/pulse/release: run, print, and record in the journal who changed what."""
-    from wacket import jobrun
-    from wacket.gpio import records as r
-
-    targets = _hosts(app, hostset)
-    with jobrun.run(f"gpio {command}", [h.name for h, _ in targets]) as entry:
-        entry.summary = describe
-        done, code, results = _each(pool, targets, work, forks)
-        parts = []
-        with Renderer(fmt, ["host", "pin", "line", "value", "was"]) as out:
-            report_hosts(out, results, _rows(done, lambda v: v["lines"]), "no lines")
-            for host, res in done:
-                for rec in res["lines"]:
-                    out.emit(r.change_record(host, rec, command))
-                    parts.append(r.change_words(host, rec, command))
-        entry.summary = "; ".join(parts) or describe
-        if parts:
-            entry.summary += f" (by {_user()})"
-        entry.finish(code, bool(done))
-    return code
-
-
-@gpio.command("set")
-@click.argument("hostset")
-@click.argument("assignments", nargs=-1, required=True, metavar="PIN=VALUE...")
-@connection_options
-@forks_option
-@output_options
-@pass_app
-def set_(app, hostset, assignments, accept_new, connect_timeout, forks, fmt) -> int:
-    """Set output PINs to VALUE (on/off, 1/0, high/low, active/inactive).
-
-    The value stays after the command returns (the host's holder keeps the
-    line). A pin configured as input is refused, so is a line used by another
-    consumer (the error names it).
-
-    \b
-    Examples:
-      wacket gpio set kitchen-pi heater=on
-      wacket gpio set kitchen-pi GPIO17=1 GPIO22=0
-      wacket gpio set @lights lamp=off
-    """
-    from wacket.gpio import holder
-    from wacket.gpio.pins import parse_value, split_assignment
-
-    pool = app.pool(accept_new, connect_timeout)
-    pairs = [split_assignment(a) for a in assignments]
-    values = [(name, parse_value(v)) for name, v in pairs]
-
-    def work(host, hg, session):
-        return holder.set_values(session, hg, [(hg.pin(n), v) for n, v in values])
-
-    return _changes(app, pool, "set", hostset, work, forks, fmt, " ".join(assignments))
-
-
-@gpio.command()
-@click.argument("hostset")
-@click.argument("pins", nargs=-1, required=True, type=Completes("pin"))
-@connection_options
-@forks_option
-@output_options
-@pass_app
-def toggle(app, hostset, pins, accept_new, connect_timeout, forks, fmt) -> int:
-    """Flip output PINS (on becomes off and off on); they stay that way.
-
-    \b
-    Example:
-      wacket gpio toggle kitchen-pi lamp
-    """
-    from wacket.gpio import holder
-
-    pool = app.pool(accept_new, connect_timeout)
-
-    def work(host, hg, session):
-        return holder.toggle(session, hg, [hg.pin(p) for p in pins])
-
-    return _changes(app, pool, "toggle", hostset, work, forks, fmt, " ".join(pins))
-
-
-@gpio.command()
-@click.argument("hostset")
-@click.argument("pins", nargs=-1, required=True, type=Completes("pin"))
-@click.option(
-    "--ms",
-    "length",
-    default="500",
-    show_default=True,
-    metavar="DURATION",
-    help="How long (500, 500ms, 2s).",
-)
-@click.option("--value", "level", default="on", show_default=True, help="The pulse's value.")
-@connection_options
-@forks_option
-@output_options
-@pass_app
-def pulse(app, hostset, pins, length, level, accept_new, connect_timeout, forks, fmt) -> int:
-    """Set PINS to on (or --value) for --ms, then back to what they were.
-
-    Returns once the pulse is over; the timing is kept on the device.
-
-    \b
-    Examples:
-      wacket gpio pulse garage-pi opener --ms 500
-      wacket gpio pulse kitchen-pi buzzer --ms 2s
-    """
-    from wacket.gpio import holder
-    from wacket.gpio.pins import parse_ms, parse_value
-
-    pool = app.pool(accept_new, connect_timeout)
-    seconds, value = parse_ms(length), parse_value(level)
-
-    def work(host, hg, session):
-        return holder.pulse(session, hg, [hg.pin(p) for p in pins], seconds, value)
-
-    return _changes(app, pool, "pulse", hostset, work, forks, fmt, f"{' '.join(pins)} {length}")
-
-
-@gpio.command()
-@click.argument("hostset")
-@click.argument("pins", nargs=-1, type=Completes("pin"))
-@connection_options
-@forks_option
-@output_options
-@pass_app
-def release(app, hostset, pins, accept_new, connect_timeout, forks, fmt) -> int:
-    """Hand PINS (all held lines without PINS) back; stops the holder once it holds none.
-
-    What a released line does is up to the kernel and the driver (many keep
-    the last value, the simulated chip goes back to an input).
-
-    \b
-    Examples:
-      wacket gpio release kitchen-pi
-      wacket gpio release kitchen-pi heater
-    """
-    from wacket.gpio import holder
-
-    pool = app.pool(accept_new, connect_timeout)
-
-    def work(host, hg, session):
-        return holder.release(session, hg, [hg.pin(p) for p in pins] or None)
-
-    return _changes(app, pool, "release", hostset, work, forks, fmt, " ".join(pins) or "all")
-
-
-@gpio.command()
-@click.argument("hostset")
-@connection_options
-@forks_option
-@output_options
-@pass_app
-def init(app, hostset, accept_new, connect_timeout, forks, fmt) -> int:
-    """Set every configured output with a `default` to that value (e.g. @reboot in cron).
-
-    \b
-    Example:
-      @reboot  wacket gpio init kitchen-pi
-    """
-    from wacket.gpio import holder
-
-    pool = app.pool(accept_new, connect_timeout)
-
-    def work(host, hg, session):
-        pairs = [(p, p.default) for p in hg.pins.values() if p.default is not None]
-        if not pairs:
-            return {"lines": []}
-        return holder.set_values(session, hg, pairs)
-
-    return _changes(app, pool, "init", hostset, work, forks, fmt, "defaults")
 
 
 @gpio.command()
@@ -328,22 +137,15 @@ def drive(app, host, assignments, gap, accept_new, connect_timeout, fmt) -> int:
       wacket gpio drive kitchen-pi door=0
       wacket gpio drive kitchen-pi GPIO27=1 GPIO27=0 GPIO27=1 --gap 2ms
     """
-    from wacket.gpio import client
-    from wacket.gpio.pins import parse_ms, parse_value, split_assignment
+    from wacket.gpio import reading
 
     pool = app.pool(accept_new, connect_timeout)
     h = app.fleet.get(host)
     hg = _hosts(app, h.name)[0][1]
-    pairs = [split_assignment(a) for a in assignments]
-    session = pool.session(h)
-    done = client.drive(
-        session, hg, [(hg.pin(n), parse_value(v, "level")) for n, v in pairs], parse_ms(gap)
-    )
+    records = reading.drive(pool.session(h), hg, list(assignments), gap)
     with Renderer(fmt, ["host", "pin", "line", "level"]) as out:
-        for rec in done:
-            out.emit(
-                {"host": h.name, "pin": rec["pin"], "line": rec["name"], "level": rec["value"]}
-            )
+        for rec in records:
+            out.emit(rec)
     return Exit.OK
 
 
@@ -394,27 +196,14 @@ def watch(app, hostset, pins, edge, debounce, count, fmt, accept_new, connect_ti
     def make_pool():
         return Pool(accept_new=accept_new, connect_timeout=connect_timeout)
 
-    fmt = fmt or "jsonl"
-    seen = 0
-    code = Exit.OK
-    columns = ["host", "pin", "edge", "value", "timestamp"]
-    with Renderer(fmt, columns) as out:
-        for kind, rec in watching.watch(targets, make_pool, edge, seconds):
-            if kind == "event":
-                out.emit(rec)
-                if rec["edge"] != "gap":
-                    seen += 1
-                    if count and seen >= count:
-                        break
-            elif kind == "ready":
-                names = ", ".join(f"{p['pin']}={p['value']}" for p in rec["pins"])
-                app.note(f"wacket: watching {rec['host']}: {names}")
-            elif kind == "note":
-                app.note(f"wacket: {rec['message']}")
-            elif kind == "fatal":
-                err = rec["error"]
-                if len(targets) == 1:
-                    raise err
-                click.echo(f"wacket: error: {err}", err=True)
-                code = max(code, int(err.code))
-    return code
+    def warn(text: str) -> None:
+        click.echo(text, err=True)
+
+    with Renderer(fmt or "jsonl", ["host", "pin", "edge", "value", "timestamp"]) as out:
+        return watching.follow(
+            targets, make_pool, edge, seconds, count, emit=out.emit, note=app.note, warn=warn
+        )
+
+
+for _command in (set_, toggle, pulse, release, init):
+    gpio.add_command(_command)

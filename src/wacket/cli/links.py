@@ -28,12 +28,6 @@ def _master(db):
     return Master(db)
 
 
-def _iso_us(us):
-    from wacket import timeparse
-
-    return timeparse.iso(us / 1e6) if us else ""
-
-
 @click.group()
 def links() -> None:
     """Merge bookmarks and history of every browser on every machine into one database.
@@ -81,68 +75,16 @@ def merge(app, sources, discover, full, name, db, accept_new, connect_timeout, f
       wacket links merge nas:backups/bookmarks.html ~/.config/chromium/Default
       wacket links search rust --jsonl | wacket links merge --name copy -
     """
-    from wacket import jobrun
-    from wacket.links import sources as lib
-    from wacket.transport.result import HostResult, HostResults, Policy
+    from wacket.links import merging
 
     if not sources and discover is None:
         raise click.UsageError("give at least one SOURCE or --discover HOSTSET")
-    pool = None
-
-    def session_for(host):
-        nonlocal pool
-        if pool is None:
-            pool = app.pool(accept_new, connect_timeout)
-        return pool.session(host)
-
-    located = []
-    stdin_records = None
-    for spec in sources:
-        if spec == "-":
-            from wacket.output import read_jsonl
-
-            stdin_records = list(read_jsonl(sys.stdin))
-            continue
-        host, path = lib.parse_spec(spec, app.fleet.get)
-        located.append(lib.Located(host, path, spec))
-    failures = HostResults()  # a failed host of the discovery or source, with its error
-    if discover is not None:
-        from wacket.links.listing import discovered
-
-        found, failures = discovered(
-            app.fleet.select(discover), session_for, app.fleet.get, app.note,
-            lambda res: click.echo(f"wacket: links: {res.error}", err=True),
-        )  # fmt: skip
-        located += found
-    hosts = sorted({loc.host.name for loc in located} | ({"local"} if stdin_records else set()))
-    columns = ["host", "browser", "profile", "kind", "new_visits", "new_links", "bookmarks",
-               "skipped", "seconds"]  # fmt: skip
-    totals = {"new_visits": 0, "new_links": 0, "merged": 0}
-    with jobrun.run("links merge", hosts, locks=["links-merge"]) as entry:
-        with _master(db) as master, Renderer(fmt, columns) as out:
-
-            def on_result(res, label, error):
-                if error:
-                    click.echo(f"wacket: links: {error}", err=True)
-                    return
-                totals["new_visits"] += res.new_visits
-                totals["new_links"] += res.new_links
-                totals["merged"] += 1
-                out.emit(res.record())
-
-            if stdin_records is not None:
-                from wacket.links.listing import merge_jsonl
-
-                on_result(merge_jsonl(master, name, stdin_records), "-", "")
-            failed = lib.merge_all(master, located, session_for, full=full, on_result=on_result)
-            failures += [HostResult(label, error=error) for label, error in failed]
-        entry.summary = (
-            f"{totals['merged']} sources merged, {totals['new_visits']} new visits, "
-            f"{totals['new_links']} new links" + (f", {len(failures)} failed" if failures else "")
-        )
-        code = failures.exit_code(Policy.ALL_DOWN)
-        entry.finish(code, bool(totals["merged"]))
-    return code
+    return merging.merge(
+        app.fleet, lambda: app.pool(accept_new, connect_timeout), sources,
+        discover=discover, full=full, name=name, db=db, stdin=sys.stdin, note=app.note,
+        warn=lambda text: click.echo(f"wacket: links: {text}", err=True),
+        output=lambda: Renderer(fmt, merging.COLUMNS),
+    )  # fmt: skip
 
 
 @links.command("sources")
@@ -222,34 +164,14 @@ def search(app, terms, since, host, bookmarked, limit, db, fmt) -> int:
       wacket links search --bookmarked --host laptop
       wacket links search rust --since 30d --jsonl | wacket clip copy
     """
-    from wacket import timeparse
+    from wacket.links.records import search_records
 
-    since_us = int(timeparse.since(since) * 1e6) if since else None
-    with _master(db) as master:
-        rows = master.search(
-            list(terms), since_us=since_us, host=host, bookmarked=bookmarked, limit=limit or None
-        )
-        marks: dict[int, list] = {}
-        if rows and fmt in ("json", "jsonl"):
-            for p in master.placements([r["id"] for r in rows]):
-                marks.setdefault(p["link_id"], []).append(p)
+    full = fmt in ("json", "jsonl")
+    records = search_records(db, list(terms), since, full=full, host=host,
+                             bookmarked=bookmarked, limit=limit or None)  # fmt: skip
     columns = ["last_visit", "visits", "bookmarked", "title", "url"]
-    with Renderer(fmt, None if fmt in ("json", "jsonl") else columns) as out:
-        for r in rows:
-            rec = {
-                "url": r["url"],
-                "title": r["title"],
-                "site": r["site"],
-                "visits": r["visit_count"],
-                "first_visit": _iso_us(r["first_visit"]),
-                "last_visit": _iso_us(r["last_visit"]),
-                "bookmarked": r["bookmarks"] > 0,
-                "score": r["score"],
-            }
-            if fmt in ("json", "jsonl"):
-                ps = marks.get(r["id"], [])
-                rec["folders"] = sorted({p["folder"] for p in ps})
-                rec["tags"] = sorted({t for p in ps for t in p["tags"].split(",") if t})
+    with Renderer(fmt, None if full else columns) as out:
+        for rec in records:
             out.emit(rec)
     return Exit.OK
 
@@ -265,26 +187,13 @@ def stats(app, db, fmt) -> int:
     Example:
       wacket links stats
     """
-    from wacket.output import human_bytes
+    from wacket.links.records import stats_record
 
-    with _master(db) as master:
-        s = master.stats()
-        per_source = master.sources()
-    s["first_visit"] = _iso_us(s["first_visit"])
-    s["last_visit"] = _iso_us(s["last_visit"])
+    s = stats_record(db, fmt in ("json", "jsonl"))
     if fmt in ("json", "jsonl"):
-        s["per_source"] = [
-            {
-                k: v
-                for k, v in p.items()
-                if k in ("host", "browser", "profile", "kind", "visits", "bookmarks")
-            }
-            for p in per_source
-        ]
         with Renderer(fmt) as out:
             out.emit(s)
         return Exit.OK
-    s["size"] = human_bytes(s.pop("bytes"))
     with Renderer(fmt, ["item", "value"]) as out:
         for k, v in s.items():
             out.emit({"item": k, "value": v})
@@ -362,9 +271,7 @@ def dead(app, timeout, jobs, show_all, db, fmt) -> int:
     """
     from wacket.links import dead as lib
 
-    with _master(db) as master:
-        urls = [r["url"] for r in master.search([], bookmarked=True, limit=None)]
-    urls = [u for u in urls if u.startswith(("http://", "https://"))]
+    urls = lib.bookmarked_urls(db)
     with Renderer(fmt, ["status", "error", "url"]) as out:
         for r in lib.check_all(urls, timeout, jobs):
             if r["dead"] or show_all:

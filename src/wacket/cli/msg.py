@@ -6,8 +6,7 @@ import sys
 
 import click
 
-from wacket.cli.clip import hub_option
-from wacket.cli.context import connection_options, pass_app
+from wacket.cli.context import connection_options, hub_option, pass_app
 from wacket.clip.context import Ctx, hub_call
 from wacket.errors import Exit, WacketError
 from wacket.output import Renderer, output_options

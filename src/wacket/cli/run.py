@@ -43,7 +43,6 @@ def run(app, hostset, command, timeout, gather, fmt, accept_new, connect_timeout
       wacket run all --jsonl -- ls -- "-odd name.txt"
     """
     from wacket import jobrun, runner
-    from wacket.transport.result import HostResults, Policy
 
     targets = app.fleet.select(hostset)
     argv: list[str] | str = command[0] if len(command) == 1 else list(command)
@@ -63,7 +62,7 @@ def run(app, hostset, command, timeout, gather, fmt, accept_new, connect_timeout
             )
             err.flush()
         if fmt == "jsonl":
-            out.write(dumps(record(res)).encode() + b"\n")
+            out.write(dumps(runner.record(res)).encode() + b"\n")
             out.flush()
 
     live = on_line if not gather and not fmt else None
@@ -71,40 +70,22 @@ def run(app, hostset, command, timeout, gather, fmt, accept_new, connect_timeout
         results = runner.run(
             pool, targets, argv, forks=forks, timeout=timeout, on_line=live, on_result=on_result
         )
-        if fmt == "json":
-            out.write(("[" + ",\n".join(dumps(record(r)) for r in results) + "]\n").encode())
-        elif gather:
-            for names, text in runner.gather(results):
-                bar = "-" * 15
-                out.write(f"{bar}\n{','.join(names)} ({len(names)})\n{bar}\n".encode() + text)
-        results = HostResults(results)
-        ok = [r.host for r in results.succeeded if r.value.ok]
-        failed = [r for r in results.succeeded if not r.value.ok]
-        summary = f"ok: {','.join(ok) or '-'}"
-        if failed:
-            summary += "; failed: " + ",".join(
-                f"{r.host}({'timeout' if r.value.timed_out else r.value.rc})" for r in failed
-            )
-        if results.failed:
-            summary += "; unreachable: " + results.reasons()
+        _write_results(out, results, fmt, gather)
+        summary, code, any_ok = runner.outcome(results)
         text = argv if isinstance(argv, str) else " ".join(argv)
         entry.summary = f"{summary} :: {text[:200]}"
-        code = results.exit_code(Policy.NO_RESULT, partial=bool(failed))
-        entry.finish(code, bool(ok))
+        entry.finish(code, any_ok)
     app.note(f"wacket run: {summary}")
     return code
 
 
-def record(res) -> dict:
-    """A host's run; one that could not be reached has its state and error instead."""
-    if not res.ok:
-        return res.record()
-    v = res.value
-    return {
-        "host": res.host,
-        "rc": v.rc,
-        "stdout": v.stdout,
-        "stderr": v.stderr,
-        "seconds": round(v.seconds, 3),
-        "timed_out": v.timed_out,
-    }
+def _write_results(out, results, fmt, gather) -> None:
+    """After the run: --json's array, or --gather's hosts grouped by identical output."""
+    from wacket import runner
+
+    if fmt == "json":
+        out.write(("[" + ",\n".join(dumps(runner.record(r)) for r in results) + "]\n").encode())
+    elif gather:
+        for names, text in runner.gather(results):
+            bar = "-" * 15
+            out.write(f"{bar}\n{','.join(names)} ({len(names)})\n{bar}\n".encode() + text)

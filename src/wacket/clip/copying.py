@@ -120,3 +120,17 @@ def write_into(out_dir: str, entry: dict, data: bytes, force: bool) -> str:
     mode = entry.get("mode") if entry.get("kind") == "file" and entry.get("mode") else 0o644
     write_output(target, data, mode & 0o777)
     return target
+
+
+def added_records(added: list[tuple[dict, bytes]], hub: str, placed: list[str]) -> list[dict]:
+    """The entries `copy` added, as `clip list` shows them, with the hosts it placed them on."""
+    from wacket.clip import kinds
+
+    return [{**kinds.record(entry, hub), "placed_on": placed} for entry, _ in added]
+
+
+def is_binary(entry: dict, data: bytes) -> bool:
+    """An entry not to write to a terminal: binary, image or file data that is not text."""
+    from wacket.clip.kinds import is_text
+
+    return entry["kind"] in ("binary", "image", "file") and not is_text(data)

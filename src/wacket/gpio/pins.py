@@ -134,6 +134,11 @@ def parse_ms(text: str) -> float:
     return float(m.group(1)) * scale
 
 
+def targets(config, fleet, hostset: str) -> list[tuple]:
+    """The hosts of HOSTSET, each with its [gpio.HOST] table: (Host, HostGpio)."""
+    return [(h, load(config, h.name)) for h in fleet.select(hostset)]
+
+
 def load(config, host: str) -> HostGpio:
     """The [gpio.HOST] table (validated; errors name the file and line)."""
     section = config.section("gpio")

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from wacket.errors import UnreachableError
+from wacket.errors import Exit, UnreachableError
 from wacket.gpio.client import GPIO_KINDS
 from wacket.gpio.pins import GpioError, HostGpio, Pin
 from wacket.remote.client import HelperError
@@ -68,6 +68,34 @@ def watch(
             yield kind, rec
     finally:
         stop.set()
+
+
+def follow(targets: list[Target], make_pool, edge: str, debounce: float, count: int | None, *,
+           emit, note, warn) -> Exit:  # fmt: skip
+    """`gpio watch`: each event to `emit` until `count` edges (gaps do not count) or every host
+    failed for good; readiness and notes as text to `note`. A host's fatal error is raised when
+    it is the only one, else its text goes to `warn` and the others go on (the worst code)."""
+    seen = 0
+    code = Exit.OK
+    for kind, rec in watch(targets, make_pool, edge, debounce):
+        if kind == "event":
+            emit(rec)
+            if rec["edge"] != "gap":
+                seen += 1
+                if count and seen >= count:
+                    break
+        elif kind == "ready":
+            names = ", ".join(f"{p['pin']}={p['value']}" for p in rec["pins"])
+            note(f"wacket: watching {rec['host']}: {names}")
+        elif kind == "note":
+            note(f"wacket: {rec['message']}")
+        elif kind == "fatal":
+            err = rec["error"]
+            if len(targets) == 1:
+                raise err
+            warn(f"wacket: error: {err}")
+            code = max(code, int(err.code))
+    return code
 
 
 def _host_loop(target, make_pool, edge, debounce, q, stop, backoff_first, backoff_max) -> None:

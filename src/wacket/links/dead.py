@@ -11,6 +11,15 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 
+def bookmarked_urls(db) -> list[str]:
+    """The bookmarked http(s) URLs of the master database `db`, best first."""
+    from wacket.links.master import Master
+
+    with Master(db) as master:
+        urls = [r["url"] for r in master.search([], bookmarked=True, limit=None)]
+    return [u for u in urls if u.startswith(("http://", "https://"))]
+
+
 def check(url: str, timeout: float) -> dict:
     status, error = None, ""
     for method in ("HEAD", "GET"):

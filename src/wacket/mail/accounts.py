@@ -134,6 +134,14 @@ def is_loopback(host: str) -> bool:
             return False
 
 
+def split_folder(spec: str) -> tuple[str, str]:
+    """ACCOUNT/FOLDER as (account, folder); the folder may hold more slashes."""
+    if "/" not in spec:
+        raise ConfigError(f"{spec!r}: expected ACCOUNT/FOLDER")
+    account, folder = spec.split("/", 1)
+    return account, folder
+
+
 def select(accounts: dict[str, Account], names: list[str], all_: bool) -> list[Account]:
     if all_ or not names:
         if not accounts:
@@ -153,6 +161,19 @@ def select(accounts: dict[str, Account], names: list[str], all_: bool) -> list[A
 
 
 # -- secrets ------------------------------------------------------------------------------------
+
+
+def need_terminal(account: str) -> None:
+    """A hidden prompt needs a terminal (getpass reads /dev/tty); without one, say what works."""
+    import os
+
+    try:
+        os.close(os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY))
+    except OSError:
+        raise ConfigError(
+            f"no terminal to ask for {account}'s password: pipe it with --password-stdin, "
+            f"or set password_command in [mail.{account}]"
+        ) from None
 
 
 def _keyring():

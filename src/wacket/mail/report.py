@@ -1,10 +1,12 @@
-"""What `wacket mail stats` and `wacket mail show` print: per-folder figures, one message as text."""
+"""What `wacket mail stats`, `search` and `show` print: per-folder figures, the messages found, one
+message as text."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
 
+from wacket.errors import WacketError
 from wacket.mail.store import Store
 
 
@@ -50,3 +52,29 @@ def message_text(data: bytes, path: Path) -> bytes:
     out += f"Path: {path}\n\n".encode("utf-8", "surrogateescape")
     out += (meta.get("body") or "").encode("utf-8", "replace")
     return out + b"\n"
+
+
+def shown_message(message: str, raw: bool) -> bytes:
+    """What `mail show MESSAGE` prints: the message by search id or path, as text or `raw`."""
+    store = Store()
+    path = message_file(store, message)
+    store.close()
+    if path is None:
+        raise WacketError(f"no archived message {message!r}")
+    data = path.read_bytes()
+    return data if raw else message_text(data, path)
+
+
+def found(words: list[str], *, since: str | None, until: str | None, **narrow) -> list[dict]:
+    """`mail search`'s records, newest first: `search.search` of WORDS, SINCE and UNTIL as the
+    user wrote them (2025-01-01, 30d), `narrow` its other filters; dates as ISO times."""
+    from wacket import timeparse
+    from wacket.mail.search import search
+
+    store = Store()
+    rows = search(store, words, since=timeparse.since(since) if since else None,
+                  until=timeparse.since(until) if until else None, **narrow)  # fmt: skip
+    for r in rows:
+        r["date"] = timeparse.iso(r["date"]) if r["date"] else ""
+    store.close()
+    return rows

@@ -93,3 +93,27 @@ def repair(store: Store, acct, client, note) -> None:
             fetched += arch.repair_folder(store, acct, client, folders[name], uids)
         entry.summary = f"fetched {fetched} missing messages again in {len(by_folder)} folders"
         note(f"wacket mail verify: {entry.summary}")
+
+
+def verify_all(accts, connect, *, repair_first: bool, missing_only: bool, note, output) -> int:
+    """Verify each account (connected with `connect(acct)`), after a repair if `repair_first`; each
+    missing message's record, and unless `missing_only` each folder's, goes to the `emit` of
+    `output()`, the caller's renderer. How many messages are missing."""
+    store = Store()
+    missing = 0
+    with output() as out:
+        for acct in accts:
+            client = connect(acct)
+            try:
+                if repair_first:
+                    repair(store, acct, client, note)
+                for kind, rec in verify_account(store, acct, client):
+                    if kind == "missing":
+                        missing += 1
+                        out.emit(rec)
+                    elif not missing_only:
+                        out.emit(rec)
+            finally:
+                imap.logout(client)
+    store.close()
+    return missing
