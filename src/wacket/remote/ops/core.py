@@ -77,7 +77,7 @@ def _services(args):
             if proto.startswith("udp") and state != "07":
                 continue
             ip, port = _hex_addr(fields[1], family)
-            remote_ip, remote_port = _hex_addr(fields[2], family)
+            _, remote_port = _hex_addr(fields[2], family)
             if proto.startswith("udp") and remote_port != 0:
                 continue
             pid, name = owners.get(fields[9], (None, ""))

@@ -70,7 +70,7 @@ def _gpio_holder_running():
 
 def _gpio_holder_ensure(backend_name):
     """Start the holder unless one answers; the lock keeps two commands from starting two."""
-    sockpath, lockpath, pidpath = _gpio_holder_paths()
+    sockpath, lockpath, _ = _gpio_holder_paths()
     if _gpio_holder_running():
         return False
     with _GpioLocked(lockpath):
