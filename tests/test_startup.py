@@ -52,3 +52,25 @@ def test_listed_help_matches_each_commands_own():
     ctx = click.Context(cli)
     for name, (_, text) in LazyGroup.COMMANDS.items():
         assert cli.get_command(ctx, name).get_short_help_str(limit=500) == text, name
+
+
+def test_a_find_query_loads_no_module_it_does_not_use(tmp_path):
+    """The plain `wacket find PATTERN` runs often and must stay lean: no dataclasses (inspect,
+    ast), no crash-safe write machinery (a query never writes)."""
+    import os
+    import subprocess
+    import sys
+
+    out = tmp_path / "modules"
+    code = (
+        "import atexit, sys\n"
+        f"atexit.register(lambda: open({str(out)!r}, 'w').write('\\n'.join(sys.modules)))\n"
+        "sys.argv = ['wacket', 'find', 'zebra', '--no-check']\n"
+        "from wacket.cli.entry import main\n"
+        "main()\n"
+    )
+    env = dict(os.environ, WACKET_DATA=str(tmp_path / "data"), WACKET_CONFIG=str(tmp_path / "c"))
+    subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, timeout=60)
+    loaded = set(out.read_text().split())
+    assert "wacket.find.search" in loaded
+    assert {"dataclasses", "inspect", "wacket.fsutil", "wacket.remote.atomic"} & loaded == set()

@@ -30,7 +30,6 @@ from itertools import accumulate
 
 from wacket import paths
 from wacket.errors import WacketError
-from wacket.fsutil import fsync_dir
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
 if TYPE_CHECKING:
@@ -295,6 +294,8 @@ class Writer:
         self.conn.close()
         self.names.finish(generation)
         os.replace(self.tmp, self.final)
+        from wacket.fsutil import fsync_dir  # here: a query, which never writes, does without it
+
         fsync_dir(self.final.parent)
 
     def abort(self) -> None:
