@@ -42,18 +42,30 @@ def test_the_payload_is_stable():
     assert payload.build() == payload.build()
 
 
+def test_the_helpers_modules_can_share_one_namespace():
+    assert payload.problems(payload.sources()) == []
+
+
 BASE = "import os\n\ndef helper_fn():\n    return os.sep\n"
 
 
-def test_a_name_defined_twice_is_refused():
-    with pytest.raises(ValueError, match="helper_fn is defined by both"):
-        payload.join({"wacket.remote.a": BASE, "wacket.remote.b": BASE})
+def test_a_name_defined_twice_is_a_problem():
+    found = payload.problems({"wacket.remote.a": BASE, "wacket.remote.b": BASE})
+    assert found == ["helper_fn is defined by both wacket.remote.a and wacket.remote.b"]
 
 
-def test_an_import_inside_a_function_is_refused():
+def test_an_import_inside_a_function_is_a_problem():
     inner = "def f():\n    from wacket.remote.a import helper_fn\n    return helper_fn()\n"
-    with pytest.raises(ValueError, match="only top-level"):
-        payload.join({"wacket.remote.a": BASE, "wacket.remote.b": inner})
+    found = payload.problems({"wacket.remote.a": BASE, "wacket.remote.b": inner})
+    assert len(found) == 1 and "wacket.remote.b:2: only top-level" in found[0]
+    assert payload.problems({"wacket.remote.c": "import wacket.remote.a\n"})
+
+
+def test_a_string_line_that_looks_like_an_import_is_a_problem():
+    text = 'DOC = """\nfrom wacket.remote.a import x\n"""\n'
+    assert payload.problems({"wacket.remote.d": text}) == [
+        "wacket.remote.d:2: a line joining would cut as an import"
+    ]
 
 
 def test_an_import_of_the_rest_of_wacket_is_refused():

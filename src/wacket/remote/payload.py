@@ -3,12 +3,15 @@
 Each module of the helper (helper.py, atomic.py, ops/*.py) is a real module that imports what it
 uses, so editors, ruff and local callers read it like any other. On the far side they share one
 namespace: each module comes after the modules it imports, the imports between them are cut, and
-main() is called at the end. A name defined at the top of two modules would silently shadow the
-other there, so that is refused here (and by a test)."""
+main() is called at the end.
+
+Joining runs at every start of a command that talks to a host, so it reads lines, not syntax
+trees (parsing the 6k lines would cost ~100 ms). What makes a join sound is checked once, by the
+tests, through `problems()`: a name defined at the top of two modules (it would silently shadow
+the other there), an import of wacket that is not a top-level `from wacket.remote... import`."""
 
 from __future__ import annotations
 
-import ast
 from importlib import resources
 
 PACKAGE = "wacket.remote"
@@ -16,7 +19,7 @@ PACKAGE = "wacket.remote"
 _LOCAL = {"__init__.py", "client.py", "payload.py"}
 
 
-def _sources() -> dict[str, str]:
+def sources() -> dict[str, str]:
     """Module name -> source, for every module of the helper."""
     pkg = resources.files(PACKAGE)
     found = {}
@@ -27,42 +30,23 @@ def _sources() -> dict[str, str]:
     return found
 
 
-def _is_own(module: str | None) -> bool:
-    return module is not None and (module == "wacket" or module.startswith("wacket."))
-
-
 class _Module:
-    """One module's source, the helper modules it imports and the lines of those imports."""
+    """One module's lines, the helper modules it imports and its lines without those imports."""
 
     def __init__(self, name: str, source: str):
         self.name = name
-        self.source = source
         self.deps: set[str] = set()
-        self.cut: set[int] = set()
-        self.defines: set[str] = set()
-        tree = ast.parse(source, name)
-        for node in tree.body:
-            if isinstance(node, ast.ImportFrom) and _is_own(node.module):
-                self.deps.add(node.module)
-                self.cut.update(range(node.lineno, node.end_lineno + 1))
-            elif isinstance(node, ast.FunctionDef | ast.ClassDef):
-                self.defines.add(node.name)
-            elif isinstance(node, ast.Assign | ast.AnnAssign):
-                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-                self.defines.update(t.id for t in targets if isinstance(t, ast.Name))
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Import | ast.ImportFrom) and node.lineno not in self.cut:
-                names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
-                if _is_own(getattr(node, "module", None)) or any(map(_is_own, names)):
-                    raise ValueError(
-                        f"{name}:{node.lineno}: only top-level `from wacket.remote..."
-                        " import name` can be joined into the helper"
-                    )
-
-    def body(self) -> str:
-        lines = self.source.splitlines(keepends=True)
-        kept = (line for n, line in enumerate(lines, 1) if n not in self.cut)
-        return "# --- " + self.name + "\n" + "".join(kept)
+        kept: list[str] = []
+        lines = iter(source.splitlines(keepends=True))
+        for line in lines:
+            if line.startswith("from wacket"):
+                self.deps.add(line.split()[1])
+                if "(" in line:
+                    while ")" not in line:
+                        line = next(lines)
+                continue
+            kept.append(line)
+        self.body = "# --- " + name + "\n" + "".join(kept)
 
 
 def _ordered(modules: dict[str, _Module]) -> list[_Module]:
@@ -70,32 +54,65 @@ def _ordered(modules: dict[str, _Module]) -> list[_Module]:
     done: list[_Module] = []
     placed: set[str] = set()
     while len(done) < len(modules):
-        ready = sorted(n for n, m in modules.items() if n not in placed and m.deps <= placed | {n})
+        ready = [n for n in sorted(modules) if n not in placed and modules[n].deps <= placed]
         if not ready:
             raise ValueError("the helper's modules import each other in a cycle")
-        for n in ready[:1]:
-            done.append(modules[n])
-            placed.add(n)
+        done.append(modules[ready[0]])
+        placed.add(ready[0])
     return done
 
 
 def build() -> bytes:
-    return join(_sources())
+    return join(sources())
 
 
-def join(sources: dict[str, str]) -> bytes:
-    """The script made of `sources` (module name -> source); ValueError if they cannot share one
-    namespace."""
-    modules = {name: _Module(name, src) for name, src in sources.items()}
+def join(modules_source: dict[str, str]) -> bytes:
+    """The script made of `modules_source` (module name -> source)."""
+    modules = {name: _Module(name, src) for name, src in modules_source.items()}
     for m in modules.values():
         unknown = m.deps - modules.keys()
         if unknown:
             raise ValueError(f"{m.name} imports {sorted(unknown)}, which the helper does not ship")
+    return ("\n".join(m.body for m in _ordered(modules)) + "\nmain()\n").encode("utf-8")
+
+
+def problems(modules_source: dict[str, str]) -> list[str]:
+    """What would make joining `modules_source` unsound (empty when it is sound)."""
+    import ast
+
+    found = []
     owner: dict[str, str] = {}
-    for m in sorted(modules.values(), key=lambda m: m.name):
-        for name in m.defines:
-            if name in owner:
-                raise ValueError(f"{name} is defined by both {owner[name]} and {m.name}")
-            owner[name] = m.name
-    text = "\n".join(m.body() for m in _ordered(modules)) + "\nmain()\n"
-    return text.encode("utf-8")
+    for name in sorted(modules_source):
+        tree = ast.parse(modules_source[name], name)
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef | ast.ClassDef):
+                defined = [node.name]
+            elif isinstance(node, ast.Assign | ast.AnnAssign):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                defined = [t.id for t in targets if isinstance(t, ast.Name)]
+            else:
+                continue
+            for n in defined:
+                if n in owner and owner[n] != name:
+                    found.append(f"{n} is defined by both {owner[n]} and {name}")
+                owner.setdefault(n, name)
+        top = {id(n) for n in tree.body if isinstance(n, ast.ImportFrom)}
+        starts = {n.lineno for n in tree.body if isinstance(n, ast.ImportFrom)}
+        for number, line in enumerate(modules_source[name].splitlines(), 1):
+            if line.startswith("from wacket") and number not in starts:
+                found.append(f"{name}:{number}: a line joining would cut as an import")
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                own = [a.name for a in node.names if a.name.split(".")[0] == "wacket"]
+            elif isinstance(node, ast.ImportFrom):
+                own = [node.module] if (node.module or "").split(".")[0] == "wacket" else []
+                if own and id(node) in top and node.col_offset == 0:
+                    continue
+            else:
+                continue
+            if own:
+                found.append(
+                    f"{name}:{node.lineno}: only top-level `from wacket.remote... import name`"
+                    " can be joined into the helper"
+                )
+    return found
