@@ -80,39 +80,50 @@ def problems(modules_source: dict[str, str]) -> list[str]:
     """What would make joining `modules_source` unsound (empty when it is sound)."""
     import ast
 
-    found = []
+    found: list[str] = []
     owner: dict[str, str] = {}
     for name in sorted(modules_source):
         tree = ast.parse(modules_source[name], name)
-        for node in tree.body:
-            if isinstance(node, ast.FunctionDef | ast.ClassDef):
-                defined = [node.name]
-            elif isinstance(node, ast.Assign | ast.AnnAssign):
-                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-                defined = [t.id for t in targets if isinstance(t, ast.Name)]
-            else:
-                continue
+        for defined in map(_defined, tree.body):
             for n in defined:
-                if n in owner and owner[n] != name:
+                if owner.setdefault(n, name) != name:
                     found.append(f"{n} is defined by both {owner[n]} and {name}")
-                owner.setdefault(n, name)
-        top = {id(n) for n in tree.body if isinstance(n, ast.ImportFrom)}
-        starts = {n.lineno for n in tree.body if isinstance(n, ast.ImportFrom)}
-        for number, line in enumerate(modules_source[name].splitlines(), 1):
-            if line.startswith("from wacket") and number not in starts:
-                found.append(f"{name}:{number}: a line joining would cut as an import")
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Import):
-                own = [a.name for a in node.names if a.name.split(".")[0] == "wacket"]
-            elif isinstance(node, ast.ImportFrom):
-                own = [node.module] if (node.module or "").split(".")[0] == "wacket" else []
-                if own and id(node) in top and node.col_offset == 0:
-                    continue
-            else:
-                continue
-            if own:
-                found.append(
-                    f"{name}:{node.lineno}: only top-level `from wacket.remote... import name`"
-                    " can be joined into the helper"
-                )
+        found += _uncuttable(name, modules_source[name], tree)
+    return found
+
+
+def _defined(node) -> list[str]:
+    """The names a top-level statement binds by def, class or assignment."""
+    import ast
+
+    if isinstance(node, ast.FunctionDef | ast.ClassDef):
+        return [node.name]
+    if isinstance(node, ast.Assign | ast.AnnAssign):
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        return [t.id for t in targets if isinstance(t, ast.Name)]
+    return []
+
+
+def _uncuttable(name: str, source: str, tree) -> list[str]:
+    """Imports of wacket the line-based join would miss, and lines it would cut that are not
+    imports."""
+    import ast
+
+    starts = {n.lineno for n in tree.body if isinstance(n, ast.ImportFrom) and n.col_offset == 0}
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            own = any(a.name.split(".")[0] == "wacket" for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            own = (node.module or "").split(".")[0] == "wacket" and node.lineno not in starts
+        else:
+            own = False
+        if own:
+            found.append(
+                f"{name}:{node.lineno}: only top-level `from wacket.remote... import name`"
+                " can be joined into the helper"
+            )
+    for number, line in enumerate(source.splitlines(), 1):
+        if line.startswith("from wacket") and number not in starts:
+            found.append(f"{name}:{number}: a line joining would cut as an import")
     return found
