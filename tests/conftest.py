@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,13 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 import sshbed  # noqa: E402
+
+# A suite started as a background job (`bin/test &`, a script's `... &`) gets SIGINT ignored, and
+# every wacket a test starts would inherit that and rightly keep it: a test that ends a command
+# with Ctrl-C (clip share, msg tail -f, gpio watch) would wait for it forever. The test processes
+# take a terminal's SIGINT, so what they start does too (intrbed.start also resets SIGTERM/SIGHUP).
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _sendable(text: str) -> str:
