@@ -17,7 +17,6 @@ from pathlib import Path
 from wacket import children, interrupt
 from wacket.errors import UnreachableError, WacketError
 from wacket.fleet import Host
-from wacket.fsutil import adopt
 from wacket.paths import known_hosts_path
 from wacket.transport.command import Argv, encode, to_shell
 from wacket.transport.result import Result
@@ -188,6 +187,8 @@ class LocalSession(Session):
 
 def _copy_local(src, dst) -> None:
     import shutil
+
+    from wacket.fsutil import adopt
 
     tmp = os.fsencode(dst) + b".wacket-tmp"
     shutil.copy2(os.fsencode(src), tmp)
@@ -595,6 +596,9 @@ class SSHSession(Session):
             st = self.sftp.stat(remote)
             os.chmod(tmp, st.st_mode & 0o7777)
             os.utime(tmp, (st.st_atime, st.st_mtime))
+            # imported here, as put_bytes does: a session that never copies does without it
+            from wacket.fsutil import adopt
+
             adopt(tmp, local)
 
     def _remote_path(self, path: str | bytes) -> bytes:
